@@ -1,0 +1,69 @@
+"""Shared fixtures: real text from Python's standard library, a real local Ray."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import ray
+
+from zipfit_ray.sample import build_sample
+
+POOL_ROWS = 360
+NUM_TARGETS = 6
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A small pool on disk (several files, small row groups, a few null texts) + targets."""
+
+    pool_dir: Path
+    targets_path: Path  # JSONL
+    texts: list[bytes | None]  # every pool row's text, in pool order
+    targets: list[bytes]
+
+
+@pytest.fixture(scope="session")
+def sample_tables() -> tuple[pa.Table, list[dict]]:
+    return build_sample(rows=POOL_ROWS, targets=NUM_TARGETS, seed=7)
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory, sample_tables) -> Corpus:
+    pool, target_records = sample_tables
+    texts = pool.column("text").to_pylist()
+    for i in (5, 77, 200):  # nulls are skipped and counted
+        texts[i] = None
+    texts[9] = ""  # an empty text scores like any other
+    pool = pool.set_column(pool.schema.get_field_index("text"), "text", pa.array(texts))
+    root = tmp_path_factory.mktemp("corpus")
+    pool_dir = root / "pool"
+    pool_dir.mkdir()
+    bounds = [0, 100, 101, 250, POOL_ROWS]  # uneven files, one of a single row
+    for i, (start, end) in enumerate(itertools.pairwise(bounds)):
+        pq.write_table(
+            pool.slice(start, end - start), pool_dir / f"part-{i}.parquet", row_group_size=40
+        )
+    targets_path = root / "targets.jsonl"
+    targets_path.write_text("".join(json.dumps(r) + "\n" for r in target_records))
+    return Corpus(
+        pool_dir,
+        targets_path,
+        [None if t is None else t.encode() for t in texts],
+        [r["text"].encode() for r in target_records],
+    )
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole session (2 CPUs, like CI)."""
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    yield ray
+    ray.shutdown()

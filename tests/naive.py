@@ -1,0 +1,20 @@
+"""The paper's formula as a plain loop over the reference compressor calls: the yardstick."""
+
+from zipfit_ray.compressors import REFERENCE
+
+
+def naive_alignment(x: bytes, targets: list[bytes], compressor: str, level: int) -> float:
+    def c(s: bytes) -> int:
+        return len(REFERENCE[compressor](s, level))
+
+    total = 0.0
+    for y in targets:
+        cx, cy, cxy = c(x), c(y), c(x + y)
+        larger = max(cx, cy)
+        total += 0.0 if larger == 0 else (cxy - min(cx, cy)) / larger
+    return 1.0 - total / len(targets)
+
+
+def naive_top_k(scores: list[float], k: int) -> list[int]:
+    """Positions of the k best scores, ties broken by position."""
+    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]

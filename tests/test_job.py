@@ -1,0 +1,121 @@
+"""The whole job on a real local Ray, checked against the naive formula and top-K."""
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from tests.naive import naive_alignment, naive_top_k
+from zipfit_ray import SelectConfig, ZipfitError, run_select
+from zipfit_ray.compressors import resolve_level
+
+
+def select(corpus, out, **options):
+    config = SelectConfig(
+        pool=(str(corpus.pool_dir),), targets=str(corpus.targets_path), out=str(out), **options
+    )
+    return run_select(config)
+
+
+def read_selection(out):
+    parts = sorted(p for p in out.iterdir() if p.name.startswith("part-"))
+    return pq.ParquetDataset(parts).read()
+
+
+def naive_selection(corpus, k, compressor="gzip"):
+    """(pool positions, scores) of the naive top k over the non-null rows."""
+    level = resolve_level(compressor, None)
+    present = [i for i, t in enumerate(corpus.texts) if t is not None]
+    scores = [naive_alignment(corpus.texts[i], corpus.targets, compressor, level) for i in present]
+    best = naive_top_k(scores, k)
+    return [present[i] for i in best], [scores[i] for i in best]
+
+
+@pytest.mark.parametrize("compressor", ["gzip", "zstd"])
+def test_selection_is_the_naive_top_k(ray_session, corpus, tmp_path, compressor):
+    summary = select(corpus, tmp_path, k=25, compressor=compressor)
+    positions, scores = naive_selection(corpus, 25, compressor)
+    table = read_selection(tmp_path)
+    assert table.column("id").to_pylist() == positions  # the sample's id is the pool position
+    assert np.max(np.abs(np.array(table.column("zipfit_score")) - scores)) <= 1e-12
+    assert table.column_names == ["id", "text", "kind", "source", "zipfit_score"]
+    assert table.column("text").to_pylist() == [corpus.texts[i].decode() for i in positions]
+    assert summary["rows_selected"] == 25
+    assert (tmp_path / "_SUCCESS").exists()
+
+
+def test_output_is_identical_for_any_shard_size_and_concurrency(ray_session, corpus, tmp_path):
+    runs = [
+        dict(shard_rows=1, max_in_flight=1),
+        dict(shard_rows=40, max_in_flight=7),
+        dict(shard_rows=100_000),
+        dict(),  # sized from the cluster
+    ]
+    tables = []
+    for i, options in enumerate(runs):
+        select(corpus, tmp_path / str(i), k=40, compressor="lz4", **options)
+        tables.append(read_selection(tmp_path / str(i)))
+    for table in tables[1:]:
+        assert table.equals(tables[0])
+    shards = [
+        json.loads((tmp_path / str(i) / "summary.json").read_text())["shards_total"]
+        for i in range(len(runs))
+    ]
+    assert shards[0] > shards[1] > shards[2] == 1  # the runs really were cut differently
+
+
+def test_summary_counts_and_records_the_run(ray_session, corpus, tmp_path):
+    summary = select(
+        corpus, tmp_path, k=10, compressor="lz4", storage_options={"secret_key": "hunter2"}
+    )
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk == summary
+    assert summary["rows_total"] == summary["rows_read"] == len(corpus.texts)
+    assert summary["rows_skipped_null"] == 3
+    assert summary["rows_selected"] == 10
+    assert summary["targets"] == len(corpus.targets)
+    assert summary["shards_resumed"] == 0
+    assert summary["arguments"]["k"] == 10 and summary["arguments"]["level"] == 0
+    assert summary["arguments"]["storage_options"] == ["secret_key"]
+    assert "hunter2" not in (tmp_path / "summary.json").read_text()
+    assert set(summary["seconds"]) == {"plan", "targets", "score", "reduce", "materialize"}
+    quantiles = summary["selected_score_quantiles"]
+    assert quantiles["q0"] <= quantiles["q0.5"] <= quantiles["q1"]
+
+
+def test_k_larger_than_the_pool_keeps_every_scored_row(ray_session, corpus, tmp_path, capsys):
+    summary = select(corpus, tmp_path, k=10_000, compressor="lz4")
+    assert summary["rows_selected"] == len(corpus.texts) - 3
+    assert "warning: only 357 rows were scored" in capsys.readouterr().err
+    ids = read_selection(tmp_path).column("id").to_pylist()
+    assert sorted(ids) == [i for i, t in enumerate(corpus.texts) if t is not None]
+
+
+def test_selection_is_split_into_parts_best_first(ray_session, corpus, tmp_path):
+    summary = select(corpus, tmp_path, k=25, compressor="lz4", part_rows=10)
+    assert summary["parts"] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert [pq.read_metadata(tmp_path / p).num_rows for p in summary["parts"]] == [10, 10, 5]
+    scores = read_selection(tmp_path).column("zipfit_score").to_pylist()
+    assert scores == sorted(scores, reverse=True)
+    positions, _ = naive_selection(corpus, 25, "lz4")
+    assert read_selection(tmp_path).column("id").to_pylist() == positions
+
+
+def test_a_finished_result_is_kept_unless_overwrite(ray_session, corpus, tmp_path):
+    select(corpus, tmp_path, k=25, compressor="lz4", part_rows=10)
+    with pytest.raises(ZipfitError, match="already holds a finished result"):
+        select(corpus, tmp_path, k=5, compressor="lz4")
+    select(corpus, tmp_path, k=5, compressor="lz4", overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_SUCCESS",
+        "part-00000.parquet",
+        "summary.json",
+    ]
+    assert read_selection(tmp_path).num_rows == 5
+
+
+def test_stale_parts_of_an_unfinished_run_are_removed(ray_session, corpus, tmp_path):
+    (tmp_path / "part-00007.parquet").write_bytes(b"left by a killed run")
+    select(corpus, tmp_path, k=5, compressor="lz4")
+    assert not (tmp_path / "part-00007.parquet").exists()

@@ -1,0 +1,61 @@
+"""SelectConfig: every choice a selection job makes, validated once, then passed down."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from zipfit_ray.compressors import resolve_level
+from zipfit_ray.errors import ZipfitError
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    pool: tuple[str, ...]
+    targets: str
+    out: str
+    k: int
+    text_column: str = "text"
+    target_column: str = "text"
+    compressor: str = "gzip"
+    level: int | None = None  # None: the compressor's default; resolved on construction
+    address: str | None = None  # None: start a local Ray (or join the one already running)
+    num_cpus: int | None = None
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    shard_rows: int | None = None  # None: sized from the pool and the cluster's CPUs
+    max_in_flight: int | None = None  # None: twice the cluster's CPUs
+    part_rows: int = 100_000
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pool, str):
+            object.__setattr__(self, "pool", (self.pool,))
+        object.__setattr__(self, "pool", tuple(self.pool))
+        if not self.pool:
+            raise ZipfitError("--pool: give at least one file, directory or glob")
+        object.__setattr__(self, "level", resolve_level(self.compressor, self.level))
+        _positive("--k", self.k)
+        if self.shard_rows is not None:
+            _positive("--shard-rows", self.shard_rows)
+        _positive("--part-rows", self.part_rows)
+        if self.num_cpus is not None:
+            _positive("--num-cpus", self.num_cpus)
+            if self.address is not None:
+                raise ZipfitError("--num-cpus: only applies to a local Ray, not with --address")
+        if self.max_in_flight is not None:
+            _positive("--max-in-flight", self.max_in_flight)
+        if not isinstance(self.storage_options, dict):
+            raise ZipfitError("--storage-options: must be a JSON object")
+
+    def public_dict(self) -> dict[str, Any]:
+        """The arguments as summary.json records them: storage option values (credentials)
+        are left out, only their names kept."""
+        values = asdict(self)
+        values["pool"] = list(self.pool)
+        values["storage_options"] = sorted(self.storage_options)
+        return values
+
+
+def _positive(flag: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ZipfitError(f"{flag}: must be a positive integer, got {value!r}")

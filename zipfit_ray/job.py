@@ -1,0 +1,306 @@
+"""The Ray job: plan -> broadcast targets -> score shards -> merge top-K -> materialize.
+
+This is the only module that imports ray. The work itself (IO, the kernel, the top-K)
+lives in storage, alignment and topk, which know nothing of Ray.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import ray
+
+from zipfit_ray import storage, topk
+from zipfit_ray.alignment import PreparedTargets, prepare_targets, score
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.errors import ZipfitError
+
+MERGE_FAN_IN = 16  # results merged per merge task
+BATCH_ROWS = 1024  # rows scored per kernel call inside a task
+MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
+SHARDS_PER_CPU = 4  # default lower bound on shards per CPU, so the last tasks finish together
+SUCCESS = "_SUCCESS"
+SUMMARY = "summary.json"
+QUANTILES = (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
+
+
+# ---------------------------------------------------------------- tasks
+
+
+@ray.remote(num_returns=2)
+def score_shard(
+    shard: storage.Shard,
+    targets: PreparedTargets,
+    k: int,
+    text_column: str,
+    storage_options: dict[str, Any],
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Score every row of one shard; keep its top k. Returns (top-k entries, row counts)."""
+    best = np.empty(0, dtype=topk.ENTRY)
+    rows_read = rows_null = 0
+    for texts, row_ids in storage.iter_shard_texts(shard, text_column, BATCH_ROWS, storage_options):
+        rows_read += len(texts)
+        present = np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts))
+        rows_null += int((~present).sum())
+        scores = score([t for t in texts if t is not None], targets)
+        best = topk.merge([best, topk.entries(scores, row_ids[present])], k)
+    return best, {"rows_read": rows_read, "rows_skipped_null": rows_null}
+
+
+@ray.remote
+def merge_results(k: int, *parts: np.ndarray) -> np.ndarray:
+    return topk.merge(parts, k)
+
+
+@ray.remote
+def write_part(
+    uri: str,
+    selected: np.ndarray,
+    files: dict[int, str],
+    schema: pa.Schema,
+    storage_options: dict[str, Any],
+) -> int:
+    """Read back the selected rows (all columns), in rank order, add the score, write one part."""
+    file_index, row_index = storage.unpack_row_id(selected["row_id"])
+    tables, positions = [], []
+    for f in np.unique(file_index):
+        mine = np.flatnonzero(file_index == f)
+        rows = storage.read_rows(files[int(f)], row_index[mine], storage_options)
+        tables.append(storage.conform(rows, schema))
+        positions.append(mine)
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    if positions:
+        table = table.take(np.argsort(np.concatenate(positions), kind="stable"))
+    table = table.append_column(storage.SCORE_COLUMN, pa.array(selected["score"], pa.float64()))
+    storage.write_atomic(uri, table, storage_options)
+    return len(table)
+
+
+# ---------------------------------------------------------------- driver
+
+
+class MergeTree:
+    """Merges shard results as they arrive, MERGE_FAN_IN at a time per level.
+
+    A tree rather than one driver loop: merges run as tasks in parallel with scoring, and
+    the object store never holds more than a fan-in's worth of unmerged results per level.
+    """
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.levels: list[list[ray.ObjectRef]] = []
+
+    def add(self, result: ray.ObjectRef, level: int = 0) -> None:
+        if level == len(self.levels):
+            self.levels.append([])
+        self.levels[level].append(result)
+        if len(self.levels[level]) == MERGE_FAN_IN:
+            merged = merge_results.remote(self.k, *self.levels[level])
+            self.levels[level] = []
+            self.add(merged, level + 1)
+
+    def result(self) -> np.ndarray:
+        remaining = [ref for level in self.levels for ref in level]
+        return ray.get(merge_results.remote(self.k, *remaining))
+
+
+class Progress:
+    """Plain progress lines at most every ``interval`` seconds (readable in `ray job logs`)."""
+
+    def __init__(self, total_shards: int, total_rows: int, interval: float = 10.0) -> None:
+        self.total_shards, self.total_rows = total_shards, total_rows
+        self.shards = self.rows = 0
+        self.started = self.last = time.monotonic()
+        self.interval = interval
+
+    def update(self, rows: int) -> None:
+        self.shards += 1
+        self.rows += rows
+        now = time.monotonic()
+        if now - self.last >= self.interval or self.shards == self.total_shards:
+            self.last = now
+            rate = self.rows / max(now - self.started, 1e-9)
+            eta = (self.total_rows - self.rows) / rate if rate else float("inf")
+            log(
+                f"scored {self.shards}/{self.total_shards} shards, {self.rows:,} rows, "
+                f"{rate:,.0f} rows/s, ETA {eta:,.0f}s"
+            )
+
+
+def log(message: str) -> None:
+    print(f"zipfit-ray: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
+    start = time.monotonic()
+    yield
+    seconds[phase] = round(time.monotonic() - start, 3)
+
+
+def run_select(config: SelectConfig) -> dict[str, Any]:
+    """Run a selection job end to end; returns the summary also written to summary.json.
+
+    Inputs are checked before Ray starts, so bad input fails fast. Then the job joins the
+    Ray already initialized in this process, else the one at ``config.address`` (or
+    RAY_ADDRESS, as under `ray job submit`), else starts a local one.
+    """
+    options = config.storage_options
+    seconds: dict[str, float] = {}
+    success = storage.join(config.out, SUCCESS)
+    if storage.exists(success, options):
+        if not config.overwrite:
+            raise ZipfitError(f"--out: {config.out} already holds a finished result (--overwrite)")
+        storage.remove(success, options)  # the old result stops being complete right away
+    storage.make_dirs(config.out, options)
+
+    with timed(seconds, "plan"):
+        scan = storage.scan_pool(config.pool, config.text_column, options)
+    with timed(seconds, "targets"):
+        targets = prepare_targets(
+            storage.read_targets(config.targets, config.target_column, options),
+            config.compressor,
+            config.level,
+        )
+    log(
+        f"pool: {len(scan.files)} files, {scan.num_rows:,} rows; targets: {len(targets.texts)} "
+        f"texts; {config.compressor} level {config.level}"
+    )
+
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        init_args: dict[str, Any] = {"address": config.address}
+        if config.address is None:
+            init_args["num_cpus"] = config.num_cpus
+        ray.init(**init_args)
+    try:
+        summary = _select_on_ray(config, scan, targets, seconds)
+    finally:
+        if started_ray:
+            ray.shutdown()
+    storage.write_json(storage.join(config.out, SUMMARY), summary, options)
+    storage.write_atomic(success, b"", options)
+    log(
+        f"selected {summary['rows_selected']:,} of {summary['rows_read']:,} rows into "
+        f"{config.out} in {sum(seconds.values()):.1f}s"
+    )
+    return summary
+
+
+def _select_on_ray(
+    config: SelectConfig,
+    scan: storage.PoolScan,
+    targets: PreparedTargets,
+    seconds: dict[str, float],
+) -> dict[str, Any]:
+    shards = storage.cut_shards(scan, config.shard_rows or _auto_shard_rows(scan.num_rows))
+    with timed(seconds, "score"):
+        merge_tree, counts = _score_pool(shards, scan.num_rows, ray.put(targets), config)
+    with timed(seconds, "reduce"):
+        selected = merge_tree.result()
+    if len(selected) < config.k:
+        log(f"warning: only {len(selected):,} rows were scored; --k {config.k:,} keeps them all")
+    with timed(seconds, "materialize"):
+        parts = _materialize(selected, scan, config)
+    return {
+        "arguments": config.public_dict(),
+        "files": len(scan.files),
+        "rows_total": scan.num_rows,
+        **counts,
+        "rows_selected": len(selected),
+        "targets": len(targets.texts),
+        "shards_total": len(shards),
+        "shards_resumed": 0,
+        "parts": parts,
+        "seconds": seconds,
+        "selected_score_quantiles": _quantiles(selected["score"]),
+    }
+
+
+def _score_pool(
+    shards: tuple[storage.Shard, ...],
+    num_rows: int,
+    targets_ref: ray.ObjectRef,
+    config: SelectConfig,
+) -> tuple[MergeTree, dict[str, int]]:
+    """Submit one task per shard, at most max_in_flight at a time, merging as they finish."""
+    max_in_flight = _max_in_flight(config)
+    merge_tree = MergeTree(config.k)
+    counts = {"rows_read": 0, "rows_skipped_null": 0}
+    progress = Progress(len(shards), num_rows)
+    queue = iter(shards)
+    in_flight: dict[ray.ObjectRef, ray.ObjectRef] = {}  # counts ref -> top-k ref
+
+    def submit_next() -> bool:
+        shard = next(queue, None)
+        if shard is None:
+            return False
+        best, shard_counts = score_shard.remote(
+            shard, targets_ref, config.k, config.text_column, config.storage_options
+        )
+        in_flight[shard_counts] = best
+        return True
+
+    while len(in_flight) < max_in_flight and submit_next():
+        pass
+    while in_flight:
+        done, _ = ray.wait(list(in_flight), num_returns=1)
+        for counts_ref in done:
+            merge_tree.add(in_flight.pop(counts_ref))
+            shard_counts = ray.get(counts_ref)
+            for key, value in shard_counts.items():
+                counts[key] += value
+            progress.update(shard_counts["rows_read"])
+            submit_next()
+    return merge_tree, counts
+
+
+def _materialize(selected: np.ndarray, scan: storage.PoolScan, config: SelectConfig) -> list[str]:
+    """Write the selection as part-NNNNN.parquet files, best rows first; drop stale parts."""
+    chunks = [selected[i : i + config.part_rows] for i in range(0, len(selected), config.part_rows)]
+    chunks = chunks or [selected]  # an empty selection still gets one (empty) part
+    names = [f"part-{i:05d}.parquet" for i in range(len(chunks))]
+    file_indices = np.unique(storage.unpack_row_id(selected["row_id"])[0])
+    files_ref = ray.put({int(f): scan.files[f] for f in file_indices})
+    in_flight: list[ray.ObjectRef] = []
+    for name, chunk in zip(names, chunks):
+        if len(in_flight) >= _max_in_flight(config):
+            done, in_flight = ray.wait(in_flight, num_returns=1)
+            ray.get(done)  # raises if the part failed
+        uri = storage.join(config.out, name)
+        in_flight.append(
+            write_part.remote(uri, chunk, files_ref, scan.schema, config.storage_options)
+        )
+    ray.get(in_flight)
+    _remove_outputs(config.out, keep=set(names), options=config.storage_options)
+    return names
+
+
+def _auto_shard_rows(num_rows: int) -> int:
+    """Small enough for SHARDS_PER_CPU shards per CPU (balance), at most MAX_SHARD_ROWS."""
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return max(1, min(MAX_SHARD_ROWS, -(-num_rows // (SHARDS_PER_CPU * cpus))))
+
+
+def _max_in_flight(config: SelectConfig) -> int:
+    """Tasks queued at once: enough to keep every CPU busy, few enough to bound memory."""
+    return config.max_in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _remove_outputs(out: str, keep: set[str], options: dict[str, Any]) -> None:
+    """Remove result files of an earlier run (parts, summary, marker) not in ``keep``."""
+    for name in storage.list_names(out, options):
+        if name not in keep and (name.startswith("part-") or name in (SUMMARY, SUCCESS)):
+            storage.remove(storage.join(out, name), options)
+
+
+def _quantiles(scores: np.ndarray) -> dict[str, float]:
+    if len(scores) == 0:
+        return {}
+    return {f"q{q:g}": float(np.quantile(scores, q)) for q in QUANTILES}
