@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,9 +60,26 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, sample_tables) -> Corpus:
 
 
 @pytest.fixture(scope="session")
-def ray_session():
-    """One local Ray for the whole session (2 CPUs, like CI)."""
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    yield ray
+def long_pool(tmp_path_factory, corpus) -> Path:
+    """Five copies of the corpus (duplicate texts: ties everywhere) in row groups of 10 rows,
+    so a job has 180 shards and can be interrupted midway."""
+    table = pa.concat_tables([pq.read_table(corpus.pool_dir)] * 5)
+    pool_dir = tmp_path_factory.mktemp("long_pool")
+    for i in range(3):
+        pq.write_table(table.slice(i * 600, 600), pool_dir / f"part-{i}.parquet", row_group_size=10)
+    return pool_dir
+
+
+@pytest.fixture(scope="session")
+def _shutdown_ray_at_exit():
+    yield
     ray.shutdown()
+
+
+@pytest.fixture
+def ray_session(_shutdown_ray_at_exit):
+    """A local Ray shared by the session (2 CPUs, like CI); restarted only if a test that
+    needed its own cluster (test_faults.py) shut it down."""
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    return ray

@@ -73,6 +73,10 @@ def test_every_flag_reaches_the_config():
             "--part-rows",
             "11",
             "--overwrite",
+            "--max-bytes",
+            "1000",
+            "--on-bad-file",
+            "skip",
         ]
     )
     config = config_from_args(args)
@@ -83,6 +87,7 @@ def test_every_flag_reaches_the_config():
     assert config.storage_options == {"anon": True}
     assert (config.shard_rows, config.max_in_flight, config.part_rows) == (9, 3, 11)
     assert config.overwrite and config.num_cpus is None
+    assert (config.max_bytes, config.on_bad_file) == (1000, "skip")
     local = config_from_args(
         build_parser().parse_args(
             ["select", "--pool", "a", "--targets", "t", "--k", "1", "--out", "o", "--num-cpus", "3"]

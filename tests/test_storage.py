@@ -44,14 +44,17 @@ def test_scan_reads_footers_and_shards_cover_every_row_once(corpus):
     assert scan.schema.names == ["id", "text", "kind", "source"]
     for shard_rows in (1, 40, 41, 100, 10_000):
         shards = storage.cut_shards(scan, shard_rows)
-        ids = np.concatenate(
-            [ids for shard in shards for _, ids in storage.iter_shard_texts(shard, "text", 16, {})]
-        )
+        ids = np.concatenate([ids for shard in shards for _, ids in shard_batches(shard, 16)])
         positions = pool_positions(scan, ids)
         assert positions.tolist() == list(range(scan.num_rows))
         assert [s.index for s in shards] == list(range(len(shards)))
         assert all(s.num_rows >= shard_rows for s in shards[:-1])
         assert all(s.num_rows - s.pieces[-1].num_rows < shard_rows for s in shards)
+
+
+def shard_batches(shard, batch_rows):
+    for piece in shard.pieces:
+        yield from storage.iter_piece_texts(piece, "text", batch_rows, {})
 
 
 def pool_positions(scan: storage.PoolScan, row_ids: np.ndarray) -> np.ndarray:
@@ -62,12 +65,8 @@ def pool_positions(scan: storage.PoolScan, row_ids: np.ndarray) -> np.ndarray:
 
 def test_shard_texts_are_the_pool_texts_as_bytes(corpus):
     scan = storage.scan_pool([str(corpus.pool_dir)], "text", {})
-    texts = [
-        t
-        for s in storage.cut_shards(scan, 64)
-        for b, _ in storage.iter_shard_texts(s, "text", 10, {})
-        for t in b
-    ]
+    shards = storage.cut_shards(scan, 64)
+    texts = [t for shard in shards for batch, _ in shard_batches(shard, 10) for t in batch]
     assert texts == corpus.texts
 
 
@@ -80,7 +79,7 @@ def test_binary_and_large_string_columns_read_as_bytes(tmp_path):
         pq.write_table(pa.table({"text": array}), tmp_path / f"{name}.parquet")
         scan = storage.scan_pool([str(tmp_path / f"{name}.parquet")], "text", {})
         (shard,) = storage.cut_shards(scan, 100)
-        [(texts, _)] = list(storage.iter_shard_texts(shard, "text", 100, {}))
+        [(texts, _)] = list(shard_batches(shard, 100))
         expected = values if name == "binary" else [b"a", None, "é".encode()]
         assert texts == expected
 

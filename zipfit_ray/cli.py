@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from zipfit_ray.compressors import SPECS
-from zipfit_ray.config import SelectConfig
+from zipfit_ray.config import ON_BAD_FILE, SelectConfig
 from zipfit_ray.errors import ZipfitError
 
 
@@ -80,7 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--part-rows", type=int, default=SelectConfig.part_rows, help="rows per output Parquet part"
     )
     select.add_argument(
-        "--overwrite", action="store_true", help="replace a finished result in --out"
+        "--overwrite",
+        action="store_true",
+        help="replace a finished result or another job's checkpoints in --out",
+    )
+    select.add_argument(
+        "--max-bytes",
+        type=int,
+        default=SelectConfig.max_bytes,
+        help="longer texts are cut to this many bytes before scoring, and counted",
+    )
+    select.add_argument(
+        "--on-bad-file",
+        choices=ON_BAD_FILE,
+        default="fail",
+        help="an unreadable Parquet file: stop with an error (fail) or leave it out (skip)",
     )
 
     sample = commands.add_parser(
@@ -113,6 +127,8 @@ def config_from_args(args: argparse.Namespace) -> SelectConfig:
         max_in_flight=args.max_in_flight,
         part_rows=args.part_rows,
         overwrite=args.overwrite,
+        max_bytes=args.max_bytes,
+        on_bad_file=args.on_bad_file,
     )
 
 

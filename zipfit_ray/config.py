@@ -8,6 +8,8 @@ from typing import Any
 from zipfit_ray.compressors import resolve_level
 from zipfit_ray.errors import ZipfitError
 
+ON_BAD_FILE = ("fail", "skip")
+
 
 @dataclass(frozen=True)
 class SelectConfig:
@@ -26,6 +28,8 @@ class SelectConfig:
     max_in_flight: int | None = None  # None: twice the cluster's CPUs
     part_rows: int = 100_000
     overwrite: bool = False
+    max_bytes: int = 4 * 1024 * 1024  # longer texts are cut to this many bytes (and counted)
+    on_bad_file: str = "fail"  # or "skip": leave unreadable files / row groups out, counted
 
     def __post_init__(self) -> None:
         if isinstance(self.pool, str):
@@ -42,6 +46,9 @@ class SelectConfig:
             _positive("--num-cpus", self.num_cpus)
             if self.address is not None:
                 raise ZipfitError("--num-cpus: only applies to a local Ray, not with --address")
+        _positive("--max-bytes", self.max_bytes)
+        if self.on_bad_file not in ON_BAD_FILE:
+            raise ZipfitError(f"--on-bad-file: choose from {ON_BAD_FILE}, got {self.on_bad_file!r}")
         if self.max_in_flight is not None:
             _positive("--max-in-flight", self.max_in_flight)
         if not isinstance(self.storage_options, dict):

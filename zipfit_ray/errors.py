@@ -5,4 +5,8 @@ class ZipfitError(Exception):
     """A user-facing error: the message names the flag, file or column at fault.
 
     The CLI prints it on one line and exits 2; anything else is a bug and keeps its traceback.
+    Messages often quote a library's error, so whitespace is folded to keep them one line.
     """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))

@@ -16,49 +16,54 @@ import numpy as np
 import pyarrow as pa
 import ray
 
-from zipfit_ray import storage, topk
-from zipfit_ray.alignment import PreparedTargets, prepare_targets, score
+from zipfit_ray import checkpoints, scoring, storage, topk
+from zipfit_ray.alignment import PreparedTargets, prepare_targets
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 
 MERGE_FAN_IN = 16  # results merged per merge task
-BATCH_ROWS = 1024  # rows scored per kernel call inside a task
 MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
 SHARDS_PER_CPU = 4  # default lower bound on shards per CPU, so the last tasks finish together
+TASK_RETRIES = 3  # Ray reruns a task whose worker or node died this often
 SUCCESS = "_SUCCESS"
 SUMMARY = "summary.json"
 QUANTILES = (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
+BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
 
 
 # ---------------------------------------------------------------- tasks
 
 
-@ray.remote(num_returns=2)
+@ray.remote(num_returns=2, max_retries=TASK_RETRIES)
 def score_shard(
     shard: storage.Shard,
     targets: PreparedTargets,
-    k: int,
-    text_column: str,
-    storage_options: dict[str, Any],
-) -> tuple[np.ndarray, dict[str, int]]:
-    """Score every row of one shard; keep its top k. Returns (top-k entries, row counts)."""
-    best = np.empty(0, dtype=topk.ENTRY)
-    rows_read = rows_null = 0
-    for texts, row_ids in storage.iter_shard_texts(shard, text_column, BATCH_ROWS, storage_options):
-        rows_read += len(texts)
-        present = np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts))
-        rows_null += int((~present).sum())
-        scores = score([t for t in texts if t is not None], targets)
-        best = topk.merge([best, topk.entries(scores, row_ids[present])], k)
-    return best, {"rows_read": rows_read, "rows_skipped_null": rows_null}
+    config: SelectConfig,
+    checkpoint_uri: str,
+    resume: bool,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Score one shard (or load its checkpoint); returns (top-k entries, counts and notes).
+
+    The checkpoint is written by the task itself, so finished work survives the driver.
+    """
+    if resume:
+        result = checkpoints.load(checkpoint_uri, config.storage_options)
+    else:
+        result = scoring.score_shard(shard, targets, config)
+        checkpoints.save(checkpoint_uri, result, config.storage_options)
+    return result.entries, {
+        "counts": dict(result.counts),
+        "bad_files": result.bad_files,
+        "resumed": resume,
+    }
 
 
-@ray.remote
+@ray.remote(max_retries=TASK_RETRIES)
 def merge_results(k: int, *parts: np.ndarray) -> np.ndarray:
     return topk.merge(parts, k)
 
 
-@ray.remote
+@ray.remote(max_retries=TASK_RETRIES)
 def write_part(
     uri: str,
     selected: np.ndarray,
@@ -111,22 +116,25 @@ class MergeTree:
 
 
 class Progress:
-    """Plain progress lines at most every ``interval`` seconds (readable in `ray job logs`)."""
+    """Plain progress lines at most every ``interval`` seconds (readable in `ray job logs`).
 
-    def __init__(self, total_shards: int, total_rows: int, interval: float = 10.0) -> None:
-        self.total_shards, self.total_rows = total_shards, total_rows
+    Rates and the ETA count only rows scored in this run, not shards resumed from checkpoints.
+    """
+
+    def __init__(self, total_shards: int, rows_to_score: int, interval: float = 10.0) -> None:
+        self.total_shards, self.rows_to_score = total_shards, rows_to_score
         self.shards = self.rows = 0
         self.started = self.last = time.monotonic()
         self.interval = interval
 
-    def update(self, rows: int) -> None:
+    def update(self, rows: int, resumed: bool) -> None:
         self.shards += 1
-        self.rows += rows
+        self.rows += 0 if resumed else rows
         now = time.monotonic()
         if now - self.last >= self.interval or self.shards == self.total_shards:
             self.last = now
             rate = self.rows / max(now - self.started, 1e-9)
-            eta = (self.total_rows - self.rows) / rate if rate else float("inf")
+            eta = (self.rows_to_score - self.rows) / rate if rate else float("inf")
             log(
                 f"scored {self.shards}/{self.total_shards} shards, {self.rows:,} rows, "
                 f"{rate:,.0f} rows/s, ETA {eta:,.0f}s"
@@ -161,17 +169,24 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     storage.make_dirs(config.out, options)
 
     with timed(seconds, "plan"):
-        scan = storage.scan_pool(config.pool, config.text_column, options)
+        scan = storage.scan_pool(
+            config.pool, config.text_column, options, skip_bad_files=config.on_bad_file == "skip"
+        )
     with timed(seconds, "targets"):
         targets = prepare_targets(
             storage.read_targets(config.targets, config.target_column, options),
             config.compressor,
             config.level,
         )
+    finished = checkpoints.open_for_job(
+        config.out, checkpoints.fingerprint(config, scan, targets), config.overwrite, options
+    )
     log(
         f"pool: {len(scan.files)} files, {scan.num_rows:,} rows; targets: {len(targets.texts)} "
         f"texts; {config.compressor} level {config.level}"
     )
+    for uri in scan.skipped_files:
+        log(f"warning: skipped {uri}: not a readable Parquet file")
 
     started_ray = not ray.is_initialized()
     if started_ray:
@@ -180,12 +195,17 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
             init_args["num_cpus"] = config.num_cpus
         ray.init(**init_args)
     try:
-        summary = _select_on_ray(config, scan, targets, seconds)
+        summary = _select_on_ray(config, scan, targets, finished, seconds)
+    except ray.exceptions.RayTaskError as exc:
+        if isinstance(exc.cause, ZipfitError):  # a user error met inside a task
+            raise ZipfitError(str(exc.cause)) from None
+        raise
     finally:
         if started_ray:
             ray.shutdown()
     storage.write_json(storage.join(config.out, SUMMARY), summary, options)
     storage.write_atomic(success, b"", options)
+    checkpoints.remove_all(config.out, options)
     log(
         f"selected {summary['rows_selected']:,} of {summary['rows_read']:,} rows into "
         f"{config.out} in {sum(seconds.values()):.1f}s"
@@ -197,26 +217,29 @@ def _select_on_ray(
     config: SelectConfig,
     scan: storage.PoolScan,
     targets: PreparedTargets,
+    finished: set[str],
     seconds: dict[str, float],
 ) -> dict[str, Any]:
     shards = storage.cut_shards(scan, config.shard_rows or _auto_shard_rows(scan.num_rows))
     with timed(seconds, "score"):
-        merge_tree, counts = _score_pool(shards, scan.num_rows, ray.put(targets), config)
+        merge_tree, tally = _score_pool(shards, ray.put(targets), finished, config)
     with timed(seconds, "reduce"):
         selected = merge_tree.result()
     if len(selected) < config.k:
         log(f"warning: only {len(selected):,} rows were scored; --k {config.k:,} keeps them all")
     with timed(seconds, "materialize"):
         parts = _materialize(selected, scan, config)
+    bad_files = list(dict.fromkeys([*scan.skipped_files, *tally.pop("bad_files")]))
     return {
         "arguments": config.public_dict(),
-        "files": len(scan.files),
+        "files": len(scan.files) + len(scan.skipped_files),
+        "files_skipped": len(bad_files),
+        "bad_files": bad_files[:BAD_FILES_LISTED],
         "rows_total": scan.num_rows,
-        **counts,
+        **tally,
         "rows_selected": len(selected),
         "targets": len(targets.texts),
         "shards_total": len(shards),
-        "shards_resumed": 0,
         "parts": parts,
         "seconds": seconds,
         "selected_score_quantiles": _quantiles(selected["score"]),
@@ -225,40 +248,45 @@ def _select_on_ray(
 
 def _score_pool(
     shards: tuple[storage.Shard, ...],
-    num_rows: int,
     targets_ref: ray.ObjectRef,
+    finished: set[str],
     config: SelectConfig,
-) -> tuple[MergeTree, dict[str, int]]:
-    """Submit one task per shard, at most max_in_flight at a time, merging as they finish."""
-    max_in_flight = _max_in_flight(config)
+) -> tuple[MergeTree, dict[str, Any]]:
+    """Submit one task per shard, at most max_in_flight at a time, merging as they finish.
+
+    Shards with a checkpoint from an earlier run of the same job are loaded, not scored.
+    """
     merge_tree = MergeTree(config.k)
-    counts = {"rows_read": 0, "rows_skipped_null": 0}
-    progress = Progress(len(shards), num_rows)
-    queue = iter(shards)
-    in_flight: dict[ray.ObjectRef, ray.ObjectRef] = {}  # counts ref -> top-k ref
+    tally: dict[str, Any] = dict.fromkeys(scoring.COUNT_KEYS, 0)
+    tally.update(shards_resumed=0, bad_files=[])
+    names = [checkpoints.shard_name(shard) for shard in shards]
+    progress = Progress(
+        len(shards), sum(s.num_rows for s, n in zip(shards, names) if n not in finished)
+    )
+    queue = iter(zip(shards, names))
+    in_flight: dict[ray.ObjectRef, ray.ObjectRef] = {}  # notes ref -> top-k ref
 
-    def submit_next() -> bool:
-        shard = next(queue, None)
-        if shard is None:
-            return False
-        best, shard_counts = score_shard.remote(
-            shard, targets_ref, config.k, config.text_column, config.storage_options
-        )
-        in_flight[shard_counts] = best
-        return True
+    def submit_next() -> None:
+        shard, name = next(queue, (None, None))
+        if shard is not None:
+            uri = storage.join(config.out, checkpoints.DIRECTORY, name)
+            best, notes = score_shard.remote(shard, targets_ref, config, uri, name in finished)
+            in_flight[notes] = best
 
-    while len(in_flight) < max_in_flight and submit_next():
-        pass
+    for _ in range(_max_in_flight(config)):
+        submit_next()
     while in_flight:
         done, _ = ray.wait(list(in_flight), num_returns=1)
-        for counts_ref in done:
-            merge_tree.add(in_flight.pop(counts_ref))
-            shard_counts = ray.get(counts_ref)
-            for key, value in shard_counts.items():
-                counts[key] += value
-            progress.update(shard_counts["rows_read"])
+        for notes_ref in done:
+            merge_tree.add(in_flight.pop(notes_ref))
+            notes = ray.get(notes_ref)
+            for key, value in notes["counts"].items():
+                tally[key] += value
+            tally["bad_files"] += notes["bad_files"]
+            tally["shards_resumed"] += notes["resumed"]
+            progress.update(notes["counts"].get("rows_read", 0), notes["resumed"])
             submit_next()
-    return merge_tree, counts
+    return merge_tree, tally
 
 
 def _materialize(selected: np.ndarray, scan: storage.PoolScan, config: SelectConfig) -> list[str]:

@@ -6,6 +6,7 @@ are passed to fsspec for every filesystem opened, in the driver and in tasks ali
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 import uuid
@@ -86,6 +87,8 @@ class PoolScan:
     files: tuple[str, ...]
     row_groups: tuple[tuple[int, ...], ...]  # rows of each row group, per file
     schema: pa.Schema  # all files' schemas unified: the output's columns
+    footer_digests: tuple[str, ...]
+    skipped_files: tuple[str, ...] = ()  # unreadable, left out by --on-bad-file skip
 
     @property
     def num_rows(self) -> int:
@@ -143,14 +146,29 @@ def is_text_type(data_type: pa.DataType) -> bool:
     )
 
 
-def scan_pool(uris: Sequence[str], text_column: str, storage_options: dict[str, Any]) -> PoolScan:
-    """List the pool, read every footer (never the data) and check the text column."""
-    files = list_pool_files(uris, storage_options)
+def scan_pool(
+    uris: Sequence[str],
+    text_column: str,
+    storage_options: dict[str, Any],
+    skip_bad_files: bool = False,
+) -> PoolScan:
+    """List the pool, read every footer (never the data) and check the text column.
+
+    A file that is not readable Parquet is an error naming it, or, with ``skip_bad_files``,
+    left out and listed in ``PoolScan.skipped_files``.
+    """
+    listed = list_pool_files(uris, storage_options)
     with ThreadPoolExecutor(FOOTER_READERS) as pool:
-        footers = list(pool.map(lambda f: read_footer(f, storage_options), files))
+        footers = list(pool.map(lambda f: _footer_or_error(f, storage_options), listed))
+    skipped = [uri for uri, footer in zip(listed, footers) if isinstance(footer, ZipfitError)]
+    if skipped and not skip_bad_files:
+        raise next(f for f in footers if isinstance(f, ZipfitError))
+    good = [(uri, f) for uri, f in zip(listed, footers) if not isinstance(f, ZipfitError)]
+    if not good:
+        raise ZipfitError(f"--pool: none of the {len(listed)} files is readable Parquet")
 
     schema: pa.Schema | None = None
-    for uri, footer in zip(files, footers):
+    for uri, footer in good:
         file_schema = footer.schema.to_arrow_schema()
         check_text_column(file_schema, text_column, uri, flag="--text-column")
         if SCORE_COLUMN in file_schema.names:
@@ -164,11 +182,30 @@ def scan_pool(uris: Sequence[str], text_column: str, storage_options: dict[str, 
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise ZipfitError(f"{uri}: schema does not match the files before it ({exc})") from exc
     assert schema is not None
-    row_groups = tuple(
-        tuple(footer.row_group(i).num_rows for i in range(footer.num_row_groups))
-        for footer in footers
+    return PoolScan(
+        files=tuple(uri for uri, _ in good),
+        row_groups=tuple(
+            tuple(f.row_group(i).num_rows for i in range(f.num_row_groups)) for _, f in good
+        ),
+        schema=schema.remove_metadata(),
+        footer_digests=tuple(footer_digest(f) for _, f in good),
+        skipped_files=tuple(skipped),
     )
-    return PoolScan(tuple(files), row_groups, schema.remove_metadata())
+
+
+def _footer_or_error(uri: str, storage_options: dict[str, Any]) -> pq.FileMetaData | ZipfitError:
+    try:
+        return read_footer(uri, storage_options)
+    except ZipfitError as exc:
+        return exc
+
+
+def footer_digest(footer: pq.FileMetaData) -> str:
+    """A hash of the serialized footer: changes when a file is rewritten (row counts,
+    offsets, statistics), so resumed work is never taken from a different file."""
+    sink = pa.BufferOutputStream()
+    footer.write_metadata_file(sink)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
 
 
 def cut_shards(scan: PoolScan, shard_rows: int) -> tuple[Shard, ...]:
@@ -216,34 +253,24 @@ def column_bytes(column: pa.ChunkedArray | pa.Array) -> list[bytes | None]:
     return column.to_pylist()
 
 
-def iter_shard_texts(
-    shard: Shard, text_column: str, batch_rows: int, storage_options: dict[str, Any]
+def iter_piece_texts(
+    piece: Piece, text_column: str, batch_rows: int, storage_options: dict[str, Any]
 ) -> Iterator[tuple[list[bytes | None], np.ndarray]]:
-    """The shard's texts (None where null) with their row ids, ``batch_rows`` at a time.
+    """One row group's texts (None where null) with their row ids, ``batch_rows`` at a time.
 
-    Only ``text_column`` is read, and streamed, so a task's memory does not grow with the
-    size of its row groups.
+    Only ``text_column`` is read, and streamed, so memory does not grow with row group size.
     """
-    for path, pieces in _by_file(shard.pieces):
-        fs, fs_path = filesystem(path, storage_options)
-        with fs.open(fs_path, "rb") as f:
-            parquet = pq.ParquetFile(f)
-            for piece in pieces:
-                next_row = piece.first_row
-                for batch in parquet.iter_batches(
-                    batch_size=batch_rows, row_groups=[piece.row_group], columns=[text_column]
-                ):
-                    texts = column_bytes(batch.column(0))
-                    rows = np.arange(next_row, next_row + len(texts))
-                    next_row += len(texts)
-                    yield texts, pack_row_id(piece.file_index, rows)
-
-
-def _by_file(pieces: Sequence[Piece]) -> list[tuple[str, list[Piece]]]:
-    groups: dict[str, list[Piece]] = {}
-    for p in pieces:
-        groups.setdefault(p.path, []).append(p)
-    return list(groups.items())
+    fs, fs_path = filesystem(piece.path, storage_options)
+    with fs.open(fs_path, "rb") as f:
+        batches = pq.ParquetFile(f).iter_batches(
+            batch_size=batch_rows, row_groups=[piece.row_group], columns=[text_column]
+        )
+        next_row = piece.first_row
+        for batch in batches:
+            texts = column_bytes(batch.column(0))
+            rows = np.arange(next_row, next_row + len(texts))
+            next_row += len(texts)
+            yield texts, pack_row_id(piece.file_index, rows)
 
 
 # ---------------------------------------------------------------- reading back selected rows
@@ -378,9 +405,16 @@ def list_names(directory: str, storage_options: dict[str, Any]) -> list[str]:
     return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(path, detail=False))
 
 
-def remove(uri: str, storage_options: dict[str, Any]) -> None:
+def read_bytes(uri: str, storage_options: dict[str, Any]) -> bytes:
     fs, path = filesystem(uri, storage_options)
-    fs.rm(path)
+    with fs.open(path, "rb") as f:
+        return f.read()
+
+
+def remove(uri: str, storage_options: dict[str, Any]) -> None:
+    """Remove a file, or a directory and everything under it."""
+    fs, path = filesystem(uri, storage_options)
+    fs.rm(path, recursive=True)
 
 
 def make_dirs(directory: str, storage_options: dict[str, Any]) -> None:

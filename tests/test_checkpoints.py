@@ -1,0 +1,76 @@
+"""Checkpoint fingerprints and the directory's ownership, without Ray."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from zipfit_ray import checkpoints, prepare_targets, storage, topk
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.scoring import ShardResult
+
+
+@pytest.fixture
+def job_inputs(tmp_path):
+    pq.write_table(pa.table({"text": ["a", "b", "c"]}), tmp_path / "p.parquet", row_group_size=2)
+    scan = storage.scan_pool([str(tmp_path / "p.parquet")], "text", {})
+    config = SelectConfig(pool=(str(tmp_path),), targets="t", out=str(tmp_path / "out"), k=2)
+    return tmp_path, config, scan, prepare_targets(["x", "y"])
+
+
+def test_fingerprint_follows_inputs_and_arguments(job_inputs):
+    tmp_path, config, scan, targets = job_inputs
+    base = checkpoints.fingerprint(config, scan, targets)
+    assert checkpoints.fingerprint(config, scan, prepare_targets(["x", "y"])) == base
+    changed = {
+        "k": checkpoints.fingerprint(
+            SelectConfig(pool=config.pool, targets="t", out=config.out, k=3), scan, targets
+        ),
+        "targets": checkpoints.fingerprint(config, scan, prepare_targets(["x", "z"])),
+        "level": checkpoints.fingerprint(config, scan, prepare_targets(["x", "y"], level=5)),
+    }
+    pq.write_table(pa.table({"text": ["a", "b", "C"]}), tmp_path / "p.parquet", row_group_size=2)
+    rewritten = storage.scan_pool([str(tmp_path / "p.parquet")], "text", {})
+    changed["pool"] = checkpoints.fingerprint(config, rewritten, targets)
+    for key, other in changed.items():
+        assert [k for k in base if base[k] != other[k]] == [key]
+
+
+def test_directory_belongs_to_one_job(job_inputs):
+    tmp_path, config, scan, targets = job_inputs
+    out = str(tmp_path / "out")
+    job = checkpoints.fingerprint(config, scan, targets)
+    assert checkpoints.open_for_job(out, job, overwrite=False, options={}) == set()
+    (tmp_path / "out" / "_checkpoints" / "shard-a.npz").write_bytes(b"")
+    assert checkpoints.open_for_job(out, job, overwrite=False, options={}) == {"shard-a.npz"}
+    other = {**job, "k": 99}
+    with pytest.raises(ZipfitError, match=r"checkpoints of a different job \(changed: k\)"):
+        checkpoints.open_for_job(out, other, overwrite=False, options={})
+    assert checkpoints.open_for_job(out, other, overwrite=True, options={}) == set()
+    assert checkpoints.open_for_job(out, other, overwrite=False, options={}) == set()
+
+
+def test_save_and_load_round_trip(tmp_path):
+    result = ShardResult(
+        topk.entries(np.array([0.5, 0.25]), np.array([7, 3])),
+        bad_files=["s3://b/x.parquet"],
+    )
+    result.counts.update(rows_read=3, rows_skipped_null=1)
+    uri = str(tmp_path / "shard.npz")
+    checkpoints.save(uri, result, {})
+    loaded = checkpoints.load(uri, {})
+    assert loaded.entries.tobytes() == result.entries.tobytes()
+    assert loaded.counts == result.counts and loaded.bad_files == result.bad_files
+
+
+def test_shard_names_follow_the_row_groups(job_inputs):
+    _, _, scan, _ = job_inputs
+    names = [checkpoints.shard_name(s) for s in storage.cut_shards(scan, 1)]
+    assert names == [
+        "shard-0000000-000000-0000000-000000.npz",
+        "shard-0000000-000001-0000000-000001.npz",
+    ]
+    assert [checkpoints.shard_name(s) for s in storage.cut_shards(scan, 10)] == [
+        "shard-0000000-000000-0000000-000001.npz"
+    ]

@@ -1,0 +1,99 @@
+"""Scoring one shard without Ray: row rules, retries, bad row groups."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from zipfit_ray import prepare_targets, scoring, storage
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.errors import ZipfitError
+
+TARGETS = prepare_targets(["def f(x):\n    return x + 1\n", "import os\nprint(os.getcwd())\n"])
+
+
+def config(k=1000, **options):
+    return SelectConfig(pool=("unused",), targets="unused", out="unused", k=k, **options)
+
+
+def one_shard(path):
+    scan = storage.scan_pool([str(path)], "text", {})
+    return storage.cut_shards(scan, 10**9)[0]
+
+
+def corrupt_row_group(path, row_group):
+    """Overwrite the start of one row group's pages, keeping the footer intact."""
+    chunk = pq.read_metadata(path).row_group(row_group).column(0)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start : start + 40] = b"\xff" * 40
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def small_pool(tmp_path):
+    texts = [f"def f{i}(x):\n    return x * {i}\n" for i in range(300)]
+    texts[3] = None
+    texts[150] = "y" * 5000
+    path = tmp_path / "pool.parquet"
+    pq.write_table(pa.table({"text": texts}), path, row_group_size=100)
+    return path, texts
+
+
+def test_nulls_are_skipped_and_long_texts_cut(small_pool):
+    path, _ = small_pool
+    result = scoring.score_shard(one_shard(path), TARGETS, config(max_bytes=1000))
+    assert result.counts == {"rows_read": 300, "rows_skipped_null": 1, "rows_truncated": 1}
+    assert len(result.entries) == 299 and 3 not in result.entries["row_id"]
+    long_score = result.entries["score"][result.entries["row_id"] == 150]
+    cut_score = scoring.score([b"y" * 1000], TARGETS)
+    assert long_score.tolist() == cut_score.tolist()
+
+
+def test_a_transient_read_error_is_retried(small_pool, monkeypatch):
+    path, _ = small_pool
+    clean = scoring.score_shard(one_shard(path), TARGETS, config())
+    real_reader = storage.iter_piece_texts
+    failures = iter([True, False, True])  # row group 0 fails once, row group 1 fails once
+
+    def flaky(piece, *args):
+        if piece.row_group < 2 and next(failures, False):
+            raise OSError("connection reset")
+        return real_reader(piece, *args)
+
+    monkeypatch.setattr(storage, "iter_piece_texts", flaky)
+    monkeypatch.setattr(scoring, "RETRY_DELAY", 0.0)
+    retried = scoring.score_shard(one_shard(path), TARGETS, config())
+    assert retried.entries.tobytes() == clean.entries.tobytes()
+    assert retried.counts == clean.counts
+
+
+def test_an_unreadable_row_group_is_named_or_skipped(small_pool, monkeypatch):
+    path, _ = small_pool
+    shard = one_shard(path)
+    corrupt_row_group(path, 1)
+    monkeypatch.setattr(scoring, "RETRY_DELAY", 0.0)
+    with pytest.raises(
+        ZipfitError, match=r"pool\.parquet: cannot read row group 1 .*--on-bad-file"
+    ):
+        scoring.score_shard(shard, TARGETS, config())
+    result = scoring.score_shard(shard, TARGETS, config(on_bad_file="skip"))
+    assert result.counts["rows_skipped_bad_file"] == 100
+    assert result.bad_files == [str(path)]
+    kept_rows = set(result.entries["row_id"].tolist())
+    assert kept_rows == set(range(100)) - {3} | set(range(200, 300))
+
+
+def test_top_k_is_kept_per_shard(small_pool):
+    path, _ = small_pool
+    everything = scoring.score_shard(one_shard(path), TARGETS, config())
+    top = scoring.score_shard(one_shard(path), TARGETS, config(k=7))
+    assert np.array_equal(top.entries, everything.entries[:7])
+
+
+def test_invalid_utf8_in_a_binary_column_is_scored_as_bytes(tmp_path):
+    raw = [b"\xff\xfe\x00 not text", b"def f(): pass"]
+    pq.write_table(pa.table({"text": pa.array(raw, pa.binary())}), tmp_path / "b.parquet")
+    result = scoring.score_shard(one_shard(tmp_path / "b.parquet"), TARGETS, config())
+    by_row = dict(zip(result.entries["row_id"].tolist(), result.entries["score"].tolist()))
+    assert [by_row[0], by_row[1]] == scoring.score(raw, TARGETS).tolist()

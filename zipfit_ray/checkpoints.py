@@ -1,0 +1,111 @@
+"""Resume: every finished shard's top-K is saved under <out>/_checkpoints/.
+
+The directory belongs to one job, named by a fingerprint of its inputs (pool file footers,
+target texts) and scoring arguments. A rerun with the same fingerprint reuses finished
+shards; a different job is refused unless --overwrite, so results never mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from zipfit_ray import storage
+from zipfit_ray.alignment import PreparedTargets
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.scoring import ShardResult
+
+DIRECTORY = "_checkpoints"
+JOB_FILE = "job.json"
+FORMAT = 1
+
+
+def fingerprint(
+    config: SelectConfig, scan: storage.PoolScan, targets: PreparedTargets
+) -> dict[str, Any]:
+    """What decides every shard's result: the same fingerprint gives the same top-K."""
+    pool = hashlib.sha256(json.dumps([scan.files, scan.footer_digests]).encode())
+    target_hash = hashlib.sha256()
+    for text in targets.texts:
+        target_hash.update(len(text).to_bytes(8, "little") + text)
+    return {
+        "format": FORMAT,
+        "pool": pool.hexdigest(),
+        "targets": target_hash.hexdigest(),
+        "text_column": config.text_column,
+        "compressor": targets.compressor,
+        "level": targets.level,
+        "k": config.k,
+        "max_bytes": config.max_bytes,
+        "on_bad_file": config.on_bad_file,
+    }
+
+
+def open_for_job(out: str, job: dict[str, Any], overwrite: bool, options: dict) -> set[str]:
+    """Claim <out>/_checkpoints for ``job``; returns the names of shards already finished.
+
+    Raises ZipfitError if it holds another job's checkpoints and ``overwrite`` is not set
+    (with ``overwrite``, all earlier checkpoints are dropped).
+    """
+    directory = storage.join(out, DIRECTORY)
+    job_uri = storage.join(directory, JOB_FILE)
+    if storage.exists(job_uri, options):
+        previous = json.loads(storage.read_bytes(job_uri, options))
+        if previous == job and not overwrite:
+            return set(storage.list_names(directory, options)) - {JOB_FILE}
+        if not overwrite:
+            changed = sorted(
+                key for key in job.keys() | previous.keys() if job.get(key) != previous.get(key)
+            )
+            raise ZipfitError(
+                f"--out: {out} holds checkpoints of a different job (changed: "
+                f"{', '.join(changed)}); rerun with the same arguments to resume, "
+                "or pass --overwrite to start over"
+            )
+    if storage.exists(directory, options):
+        storage.remove(directory, options)
+    storage.make_dirs(directory, options)
+    storage.write_json(job_uri, job, options)
+    return set()
+
+
+def shard_name(shard: storage.Shard) -> str:
+    """Shards are runs of consecutive row groups, so the first and last name one."""
+    first, last = shard.pieces[0], shard.pieces[-1]
+    return (
+        f"shard-{first.file_index:07d}-{first.row_group:06d}"
+        f"-{last.file_index:07d}-{last.row_group:06d}.npz"
+    )
+
+
+def save(uri: str, result: ShardResult, options: dict) -> None:
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        entries=result.entries,
+        counts=np.array(json.dumps(dict(result.counts))),
+        bad_files=np.array(json.dumps(result.bad_files)),
+    )
+    storage.write_atomic(uri, buffer.getvalue(), options)
+
+
+def load(uri: str, options: dict) -> ShardResult:
+    with np.load(io.BytesIO(storage.read_bytes(uri, options)), allow_pickle=False) as saved:
+        return ShardResult(
+            entries=saved["entries"],
+            counts=Counter(json.loads(str(saved["counts"]))),
+            bad_files=json.loads(str(saved["bad_files"])),
+        )
+
+
+def remove_all(out: str, options: dict) -> None:
+    """Drop the checkpoints once the result they built is complete."""
+    directory = storage.join(out, DIRECTORY)
+    if storage.exists(directory, options):
+        storage.remove(directory, options)
