@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 import ray
 
 from zipfit_ray.sample import build_sample
+
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # no network beyond 127.0.0.1, here or in children
 
 POOL_ROWS = 360
 NUM_TARGETS = 6
@@ -81,5 +84,5 @@ def ray_session(_shutdown_ray_at_exit):
     """A local Ray shared by the session (2 CPUs, like CI); restarted only if a test that
     needed its own cluster (test_faults.py) shut it down."""
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     return ray

@@ -14,7 +14,7 @@ from zipfit_ray.scoring import ShardResult
 @pytest.fixture
 def job_inputs(tmp_path):
     pq.write_table(pa.table({"text": ["a", "b", "c"]}), tmp_path / "p.parquet", row_group_size=2)
-    scan = storage.scan_pool([str(tmp_path / "p.parquet")], "text", {})
+    scan = storage.scan_pool(storage.list_pool_files([str(tmp_path / "p.parquet")], {}), "text", {})
     config = SelectConfig(pool=(str(tmp_path),), targets="t", out=str(tmp_path / "out"), k=2)
     return tmp_path, config, scan, prepare_targets(["x", "y"])
 
@@ -31,7 +31,9 @@ def test_fingerprint_follows_inputs_and_arguments(job_inputs):
         "level": checkpoints.fingerprint(config, scan, prepare_targets(["x", "y"], level=5)),
     }
     pq.write_table(pa.table({"text": ["a", "b", "C"]}), tmp_path / "p.parquet", row_group_size=2)
-    rewritten = storage.scan_pool([str(tmp_path / "p.parquet")], "text", {})
+    rewritten = storage.scan_pool(
+        storage.list_pool_files([str(tmp_path / "p.parquet")], {}), "text", {}
+    )
     changed["pool"] = checkpoints.fingerprint(config, rewritten, targets)
     for key, other in changed.items():
         assert [k for k in base if base[k] != other[k]] == [key]

@@ -209,5 +209,6 @@ def test_bad_input_fails_before_any_work(corpus, tmp_path, setup, flags, message
         pool = str(tmp_path / "none" / "*.parquet")
     result = cli("select", "--pool", pool, "--targets", targets, "--k", "3", "--out", out, *flags)
     assert result.returncode == 2
-    [line] = result.stderr.splitlines()  # one line, no traceback, no Ray start-up
-    assert line.startswith("zipfit-ray: error: " + message.format(tmp=tmp_path))
+    *progress, error = result.stderr.splitlines()  # the error is one line, and the last
+    assert error.startswith("zipfit-ray: error: " + message.format(tmp=tmp_path))
+    assert all(line.startswith("zipfit-ray: plan: ") for line in progress)  # no Ray started

@@ -17,7 +17,7 @@ def config(k=1000, **options):
 
 
 def one_shard(path):
-    scan = storage.scan_pool([str(path)], "text", {})
+    scan = storage.scan_pool(storage.list_pool_files([str(path)], {}), "text", {})
     return storage.cut_shards(scan, 10**9)[0]
 
 

@@ -39,7 +39,7 @@ def test_empty_directory_is_an_error(tmp_path):
 
 
 def test_scan_reads_footers_and_shards_cover_every_row_once(corpus):
-    scan = storage.scan_pool([str(corpus.pool_dir)], "text", {})
+    scan = storage.scan_pool(storage.list_pool_files([str(corpus.pool_dir)], {}), "text", {})
     assert scan.num_rows == len(corpus.texts)
     assert scan.schema.names == ["id", "text", "kind", "source"]
     for shard_rows in (1, 40, 41, 100, 10_000):
@@ -64,7 +64,7 @@ def pool_positions(scan: storage.PoolScan, row_ids: np.ndarray) -> np.ndarray:
 
 
 def test_shard_texts_are_the_pool_texts_as_bytes(corpus):
-    scan = storage.scan_pool([str(corpus.pool_dir)], "text", {})
+    scan = storage.scan_pool(storage.list_pool_files([str(corpus.pool_dir)], {}), "text", {})
     shards = storage.cut_shards(scan, 64)
     texts = [t for shard in shards for batch, _ in shard_batches(shard, 10) for t in batch]
     assert texts == corpus.texts
@@ -77,7 +77,9 @@ def test_binary_and_large_string_columns_read_as_bytes(tmp_path):
         "large_string": pa.array(["a", None, "é"], pa.large_string()),
     }.items():
         pq.write_table(pa.table({"text": array}), tmp_path / f"{name}.parquet")
-        scan = storage.scan_pool([str(tmp_path / f"{name}.parquet")], "text", {})
+        scan = storage.scan_pool(
+            storage.list_pool_files([str(tmp_path / f"{name}.parquet")], {}), "text", {}
+        )
         (shard,) = storage.cut_shards(scan, 100)
         [(texts, _)] = list(shard_batches(shard, 100))
         expected = values if name == "binary" else [b"a", None, "é".encode()]
@@ -86,23 +88,24 @@ def test_binary_and_large_string_columns_read_as_bytes(tmp_path):
 
 def test_missing_or_non_text_column_is_named(corpus, tmp_path):
     with pytest.raises(ZipfitError, match=r"part-0\.parquet: no column 'body' \(--text-column\)"):
-        storage.scan_pool([str(corpus.pool_dir)], "body", {})
+        storage.scan_pool(storage.list_pool_files([str(corpus.pool_dir)], {}), "body", {})
     pq.write_table(pa.table({"text": [1, 2]}), tmp_path / "ints.parquet")
     with pytest.raises(ZipfitError, match=r"ints\.parquet: column .text. .* is int64, not a"):
-        storage.scan_pool([str(tmp_path / "ints.parquet")], "text", {})
+        storage.scan_pool(storage.list_pool_files([str(tmp_path / "ints.parquet")], {}), "text", {})
 
 
 def test_non_parquet_file_is_named(tmp_path):
     bad = tmp_path / "notes.parquet"
     bad.write_text("hello")
     with pytest.raises(ZipfitError, match=r"notes\.parquet: not a readable Parquet file"):
-        storage.scan_pool([str(bad)], "text", {})
+        storage.scan_pool(storage.list_pool_files([str(bad)], {}), "text", {})
 
 
 def test_read_rows_returns_all_columns_in_the_order_asked(corpus):
     path = str(corpus.pool_dir / "part-3.parquet")  # rows 250.. of the pool
     rows = np.array([99, 0, 41, 40, 39])
-    table = storage.read_rows(path, rows, {})
+    sizes = pq.read_metadata(path).to_dict()["row_groups"]
+    table = storage.read_rows(path, [g["num_rows"] for g in sizes], rows, {})
     assert table.column_names == ["id", "text", "kind", "source"]
     assert table.column("id").to_pylist() == [250 + r for r in rows]
 
@@ -117,7 +120,7 @@ def test_conform_adds_missing_columns_as_nulls():
 def test_files_with_different_columns_unify(tmp_path):
     pq.write_table(pa.table({"text": ["a"], "x": [1]}), tmp_path / "a.parquet")
     pq.write_table(pa.table({"text": ["b"], "y": ["q"]}), tmp_path / "b.parquet")
-    scan = storage.scan_pool([str(tmp_path)], "text", {})
+    scan = storage.scan_pool(storage.list_pool_files([str(tmp_path)], {}), "text", {})
     assert scan.schema.names == ["text", "x", "y"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -54,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument(
         "--address",
         default=None,
-        help="Ray cluster to join ('auto', 'ray://host:10001'); default: local Ray",
+        help="Ray cluster to join ('auto', 'ray://host:10001'); default: $RAY_ADDRESS if set "
+        "(as under `ray job submit`), else a new local Ray",
     )
     select.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray")
     select.add_argument(
@@ -120,7 +122,8 @@ def config_from_args(args: argparse.Namespace) -> SelectConfig:
         target_column=args.target_column,
         compressor=args.compressor,
         level=args.level,
-        address=args.address,
+        # under `ray job submit`, RAY_ADDRESS names the cluster the job was submitted to
+        address=args.address or os.environ.get("RAY_ADDRESS"),
         num_cpus=args.num_cpus,
         storage_options=storage_options,
         shard_rows=args.shard_rows,

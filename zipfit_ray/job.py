@@ -6,7 +6,6 @@ lives in storage, alignment and topk, which know nothing of Ray.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from zipfit_ray import checkpoints, scoring, storage, topk
 from zipfit_ray.alignment import PreparedTargets, prepare_targets
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
+from zipfit_ray.progress import Progress, log
 
 MERGE_FAN_IN = 16  # results merged per merge task
 MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
@@ -67,7 +67,7 @@ def merge_results(k: int, *parts: np.ndarray) -> np.ndarray:
 def write_part(
     uri: str,
     selected: np.ndarray,
-    files: dict[int, str],
+    files: dict[int, tuple[str, tuple[int, ...]]],
     schema: pa.Schema,
     storage_options: dict[str, Any],
 ) -> int:
@@ -76,7 +76,8 @@ def write_part(
     tables, positions = [], []
     for f in np.unique(file_index):
         mine = np.flatnonzero(file_index == f)
-        rows = storage.read_rows(files[int(f)], row_index[mine], storage_options)
+        path, row_group_sizes = files[int(f)]
+        rows = storage.read_rows(path, row_group_sizes, row_index[mine], storage_options)
         tables.append(storage.conform(rows, schema))
         positions.append(mine)
     table = pa.concat_tables(tables) if tables else schema.empty_table()
@@ -115,36 +116,6 @@ class MergeTree:
         return ray.get(merge_results.remote(self.k, *remaining))
 
 
-class Progress:
-    """Plain progress lines at most every ``interval`` seconds (readable in `ray job logs`).
-
-    Rates and the ETA count only rows scored in this run, not shards resumed from checkpoints.
-    """
-
-    def __init__(self, total_shards: int, rows_to_score: int, interval: float = 10.0) -> None:
-        self.total_shards, self.rows_to_score = total_shards, rows_to_score
-        self.shards = self.rows = 0
-        self.started = self.last = time.monotonic()
-        self.interval = interval
-
-    def update(self, rows: int, resumed: bool) -> None:
-        self.shards += 1
-        self.rows += 0 if resumed else rows
-        now = time.monotonic()
-        if now - self.last >= self.interval or self.shards == self.total_shards:
-            self.last = now
-            rate = self.rows / max(now - self.started, 1e-9)
-            eta = (self.rows_to_score - self.rows) / rate if rate else float("inf")
-            log(
-                f"scored {self.shards}/{self.total_shards} shards, {self.rows:,} rows, "
-                f"{rate:,.0f} rows/s, ETA {eta:,.0f}s"
-            )
-
-
-def log(message: str) -> None:
-    print(f"zipfit-ray: {message}", file=sys.stderr, flush=True)
-
-
 @contextmanager
 def timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
     start = time.monotonic()
@@ -156,8 +127,8 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     """Run a selection job end to end; returns the summary also written to summary.json.
 
     Inputs are checked before Ray starts, so bad input fails fast. Then the job joins the
-    Ray already initialized in this process, else the one at ``config.address`` (or
-    RAY_ADDRESS, as under `ray job submit`), else starts a local one.
+    Ray already initialized in this process, else the one at ``config.address``, else
+    starts a local one.
     """
     options = config.storage_options
     seconds: dict[str, float] = {}
@@ -169,9 +140,16 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     storage.make_dirs(config.out, options)
 
     with timed(seconds, "plan"):
+        files = storage.list_pool_files(config.pool, options)
+        progress = Progress("plan", len(files), "footers")
         scan = storage.scan_pool(
-            config.pool, config.text_column, options, skip_bad_files=config.on_bad_file == "skip"
+            files,
+            config.text_column,
+            options,
+            skip_bad_files=config.on_bad_file == "skip",
+            on_footer=lambda: progress.advance(1),
         )
+        progress.close()
     with timed(seconds, "targets"):
         targets = prepare_targets(
             storage.read_targets(config.targets, config.target_column, options),
@@ -190,10 +168,8 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
 
     started_ray = not ray.is_initialized()
     if started_ray:
-        init_args: dict[str, Any] = {"address": config.address}
-        if config.address is None:
-            init_args["num_cpus"] = config.num_cpus
-        ray.init(**init_args)
+        # "local" starts a new Ray even where `ray start` left one running on this machine
+        ray.init(address=config.address or "local", num_cpus=config.num_cpus)
     try:
         summary = _select_on_ray(config, scan, targets, finished, seconds)
     except ray.exceptions.RayTaskError as exc:
@@ -260,9 +236,9 @@ def _score_pool(
     tally: dict[str, Any] = dict.fromkeys(scoring.COUNT_KEYS, 0)
     tally.update(shards_resumed=0, bad_files=[])
     names = [checkpoints.shard_name(shard) for shard in shards]
-    progress = Progress(
-        len(shards), sum(s.num_rows for s, n in zip(shards, names) if n not in finished)
-    )
+    rows_to_score = sum(s.num_rows for s, n in zip(shards, names) if n not in finished)
+    progress = Progress("score", rows_to_score, "rows")
+    shards_done = 0
     queue = iter(zip(shards, names))
     in_flight: dict[ray.ObjectRef, ray.ObjectRef] = {}  # notes ref -> top-k ref
 
@@ -284,8 +260,11 @@ def _score_pool(
                 tally[key] += value
             tally["bad_files"] += notes["bad_files"]
             tally["shards_resumed"] += notes["resumed"]
-            progress.update(notes["counts"].get("rows_read", 0), notes["resumed"])
+            shards_done += 1
+            scored_rows = 0 if notes["resumed"] else notes["counts"].get("rows_read", 0)
+            progress.advance(scored_rows, f"{shards_done}/{len(shards)} shards")
             submit_next()
+    progress.close()
     return merge_tree, tally
 
 
@@ -295,17 +274,21 @@ def _materialize(selected: np.ndarray, scan: storage.PoolScan, config: SelectCon
     chunks = chunks or [selected]  # an empty selection still gets one (empty) part
     names = [f"part-{i:05d}.parquet" for i in range(len(chunks))]
     file_indices = np.unique(storage.unpack_row_id(selected["row_id"])[0])
-    files_ref = ray.put({int(f): scan.files[f] for f in file_indices})
+    files_ref = ray.put({int(f): (scan.files[f], scan.row_groups[f]) for f in file_indices})
+    progress = Progress("write", len(chunks), "parts")
     in_flight: list[ray.ObjectRef] = []
     for name, chunk in zip(names, chunks):
         if len(in_flight) >= _max_in_flight(config):
             done, in_flight = ray.wait(in_flight, num_returns=1)
             ray.get(done)  # raises if the part failed
+            progress.advance(len(done))
         uri = storage.join(config.out, name)
         in_flight.append(
             write_part.remote(uri, chunk, files_ref, scan.schema, config.storage_options)
         )
     ray.get(in_flight)
+    progress.advance(len(in_flight))
+    progress.close()
     _remove_outputs(config.out, keep=set(names), options=config.storage_options)
     return names
 

@@ -10,12 +10,14 @@ import hashlib
 import json
 import posixpath
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import fsspec
+import fsspec.parquet
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -147,19 +149,22 @@ def is_text_type(data_type: pa.DataType) -> bool:
 
 
 def scan_pool(
-    uris: Sequence[str],
+    listed: Sequence[str],
     text_column: str,
     storage_options: dict[str, Any],
     skip_bad_files: bool = False,
+    on_footer: Callable[[], None] = lambda: None,
 ) -> PoolScan:
-    """List the pool, read every footer (never the data) and check the text column.
+    """Read the footer of every listed file (never the data) and check the text column.
 
     A file that is not readable Parquet is an error naming it, or, with ``skip_bad_files``,
-    left out and listed in ``PoolScan.skipped_files``.
+    left out and listed in ``PoolScan.skipped_files``. ``on_footer`` is called per footer.
     """
-    listed = list_pool_files(uris, storage_options)
+    footers = []
     with ThreadPoolExecutor(FOOTER_READERS) as pool:
-        footers = list(pool.map(lambda f: _footer_or_error(f, storage_options), listed))
+        for footer in pool.map(lambda f: _footer_or_error(f, storage_options), listed):
+            footers.append(footer)
+            on_footer()
     skipped = [uri for uri, footer in zip(listed, footers) if isinstance(footer, ZipfitError)]
     if skipped and not skip_bad_files:
         raise next(f for f in footers if isinstance(f, ZipfitError))
@@ -258,11 +263,10 @@ def iter_piece_texts(
 ) -> Iterator[tuple[list[bytes | None], np.ndarray]]:
     """One row group's texts (None where null) with their row ids, ``batch_rows`` at a time.
 
-    Only ``text_column`` is read, and streamed, so memory does not grow with row group size.
+    Only ``text_column``'s bytes are fetched; rows are decoded ``batch_rows`` at a time.
     """
-    fs, fs_path = filesystem(piece.path, storage_options)
-    with fs.open(fs_path, "rb") as f:
-        batches = pq.ParquetFile(f).iter_batches(
+    with open_parquet(piece.path, storage_options, [piece.row_group], [text_column]) as parquet:
+        batches = parquet.iter_batches(
             batch_size=batch_rows, row_groups=[piece.row_group], columns=[text_column]
         )
         next_row = piece.first_row
@@ -276,25 +280,40 @@ def iter_piece_texts(
 # ---------------------------------------------------------------- reading back selected rows
 
 
-def read_rows(path: str, rows: np.ndarray, storage_options: dict[str, Any]) -> pa.Table:
+def read_rows(
+    path: str, row_group_sizes: Sequence[int], rows: np.ndarray, storage_options: dict[str, Any]
+) -> pa.Table:
     """All columns of the given rows of one file, in the order given.
 
-    Only the row groups holding those rows are read.
+    Only the row groups holding those rows are fetched.
     """
-    fs, fs_path = filesystem(path, storage_options)
-    with fs.open(fs_path, "rb") as f:
-        parquet = pq.ParquetFile(f)
-        sizes = np.array(
-            [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)]
-        )
-        starts = np.concatenate([[0], np.cumsum(sizes)])
-        groups = np.searchsorted(starts, rows, side="right") - 1
-        needed = np.unique(groups)
+    sizes = np.asarray(row_group_sizes, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    groups = np.searchsorted(starts, rows, side="right") - 1
+    needed = np.unique(groups)
+    with open_parquet(path, storage_options, needed.tolist()) as parquet:
         table = parquet.read_row_groups(needed.tolist())
     start_in_table = np.zeros(len(sizes), dtype=np.int64)
     start_in_table[needed] = np.cumsum(sizes[needed]) - sizes[needed]
     local = start_in_table[groups] + (rows - starts[groups])
     return table.take(local)
+
+
+@contextmanager
+def open_parquet(
+    uri: str,
+    storage_options: dict[str, Any],
+    row_groups: list[int],
+    columns: list[str] | None = None,
+) -> Iterator[pq.ParquetFile]:
+    """A Parquet file with the byte ranges of just these row groups and columns fetched up
+    front, in a few concurrent range requests (fsspec.parquet), instead of many small reads
+    over the network."""
+    fs, path = filesystem(uri, storage_options)
+    with fsspec.parquet.open_parquet_file(
+        path, fs=fs, columns=columns, row_groups=row_groups, engine="pyarrow"
+    ) as f:
+        yield pq.ParquetFile(f)
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -394,12 +413,14 @@ def write_json(uri: str, value: Any, storage_options: dict[str, Any]) -> None:
 
 def exists(uri: str, storage_options: dict[str, Any]) -> bool:
     fs, path = filesystem(uri, storage_options)
+    fs.invalidate_cache(path)  # tasks in other processes may have written it since
     return fs.exists(path)
 
 
 def list_names(directory: str, storage_options: dict[str, Any]) -> list[str]:
     """Names of the files directly in ``directory`` (empty if it does not exist)."""
     fs, path = filesystem(directory, storage_options)
+    fs.invalidate_cache(path)  # tasks in other processes may have written to it since
     if not fs.isdir(path):
         return []
     return sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(path, detail=False))
