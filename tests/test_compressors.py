@@ -1,9 +1,18 @@
 import os
 import random
 
+import numpy as np
 import pytest
 
-from zipfit_ray.compressors import REFERENCE, SPECS, Compressor, resolve_level
+from zipfit_ray import compressors
+from zipfit_ray.compressors import (
+    NATIVE_BACKENDS,
+    PREFIX_REUSE_MIN_BYTES,
+    REFERENCE,
+    SPECS,
+    Compressor,
+    resolve_level,
+)
 from zipfit_ray.errors import ZipfitError
 
 LEVELS = {"gzip": [1, 6, 9, 0], "zlib": [1, 6, 9, 0], "lz4": [0, 3, 16], "zstd": [1, 3, 19]}
@@ -11,7 +20,9 @@ LEVELS = {"gzip": [1, 6, 9, 0], "zlib": [1, 6, 9, 0], "lz4": [0, 3, 16], "zstd":
 
 def real_texts(sample_tables, n: int = 40) -> list[bytes]:
     texts = [t.encode() for t in sample_tables[0].column("text").to_pylist()[:n]]
-    return [*texts, b"", b"x", os.urandom(3000), b"\xff\xfe not utf-8 \x80"]
+    long = b"\n".join(texts[:12])  # past the prefix-reuse threshold
+    assert len(long) > PREFIX_REUSE_MIN_BYTES
+    return [*texts, long, b"", b"x", os.urandom(3000), b"\xff\xfe not utf-8 \x80"]
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -24,6 +35,26 @@ def test_sizes_match_the_reference_call(name, sample_tables):
             ys = rng.sample(texts, 6)
             assert compressor.size(x) == len(REFERENCE[name](x, level))
             assert compressor.pair_sizes(x, ys) == [len(REFERENCE[name](x + y, level)) for y in ys]
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("native", [True, False])
+def test_pair_size_matrix_is_the_reference_with_and_without_the_c_kernel(
+    name, native, sample_tables
+):
+    texts = real_texts(sample_tables, n=25)
+    for level in LEVELS[name]:
+        compressor = Compressor(name, level, native=native)
+        expected = [[len(REFERENCE[name](x + y, level)) for y in texts[:9]] for x in texts]
+        got = compressor.pair_size_matrix(texts, texts[:9])
+        assert got.dtype == np.int64 and got.tolist() == expected
+
+
+def test_the_c_kernel_is_built_and_runs_the_bindings_libraries():
+    assert compressors._native is not None, "zipfit_ray._native was not built (gcc, zlib.h?)"
+    assert {"gzip", "zlib", "lz4"} <= NATIVE_BACKENDS
+    assert Compressor("gzip", 9).native and not Compressor("gzip", 0).native
+    assert not Compressor("zstd").native and not Compressor("lz4", native=False).native
 
 
 def test_stored_deflate_is_not_taken_from_a_copied_stream():

@@ -46,11 +46,8 @@ def prepare_targets(
 def score(candidates: Sequence[bytes], targets: PreparedTargets) -> np.ndarray:
     """Alignment of each candidate (bytes) to the prepared targets, float64."""
     comp = Compressor(targets.compressor, targets.level)
-    n = len(candidates)
-    cx = np.fromiter((comp.size(x) for x in candidates), dtype=np.int64, count=n)
-    cxy = np.empty((n, len(targets.texts)), dtype=np.int64)
-    for i, x in enumerate(candidates):
-        cxy[i] = comp.pair_sizes(x, targets.texts)
+    cx = np.fromiter((comp.size(x) for x in candidates), dtype=np.int64, count=len(candidates))
+    cxy = comp.pair_size_matrix(candidates, targets.texts)
     return alignment_from_sizes(cx, targets.sizes, cxy)
 
 

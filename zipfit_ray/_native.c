@@ -1,0 +1,291 @@
+/*
+ * The C(x + y) loop of the ZIP-FIT kernel in C, for many pairs per call.
+ *
+ * It calls the very compressor code the Python bindings use, so sizes are identical:
+ *  - deflate (gzip, zlib): the process's zlib, the one Python's zlib module is linked to
+ *    (compressors.py checks the versions match before using this);
+ *  - lz4: LZ4F_compressFrame looked up in python-lz4's own extension module, called with
+ *    the preferences lz4.frame.compress(data, level) builds.
+ * What is saved is Python's per-call work: argument parsing, concatenation, a bytes object
+ * per result. Level 0 deflate is not handled here (stored-block boundaries depend on how
+ * output space is offered), nor is zstd (python-zstandard exports no symbols).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* ---------------------------------------------------------------- shared helpers */
+
+typedef struct {
+    PyObject *fast; /* a list or tuple holding the bytes objects alive */
+    Py_ssize_t count;
+    const char **data;
+    Py_ssize_t *size;
+    Py_ssize_t max_size;
+} texts_t;
+
+static void texts_free(texts_t *t) {
+    Py_XDECREF(t->fast);
+    PyMem_Free(t->data);
+    PyMem_Free(t->size);
+}
+
+static int texts_from(PyObject *seq, texts_t *t) {
+    t->fast = PySequence_Fast(seq, "expected a sequence of bytes");
+    if (t->fast == NULL) return -1;
+    t->count = PySequence_Fast_GET_SIZE(t->fast);
+    t->data = PyMem_Calloc(t->count ? t->count : 1, sizeof *t->data);
+    t->size = PyMem_Calloc(t->count ? t->count : 1, sizeof *t->size);
+    if (t->data == NULL || t->size == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < t->count; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(t->fast, i);
+        char *data;
+        if (PyBytes_AsStringAndSize(item, &data, &t->size[i]) < 0) return -1;
+        t->data[i] = data;
+        if (t->size[i] > t->max_size) t->max_size = t->size[i];
+    }
+    return 0;
+}
+
+/* The output: a writable, contiguous int64 buffer of exactly rows * cols items. */
+static int out_from(PyObject *obj, Py_buffer *view, Py_ssize_t rows, Py_ssize_t cols) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    if (view->itemsize != 8 || view->len != rows * cols * 8 ||
+        (view->format != NULL && strcmp(view->format, "q") != 0 && strcmp(view->format, "l") != 0 &&
+         strcmp(view->format, "<q") != 0 && strcmp(view->format, "<l") != 0)) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "out must be a C-contiguous int64 array of shape (n, m)");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- deflate */
+
+#define MEM_LEVEL 8 /* zlib's DEF_MEM_LEVEL, what zlib.compress and zlib.compressobj use */
+
+/* C(data) in one call on a reset stream: the bytes zlib.compress(data, level, wbits) gives. */
+static long deflate_size(z_stream *stream, const char *data, Py_ssize_t size, Bytef *out,
+                         uLong out_size) {
+    if (deflateReset(stream) != Z_OK) return -1;
+    stream->next_in = (Bytef *)data;
+    stream->avail_in = (uInt)size;
+    stream->next_out = out;
+    stream->avail_out = (uInt)out_size;
+    if (deflate(stream, Z_FINISH) != Z_STREAM_END) return -1;
+    return (long)stream->total_out;
+}
+
+/* The rest of x + y after x was fed to `prefix` (which is left untouched). */
+static long deflate_tail_size(z_stream *prefix, const char *y, Py_ssize_t size, Bytef *out,
+                              uLong out_size) {
+    z_stream tail;
+    if (deflateCopy(&tail, prefix) != Z_OK) return -1;
+    tail.next_in = (Bytef *)y;
+    tail.avail_in = (uInt)size;
+    tail.next_out = out;
+    tail.avail_out = (uInt)out_size;
+    int status = deflate(&tail, Z_FINISH);
+    long total = (long)tail.total_out;
+    deflateEnd(&tail);
+    return status == Z_STREAM_END ? total : -1;
+}
+
+static PyObject *deflate_pair_sizes(PyObject *self, PyObject *args) {
+    PyObject *xs_obj, *ys_obj, *out_obj;
+    int level, wbits;
+    Py_ssize_t prefix_min_bytes;
+    if (!PyArg_ParseTuple(args, "OOiinO", &xs_obj, &ys_obj, &level, &wbits, &prefix_min_bytes,
+                          &out_obj))
+        return NULL;
+    if (level < 1 || level > 9) {
+        PyErr_SetString(PyExc_ValueError, "level must be 1..9");
+        return NULL;
+    }
+    texts_t xs = {0}, ys = {0};
+    Py_buffer view;
+    PyObject *result = NULL;
+    if (texts_from(xs_obj, &xs) < 0 || texts_from(ys_obj, &ys) < 0) goto done_texts;
+    if (out_from(out_obj, &view, xs.count, ys.count) < 0) goto done_texts;
+
+    int64_t *out = view.buf;
+    z_stream one_shot, prefix;
+    memset(&one_shot, 0, sizeof one_shot);
+    memset(&prefix, 0, sizeof prefix);
+    uLong out_size = deflateBound(NULL, (uLong)(xs.max_size + ys.max_size)) + 64;
+    Bytef *scratch = malloc(out_size);
+    char *joined = malloc((size_t)(xs.max_size + ys.max_size) + 1);
+    int failed = scratch == NULL || joined == NULL ||
+                 deflateInit2(&one_shot, level, Z_DEFLATED, wbits, MEM_LEVEL,
+                              Z_DEFAULT_STRATEGY) != Z_OK;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < xs.count && !failed; i++) {
+        const char *x = xs.data[i];
+        Py_ssize_t nx = xs.size[i];
+        int64_t *row = out + i * ys.count;
+        if (nx >= prefix_min_bytes) {
+            /* compress x once; copy its state for every y */
+            failed = deflateInit2(&prefix, level, Z_DEFLATED, wbits, MEM_LEVEL,
+                                  Z_DEFAULT_STRATEGY) != Z_OK;
+            if (failed) break;
+            prefix.next_in = (Bytef *)x;
+            prefix.avail_in = (uInt)nx;
+            prefix.next_out = scratch;
+            prefix.avail_out = (uInt)out_size;
+            failed = deflate(&prefix, Z_NO_FLUSH) != Z_OK;
+            long head = (long)prefix.total_out;
+            for (Py_ssize_t j = 0; j < ys.count && !failed; j++) {
+                long tail = deflate_tail_size(&prefix, ys.data[j], ys.size[j],
+                                              scratch + head, out_size - head);
+                failed = tail < 0;
+                row[j] = tail; /* total_out of the copy counts x's output too */
+            }
+            deflateEnd(&prefix);
+        } else {
+            memcpy(joined, x, (size_t)nx);
+            for (Py_ssize_t j = 0; j < ys.count && !failed; j++) {
+                memcpy(joined + nx, ys.data[j], (size_t)ys.size[j]);
+                long size = deflate_size(&one_shot, joined, nx + ys.size[j], scratch, out_size);
+                failed = size < 0;
+                row[j] = size;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    deflateEnd(&one_shot);
+    free(scratch);
+    free(joined);
+    PyBuffer_Release(&view);
+    if (failed)
+        PyErr_SetString(PyExc_RuntimeError, "deflate failed");
+    else
+        result = Py_NewRef(Py_None);
+done_texts:
+    texts_free(&xs);
+    texts_free(&ys);
+    return result;
+}
+
+static PyObject *linked_zlib_version(PyObject *self, PyObject *unused) {
+    return PyUnicode_FromString(zlibVersion());
+}
+
+/* ---------------------------------------------------------------- lz4 frame */
+
+/* The LZ4 frame API's preferences, as laid out in its public header (lz4frame.h). */
+typedef struct {
+    unsigned block_size_id;
+    unsigned block_mode;
+    unsigned content_checksum;
+    unsigned frame_type;
+    unsigned long long content_size;
+    unsigned dict_id;
+    unsigned block_checksum;
+} lz4_frame_info;
+
+typedef struct {
+    lz4_frame_info frame_info;
+    int compression_level;
+    unsigned auto_flush;
+    unsigned favor_dec_speed;
+    unsigned reserved[3];
+} lz4_preferences;
+
+typedef size_t (*compress_frame_fn)(void *, size_t, const void *, size_t, const lz4_preferences *);
+typedef size_t (*compress_frame_bound_fn)(size_t, const lz4_preferences *);
+typedef unsigned (*is_error_fn)(size_t);
+
+static compress_frame_fn lz4_compress_frame = NULL;
+static compress_frame_bound_fn lz4_compress_frame_bound = NULL;
+static is_error_fn lz4_is_error = NULL;
+
+/* Find LZ4F_* in the shared object at `path` (python-lz4's lz4.frame._frame). */
+static PyObject *load_lz4(PyObject *self, PyObject *args) {
+    const char *path;
+    if (!PyArg_ParseTuple(args, "s", &path)) return NULL;
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) Py_RETURN_FALSE;
+    lz4_compress_frame = (compress_frame_fn)dlsym(handle, "LZ4F_compressFrame");
+    lz4_compress_frame_bound = (compress_frame_bound_fn)dlsym(handle, "LZ4F_compressFrameBound");
+    lz4_is_error = (is_error_fn)dlsym(handle, "LZ4F_isError");
+    return PyBool_FromLong(lz4_compress_frame && lz4_compress_frame_bound && lz4_is_error);
+}
+
+static PyObject *lz4_pair_sizes(PyObject *self, PyObject *args) {
+    PyObject *xs_obj, *ys_obj, *out_obj;
+    int level;
+    if (!PyArg_ParseTuple(args, "OOiO", &xs_obj, &ys_obj, &level, &out_obj)) return NULL;
+    if (lz4_compress_frame == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "load_lz4() has not found LZ4F_compressFrame");
+        return NULL;
+    }
+    texts_t xs = {0}, ys = {0};
+    Py_buffer view;
+    PyObject *result = NULL;
+    if (texts_from(xs_obj, &xs) < 0 || texts_from(ys_obj, &ys) < 0) goto done_texts;
+    if (out_from(out_obj, &view, xs.count, ys.count) < 0) goto done_texts;
+
+    int64_t *out = view.buf;
+    /* what lz4.frame.compress(data, level) asks for: all zero but the level and size */
+    lz4_preferences preferences;
+    memset(&preferences, 0, sizeof preferences);
+    preferences.compression_level = level;
+    size_t longest = (size_t)(xs.max_size + ys.max_size);
+    preferences.frame_info.content_size = longest;
+    size_t out_size = lz4_compress_frame_bound(longest, &preferences);
+    char *scratch = malloc(out_size);
+    char *joined = malloc(longest + 1);
+    int failed = scratch == NULL || joined == NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < xs.count && !failed; i++) {
+        Py_ssize_t nx = xs.size[i];
+        memcpy(joined, xs.data[i], (size_t)nx);
+        for (Py_ssize_t j = 0; j < ys.count && !failed; j++) {
+            size_t n = (size_t)(nx + ys.size[j]);
+            memcpy(joined + nx, ys.data[j], (size_t)ys.size[j]);
+            preferences.frame_info.content_size = n;
+            size_t size = lz4_compress_frame(scratch, out_size, joined, n, &preferences);
+            failed = lz4_is_error(size) != 0;
+            out[i * ys.count + j] = (int64_t)size;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(scratch);
+    free(joined);
+    PyBuffer_Release(&view);
+    if (failed)
+        PyErr_SetString(PyExc_RuntimeError, "LZ4F_compressFrame failed");
+    else
+        result = Py_NewRef(Py_None);
+done_texts:
+    texts_free(&xs);
+    texts_free(&ys);
+    return result;
+}
+
+/* ---------------------------------------------------------------- module */
+
+static PyMethodDef methods[] = {
+    {"deflate_pair_sizes", deflate_pair_sizes, METH_VARARGS,
+     "deflate_pair_sizes(xs, ys, level, wbits, prefix_min_bytes, out): "
+     "out[i, j] = len(zlib.compress(xs[i] + ys[j], level, wbits))"},
+    {"linked_zlib_version", linked_zlib_version, METH_NOARGS, "the zlib this module runs"},
+    {"load_lz4", load_lz4, METH_VARARGS,
+     "load_lz4(path): find the LZ4 frame API in python-lz4's extension; True if found"},
+    {"lz4_pair_sizes", lz4_pair_sizes, METH_VARARGS,
+     "lz4_pair_sizes(xs, ys, level, out): "
+     "out[i, j] = len(lz4.frame.compress(xs[i] + ys[j], level))"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
