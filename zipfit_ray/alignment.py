@@ -43,9 +43,14 @@ def prepare_targets(
     return PreparedTargets(texts, sizes, comp.name, comp.level)
 
 
-def score(candidates: Sequence[bytes], targets: PreparedTargets) -> np.ndarray:
-    """Alignment of each candidate (bytes) to the prepared targets, float64."""
-    comp = Compressor(targets.compressor, targets.level)
+def score(
+    candidates: Sequence[bytes], targets: PreparedTargets, *, native: bool = True
+) -> np.ndarray:
+    """Alignment of each candidate (bytes) to the prepared targets, float64.
+
+    ``native=False`` runs the Python loop even where the C kernel is built (same scores).
+    """
+    comp = Compressor(targets.compressor, targets.level, native=native)
     cx = np.fromiter((comp.size(x) for x in candidates), dtype=np.int64, count=len(candidates))
     cxy = comp.pair_size_matrix(candidates, targets.texts)
     return alignment_from_sizes(cx, targets.sizes, cxy)
