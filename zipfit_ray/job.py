@@ -23,7 +23,7 @@ from zipfit_ray.progress import Progress, log
 
 MERGE_FAN_IN = 16  # results merged per merge task
 MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
-SHARDS_PER_CPU = 4  # default lower bound on shards per CPU, so the last tasks finish together
+SHARDS_PER_CPU = 16  # default lower bound on shards per CPU, so the last wave of tasks is short
 TASK_RETRIES = 3  # Ray reruns a task whose worker or node died this often
 SUCCESS = "_SUCCESS"
 SUMMARY = "summary.json"
