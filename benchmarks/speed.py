@@ -2,8 +2,9 @@
 
 Run through benchmarks/run.sh, which makes an environment holding both this project and the
 reference (PyPI zip-fit 1.0.9). Everything is measured in this one invocation, on real text
-from Python's standard library: candidates are ~800-byte chunks of its files, targets are
-functions from modules the candidates never come from. Prints pairs/s and ratios.
+on the machine: candidates are ~800-byte chunks of the text files of Python's standard
+library and installed packages, targets are functions from standard library modules the
+candidates never come from. Prints pairs/s and ratios.
 
     (a) reference   zip_fit.ZIPFIT(...).run(), its own process pool over all CPUs
     (b) bare loop   one core, len(C(x + y)) with the reference's compressor call per pair
@@ -36,21 +37,26 @@ from zipfit_ray.sample import is_held_out, python_functions, python_sources
 SETTINGS = [("gzip", 9), ("zlib", 6), ("lz4", 0), ("zstd", 3)]
 REFERENCE_NAMES = {"gzip", "lz4", "zstd"}  # zip_fit has no plain zlib
 CHUNK_BYTES = 800
+TEXT_SUFFIXES = {".py", ".pyi", ".txt", ".rst", ".md", ".cfg", ".html", ".xml", ".json", ".h"}
 
 
 # ---------------------------------------------------------------- workload
 
 
 def candidate_chunks(count: int, seed: int = 0) -> list[str]:
-    """~800-byte runs of whole lines from the standard library's files (code, docs, data),
-    skipping the modules the targets come from."""
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    """~800-byte runs of whole lines of the text files of the standard library and of the
+    installed packages (code, docs, data), skipping the modules the targets come from."""
+    paths = sysconfig.get_paths()
+    stdlib, packages = Path(paths["stdlib"]), Path(paths["purelib"])
+    files = [
+        p
+        for p in sorted(stdlib.rglob("*"))
+        if "site-packages" not in p.parts and not is_held_out(p.relative_to(stdlib).as_posix())
+    ]
+    files += sorted(packages.rglob("*"))
     chunks: list[str] = []
-    for path in sorted(stdlib.rglob("*")):
-        relative = path.relative_to(stdlib).as_posix()
-        if relative.startswith("site-packages/") or not path.is_file() or is_held_out(relative):
-            continue
-        if path.suffix not in {".py", ".txt", ".rst", ".cfg", ".html", ".xml", ".json"}:
+    for path in files:
+        if path.suffix not in TEXT_SUFFIXES or not path.is_file():
             continue
         chunk = ""
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines(True):
