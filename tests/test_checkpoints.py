@@ -8,7 +8,7 @@ import pytest
 from zipfit_ray import checkpoints, prepare_targets, storage, topk
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.scoring import ShardResult
+from zipfit_ray.scoring import ShardOutcome
 
 
 @pytest.fixture
@@ -21,20 +21,21 @@ def job_inputs(tmp_path):
 
 def test_fingerprint_follows_inputs_and_arguments(job_inputs):
     tmp_path, config, scan, targets = job_inputs
-    base = checkpoints.fingerprint(config, scan, targets)
-    assert checkpoints.fingerprint(config, scan, prepare_targets(["x", "y"])) == base
+    base = checkpoints.fingerprint(config, scan, targets, None)
+    assert checkpoints.fingerprint(config, scan, prepare_targets(["x", "y"]), None) == base
     changed = {
         "k": checkpoints.fingerprint(
-            SelectConfig(pool=config.pool, targets="t", out=config.out, k=3), scan, targets
+            SelectConfig(pool=config.pool, targets="t", out=config.out, k=3), scan, targets, None
         ),
-        "targets": checkpoints.fingerprint(config, scan, prepare_targets(["x", "z"])),
-        "level": checkpoints.fingerprint(config, scan, prepare_targets(["x", "y"], level=5)),
+        "targets": checkpoints.fingerprint(config, scan, prepare_targets(["x", "z"]), None),
+        "level": checkpoints.fingerprint(config, scan, prepare_targets(["x", "y"], level=5), None),
+        "tokenizer": checkpoints.fingerprint(config, scan, targets, '{"a": 1}'),
     }
     pq.write_table(pa.table({"text": ["a", "b", "C"]}), tmp_path / "p.parquet", row_group_size=2)
     rewritten = storage.scan_pool(
         storage.list_pool_files([str(tmp_path / "p.parquet")], {}), "text", {}
     )
-    changed["pool"] = checkpoints.fingerprint(config, rewritten, targets)
+    changed["pool"] = checkpoints.fingerprint(config, rewritten, targets, None)
     for key, other in changed.items():
         assert [k for k in base if base[k] != other[k]] == [key]
 
@@ -42,10 +43,10 @@ def test_fingerprint_follows_inputs_and_arguments(job_inputs):
 def test_directory_belongs_to_one_job(job_inputs):
     tmp_path, config, scan, targets = job_inputs
     out = str(tmp_path / "out")
-    job = checkpoints.fingerprint(config, scan, targets)
+    job = checkpoints.fingerprint(config, scan, targets, None)
     assert checkpoints.open_for_job(out, job, overwrite=False, options={}) == set()
     (tmp_path / "out" / "_checkpoints" / "shard-a.npz").write_bytes(b"")
-    assert checkpoints.open_for_job(out, job, overwrite=False, options={}) == {"shard-a.npz"}
+    assert checkpoints.open_for_job(out, job, overwrite=False, options={}) == {"shard-a"}
     other = {**job, "k": 99}
     with pytest.raises(ZipfitError, match=r"checkpoints of a different job \(changed: k\)"):
         checkpoints.open_for_job(out, other, overwrite=False, options={})
@@ -54,25 +55,30 @@ def test_directory_belongs_to_one_job(job_inputs):
 
 
 def test_save_and_load_round_trip(tmp_path):
-    result = ShardResult(
-        topk.entries(np.array([0.5, 0.25]), np.array([7, 3])),
+    outcome = ShardOutcome(
+        topk.entries(np.array([0.5, 0.25]), np.array([7, 3]), np.array([11, 12])),
         bad_files=["s3://b/x.parquet"],
+        histogram=np.arange(5),
+        selected={"rows": 2, "groups": {"a": 2}},
     )
-    result.counts.update(rows_read=3, rows_skipped_null=1)
+    outcome.counts.update(rows_read=3, rows_skipped_null=1)
+    outcome.groups.update(a=2, b=1)
     uri = str(tmp_path / "shard.npz")
-    checkpoints.save(uri, result, {})
+    checkpoints.save(uri, outcome, {})
     loaded = checkpoints.load(uri, {})
-    assert loaded.entries.tobytes() == result.entries.tobytes()
-    assert loaded.counts == result.counts and loaded.bad_files == result.bad_files
+    assert loaded.entries.tobytes() == outcome.entries.tobytes()
+    assert loaded.histogram.tolist() == [0, 1, 2, 3, 4]
+    for field in ("counts", "bad_files", "groups", "selected"):
+        assert getattr(loaded, field) == getattr(outcome, field)
 
 
 def test_shard_names_follow_the_row_groups(job_inputs):
     _, _, scan, _ = job_inputs
     names = [checkpoints.shard_name(s) for s in storage.cut_shards(scan, 1)]
     assert names == [
-        "shard-0000000-000000-0000000-000000.npz",
-        "shard-0000000-000001-0000000-000001.npz",
+        "shard-0000000-000000-0000000-000000",
+        "shard-0000000-000001-0000000-000001",
     ]
     assert [checkpoints.shard_name(s) for s in storage.cut_shards(scan, 10)] == [
-        "shard-0000000-000000-0000000-000001.npz"
+        "shard-0000000-000000-0000000-000001"
     ]

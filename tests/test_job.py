@@ -79,7 +79,14 @@ def test_summary_counts_and_records_the_run(ray_session, corpus, tmp_path):
     assert summary["arguments"]["k"] == 10 and summary["arguments"]["level"] == 0
     assert summary["arguments"]["storage_options"] == ["secret_key"]
     assert "hunter2" not in (tmp_path / "summary.json").read_text()
-    assert set(summary["seconds"]) == {"plan", "targets", "score", "reduce", "materialize"}
+    assert set(summary["seconds"]) == {
+        "plan",
+        "targets",
+        "score",
+        "reduce",
+        "materialize",
+        "report",
+    }
     quantiles = summary["selected_score_quantiles"]
     assert quantiles["q0"] <= quantiles["q0.5"] <= quantiles["q1"]
 
@@ -110,6 +117,7 @@ def test_a_finished_result_is_kept_unless_overwrite(ray_session, corpus, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "_SUCCESS",
         "part-00000.parquet",
+        "report.html",
         "summary.json",
     ]
     assert read_selection(tmp_path).num_rows == 5

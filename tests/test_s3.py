@@ -77,6 +77,7 @@ def test_everything_on_s3_selects_what_local_files_select(
         "part-00000.parquet",
         "part-00001.parquet",
         "part-00002.parquet",
+        "report.html",
         "summary.json",
     ]
     on_s3 = fs.cat(f"{BUCKET}/out/summary.json").decode()

@@ -1,6 +1,5 @@
 """Scoring one shard without Ray: row rules, retries, bad row groups."""
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -8,12 +7,17 @@ import pytest
 from zipfit_ray import prepare_targets, scoring, storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
+from zipfit_ray.tokens import TokenCounter, approximate_tokens
 
 TARGETS = prepare_targets(["def f(x):\n    return x + 1\n", "import os\nprint(os.getcwd())\n"])
 
 
-def config(k=1000, **options):
-    return SelectConfig(pool=("unused",), targets="unused", out="unused", k=k, **options)
+def config(**options):
+    return SelectConfig(pool=("unused",), targets="unused", out="unused", k=1, **options)
+
+
+def score_shard(shard, config):
+    return scoring.score_shard(shard, TARGETS, config, TokenCounter())
 
 
 def one_shard(path):
@@ -42,7 +46,7 @@ def small_pool(tmp_path):
 
 def test_nulls_are_skipped_and_long_texts_cut(small_pool):
     path, _ = small_pool
-    result = scoring.score_shard(one_shard(path), TARGETS, config(max_bytes=1000))
+    result = score_shard(one_shard(path), config(max_bytes=1000))
     assert result.counts == {"rows_read": 300, "rows_skipped_null": 1, "rows_truncated": 1}
     assert len(result.entries) == 299 and 3 not in result.entries["row_id"]
     long_score = result.entries["score"][result.entries["row_id"] == 150]
@@ -52,7 +56,7 @@ def test_nulls_are_skipped_and_long_texts_cut(small_pool):
 
 def test_a_transient_read_error_is_retried(small_pool, monkeypatch):
     path, _ = small_pool
-    clean = scoring.score_shard(one_shard(path), TARGETS, config())
+    clean = score_shard(one_shard(path), config())
     real_reader = storage.iter_piece_texts
     failures = iter([True, False, True])  # row group 0 fails once, row group 1 fails once
 
@@ -63,7 +67,7 @@ def test_a_transient_read_error_is_retried(small_pool, monkeypatch):
 
     monkeypatch.setattr(storage, "iter_piece_texts", flaky)
     monkeypatch.setattr(scoring, "RETRY_DELAY", 0.0)
-    retried = scoring.score_shard(one_shard(path), TARGETS, config())
+    retried = score_shard(one_shard(path), config())
     assert retried.entries.tobytes() == clean.entries.tobytes()
     assert retried.counts == clean.counts
 
@@ -76,24 +80,35 @@ def test_an_unreadable_row_group_is_named_or_skipped(small_pool, monkeypatch):
     with pytest.raises(
         ZipfitError, match=r"pool\.parquet: cannot read row group 1 .*--on-bad-file"
     ):
-        scoring.score_shard(shard, TARGETS, config())
-    result = scoring.score_shard(shard, TARGETS, config(on_bad_file="skip"))
+        score_shard(shard, config())
+    result = score_shard(shard, config(on_bad_file="skip"))
     assert result.counts["rows_skipped_bad_file"] == 100
     assert result.bad_files == [str(path)]
     kept_rows = set(result.entries["row_id"].tolist())
     assert kept_rows == set(range(100)) - {3} | set(range(200, 300))
 
 
-def test_top_k_is_kept_per_shard(small_pool):
-    path, _ = small_pool
-    everything = scoring.score_shard(one_shard(path), TARGETS, config())
-    top = scoring.score_shard(one_shard(path), TARGETS, config(k=7))
-    assert np.array_equal(top.entries, everything.entries[:7])
+def test_every_row_is_scored_in_pool_order_with_its_tokens(small_pool):
+    path, texts = small_pool
+    outcome = score_shard(one_shard(path), config())
+    present = [i for i, t in enumerate(texts) if t is not None]
+    assert outcome.entries["row_id"].tolist() == present
+    expected = scoring.score([texts[i].encode() for i in present], TARGETS)
+    assert outcome.entries["score"].tobytes() == expected.tobytes()
+    tokens = [approximate_tokens(texts[i].encode()) for i in present]
+    assert outcome.entries["tokens"].tolist() == tokens and tokens[0] == 10
+
+
+def test_group_values_are_counted(tmp_path):
+    table = pa.table({"text": ["a", "b", None, "c"], "source": ["x", "y", "x", None]})
+    pq.write_table(table, tmp_path / "g.parquet")
+    outcome = score_shard(one_shard(tmp_path / "g.parquet"), config(group_column="source"))
+    assert outcome.groups == {"x": 1, "y": 1, "(null)": 1}  # the null-text row is not scored
 
 
 def test_invalid_utf8_in_a_binary_column_is_scored_as_bytes(tmp_path):
     raw = [b"\xff\xfe\x00 not text", b"def f(): pass"]
     pq.write_table(pa.table({"text": pa.array(raw, pa.binary())}), tmp_path / "b.parquet")
-    result = scoring.score_shard(one_shard(tmp_path / "b.parquet"), TARGETS, config())
+    result = score_shard(one_shard(tmp_path / "b.parquet"), config())
     by_row = dict(zip(result.entries["row_id"].tolist(), result.entries["score"].tolist()))
     assert [by_row[0], by_row[1]] == scoring.score(raw, TARGETS).tolist()

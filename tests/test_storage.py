@@ -54,7 +54,8 @@ def test_scan_reads_footers_and_shards_cover_every_row_once(corpus):
 
 def shard_batches(shard, batch_rows):
     for piece in shard.pieces:
-        yield from storage.iter_piece_texts(piece, "text", batch_rows, {})
+        for texts, _, ids in storage.iter_piece_texts(piece, ["text"], batch_rows, {}):
+            yield texts, ids
 
 
 def pool_positions(scan: storage.PoolScan, row_ids: np.ndarray) -> np.ndarray:
@@ -172,3 +173,20 @@ def test_write_atomic_leaves_no_temporary_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "s.json"]
     assert pq.read_table(tmp_path / "a.parquet").column("x").to_pylist() == [1]
     assert json.loads((tmp_path / "s.json").read_text()) == {"b": 1}
+
+
+def test_a_second_column_comes_along_with_the_texts(corpus):
+    scan = storage.scan_pool(storage.list_pool_files([str(corpus.pool_dir)], {}), "text", {})
+    (piece, *_) = storage.cut_shards(scan, 1)[0].pieces
+    [(texts, kinds, _)] = list(storage.iter_piece_texts(piece, ["text", "kind"], 1000, {}))
+    assert len(kinds) == len(texts) == piece.num_rows
+    assert set(kinds) <= {"python", "prose", "c"}
+
+
+def test_head_and_tail_rows_of_a_part(tmp_path):
+    table = pa.table({"text": [f"row {i}" for i in range(25)], "n": list(range(25))})
+    pq.write_table(table, tmp_path / "p.parquet", row_group_size=4)
+    head = storage.read_part_rows(str(tmp_path / "p.parquet"), ["n"], 6, {}, "head")
+    tail = storage.read_part_rows(str(tmp_path / "p.parquet"), ["n"], 6, {}, "tail")
+    assert [r["n"] for r in head] == [0, 1, 2, 3, 4, 5]
+    assert [r["n"] for r in tail] == [19, 20, 21, 22, 23, 24]

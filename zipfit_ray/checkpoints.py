@@ -19,7 +19,7 @@ from zipfit_ray import storage
 from zipfit_ray.alignment import PreparedTargets
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.scoring import ShardResult
+from zipfit_ray.scoring import ShardOutcome
 
 DIRECTORY = "_checkpoints"
 JOB_FILE = "job.json"
@@ -27,24 +27,36 @@ FORMAT = 1
 
 
 def fingerprint(
-    config: SelectConfig, scan: storage.PoolScan, targets: PreparedTargets
+    config: SelectConfig,
+    scan: storage.PoolScan,
+    targets: PreparedTargets,
+    tokenizer_json: str | None,
 ) -> dict[str, Any]:
-    """What decides every shard's result: the same fingerprint gives the same top-K."""
-    pool = hashlib.sha256(json.dumps([scan.files, scan.footer_digests]).encode())
+    """What decides every shard's result: the same fingerprint gives the same outcome."""
     target_hash = hashlib.sha256()
     for text in targets.texts:
         target_hash.update(len(text).to_bytes(8, "little") + text)
     return {
         "format": FORMAT,
-        "pool": pool.hexdigest(),
+        "pool": pool_digest(scan),
         "targets": target_hash.hexdigest(),
         "text_column": config.text_column,
         "compressor": targets.compressor,
         "level": targets.level,
         "k": config.k,
+        "budget_tokens": config.budget_tokens,
+        "min_score": config.min_score,
+        "tokenizer": tokenizer_json and hashlib.sha256(tokenizer_json.encode()).hexdigest(),
+        "group_column": config.group_column,
+        "all_scores": config.all_scores,
         "max_bytes": config.max_bytes,
         "on_bad_file": config.on_bad_file,
     }
+
+
+def pool_digest(scan: storage.PoolScan) -> str:
+    """Names the pool's files and their exact content (by their footers)."""
+    return hashlib.sha256(json.dumps([scan.files, scan.footer_digests]).encode()).hexdigest()
 
 
 def open_for_job(out: str, job: dict[str, Any], overwrite: bool, options: dict) -> set[str]:
@@ -58,7 +70,8 @@ def open_for_job(out: str, job: dict[str, Any], overwrite: bool, options: dict) 
     if storage.exists(job_uri, options):
         previous = json.loads(storage.read_bytes(job_uri, options))
         if previous == job and not overwrite:
-            return set(storage.list_names(directory, options)) - {JOB_FILE}
+            names = storage.list_names(directory, options)
+            return {name.removesuffix(".npz") for name in names if name.endswith(".npz")}
         if not overwrite:
             changed = sorted(
                 key for key in job.keys() | previous.keys() if job.get(key) != previous.get(key)
@@ -80,27 +93,39 @@ def shard_name(shard: storage.Shard) -> str:
     first, last = shard.pieces[0], shard.pieces[-1]
     return (
         f"shard-{first.file_index:07d}-{first.row_group:06d}"
-        f"-{last.file_index:07d}-{last.row_group:06d}.npz"
+        f"-{last.file_index:07d}-{last.row_group:06d}"
     )
 
 
-def save(uri: str, result: ShardResult, options: dict) -> None:
+def uri(out: str, name: str) -> str:
+    """Where the checkpoint of the shard called ``name`` lives."""
+    return storage.join(out, DIRECTORY, name + ".npz")
+
+
+JSON_FIELDS = ("counts", "bad_files", "groups", "selected")
+
+
+def save(uri: str, outcome: ShardOutcome, options: dict) -> None:
     buffer = io.BytesIO()
     np.savez(
         buffer,
-        entries=result.entries,
-        counts=np.array(json.dumps(dict(result.counts))),
-        bad_files=np.array(json.dumps(result.bad_files)),
+        entries=outcome.entries,
+        histogram=outcome.histogram,
+        **{name: np.array(json.dumps(getattr(outcome, name))) for name in JSON_FIELDS},
     )
     storage.write_atomic(uri, buffer.getvalue(), options)
 
 
-def load(uri: str, options: dict) -> ShardResult:
+def load(uri: str, options: dict) -> ShardOutcome:
     with np.load(io.BytesIO(storage.read_bytes(uri, options)), allow_pickle=False) as saved:
-        return ShardResult(
+        values = {name: json.loads(str(saved[name])) for name in JSON_FIELDS}
+        return ShardOutcome(
             entries=saved["entries"],
-            counts=Counter(json.loads(str(saved["counts"]))),
-            bad_files=json.loads(str(saved["bad_files"])),
+            counts=Counter(values["counts"]),
+            bad_files=values["bad_files"],
+            groups=Counter(values["groups"]),
+            histogram=saved["histogram"],
+            selected=values["selected"],
         )
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from zipfit_ray.compressors import SPECS
 from zipfit_ray.config import ON_BAD_FILE, SelectConfig
@@ -21,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     select = commands.add_parser(
-        "select", help="score a Parquet pool against a target set and keep the top K rows"
+        "select", help="score a Parquet pool against a target set and keep the best rows"
     )
     select.add_argument(
         "--pool",
@@ -30,62 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URI",
         help="Parquet files, directories or globs (local or any fsspec URL)",
     )
-    select.add_argument(
-        "--targets",
-        required=True,
-        metavar="URI",
-        help="target examples: Parquet, JSONL, a JSON list, or text, one per line",
-    )
-    select.add_argument("--k", type=int, required=True, help="number of rows to select")
+    _add_target_flags(select)
+    _add_rule_flags(select)
     select.add_argument("--out", required=True, metavar="DIR", help="output directory")
     select.add_argument("--text-column", default="text", help="pool column to score")
-    select.add_argument(
-        "--target-column", default="text", help="target column (Parquet) or field (JSON)"
-    )
-    select.add_argument("--compressor", default="gzip", choices=sorted(SPECS))
-    select.add_argument(
-        "--level",
-        type=int,
-        default=None,
-        help=", ".join(
-            f"{s.name}: {s.min_level}..{s.max_level} (default {s.default_level})"
-            for s in SPECS.values()
-        ),
-    )
-    select.add_argument(
-        "--address",
-        default=None,
-        help="Ray cluster to join ('auto', 'ray://host:10001'); default: $RAY_ADDRESS if set "
-        "(as under `ray job submit`), else a new local Ray",
-    )
-    select.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray")
-    select.add_argument(
-        "--storage-options",
-        default="{}",
-        metavar="JSON",
-        help="fsspec options for every filesystem, e.g. '{\"anon\": true}'",
-    )
-    select.add_argument(
-        "--shard-rows",
-        type=int,
-        default=None,
-        help="rows per scoring task, cut at row groups (default: from pool size "
-        "and CPUs, at most 8192)",
-    )
-    select.add_argument(
-        "--max-in-flight",
-        type=int,
-        default=None,
-        help="tasks queued at once (default: 2 x cluster CPUs)",
-    )
-    select.add_argument(
-        "--part-rows", type=int, default=SelectConfig.part_rows, help="rows per output Parquet part"
-    )
-    select.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a finished result or another job's checkpoints in --out",
-    )
     select.add_argument(
         "--max-bytes",
         type=int,
@@ -98,6 +47,49 @@ def build_parser() -> argparse.ArgumentParser:
         default="fail",
         help="an unreadable Parquet file: stop with an error (fail) or leave it out (skip)",
     )
+    select.add_argument(
+        "--shard-rows",
+        type=int,
+        default=None,
+        help="rows per scoring task, cut at row groups (default: from pool "
+        "size and CPUs, at most 8192)",
+    )
+    select.add_argument(
+        "--all-scores",
+        action="store_true",
+        help="also write every row's score under OUT/scores/, for reselect",
+    )
+    _add_output_flags(select)
+    _add_ray_flags(select)
+
+    reselect = commands.add_parser(
+        "reselect", help="apply a new selection rule to the scores a select --all-scores saved"
+    )
+    reselect.add_argument(
+        "--scores", required=True, metavar="DIR", help="the --out of a select run with --all-scores"
+    )
+    _add_rule_flags(reselect)
+    reselect.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    _add_output_flags(reselect)
+    _add_ray_flags(reselect)
+
+    compare = commands.add_parser(
+        "compare-datasets",
+        help="dataset-level alignment of whole datasets to the targets, from a sample of each",
+    )
+    compare.add_argument(
+        "--datasets",
+        nargs="+",
+        required=True,
+        metavar="URI",
+        help="one Parquet file, directory or glob per dataset",
+    )
+    _add_target_flags(compare)
+    compare.add_argument("--text-column", default="text", help="column to score")
+    compare.add_argument("--sample", type=int, default=1000, help="rows sampled per dataset")
+    compare.add_argument("--seed", type=int, default=0, help="which rows are sampled")
+    compare.add_argument("--out", metavar="FILE", help="also save the results as JSON here")
+    _add_ray_flags(compare)
 
     sample = commands.add_parser(
         "make-sample", help="write a small pool and target set from Python's standard library"
@@ -108,30 +100,131 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> SelectConfig:
+def _add_target_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--targets",
+        required=True,
+        metavar="URI",
+        help="target examples: Parquet, JSONL, a JSON list, or text, one per line",
+    )
+    parser.add_argument(
+        "--target-column", default="text", help="target column (Parquet) or field (JSON)"
+    )
+    parser.add_argument("--compressor", default="gzip", choices=sorted(SPECS))
+    parser.add_argument(
+        "--level",
+        type=int,
+        default=None,
+        help=", ".join(
+            f"{s.name}: {s.min_level}..{s.max_level} (default {s.default_level})"
+            for s in SPECS.values()
+        ),
+    )
+
+
+def _add_rule_flags(parser: argparse.ArgumentParser) -> None:
+    rule = parser.add_mutually_exclusive_group(required=True)
+    rule.add_argument("--k", type=int, help="select the K best rows")
+    rule.add_argument(
+        "--budget-tokens",
+        type=int,
+        metavar="N",
+        help="select the best rows, in score order, while their tokens fit in N",
+    )
+    rule.add_argument(
+        "--min-score",
+        type=float,
+        metavar="T",
+        help="select every row scoring at least T (written in pool order)",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        metavar="PATH",
+        help="a Hugging Face tokenizer.json to count tokens with (read from "
+        "this path, never downloaded); default: a built-in approximation",
+    )
+    parser.add_argument(
+        "--group-column",
+        metavar="COLUMN",
+        help="count pool and selected rows per value of this column",
+    )
+
+
+def _add_output_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--part-rows", type=int, default=SelectConfig.part_rows, help="rows per output Parquet part"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished result or another job's checkpoints in --out",
+    )
+
+
+def _add_ray_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join ('auto', 'ray://host:10001'); default: "
+        "$RAY_ADDRESS if set (as under `ray job submit`), else a new local Ray",
+    )
+    parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray")
+    parser.add_argument(
+        "--storage-options",
+        default="{}",
+        metavar="JSON",
+        help="fsspec options for every filesystem, e.g. '{\"anon\": true}'",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="tasks queued at once (default: 2 x cluster CPUs)",
+    )
+
+
+def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
     try:
         storage_options = json.loads(args.storage_options)
     except json.JSONDecodeError as exc:
         raise ZipfitError(f"--storage-options: not valid JSON ({exc})") from exc
-    return SelectConfig(
-        pool=tuple(args.pool),
-        targets=args.targets,
-        out=args.out,
-        k=args.k,
-        text_column=args.text_column,
-        target_column=args.target_column,
-        compressor=args.compressor,
-        level=args.level,
+    return dict(
         # under `ray job submit`, RAY_ADDRESS names the cluster the job was submitted to
         address=args.address or os.environ.get("RAY_ADDRESS"),
         num_cpus=args.num_cpus,
         storage_options=storage_options,
-        shard_rows=args.shard_rows,
         max_in_flight=args.max_in_flight,
+    )
+
+
+def _selection_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options select and reselect share."""
+    return dict(
+        out=args.out,
+        k=args.k,
+        budget_tokens=args.budget_tokens,
+        min_score=args.min_score,
+        tokenizer=args.tokenizer,
+        group_column=args.group_column,
         part_rows=args.part_rows,
         overwrite=args.overwrite,
+        **_ray_options(args),
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> SelectConfig:
+    return SelectConfig(
+        pool=tuple(args.pool),
+        targets=args.targets,
+        target_column=args.target_column,
+        text_column=args.text_column,
+        compressor=args.compressor,
+        level=args.level,
+        shard_rows=args.shard_rows,
         max_bytes=args.max_bytes,
         on_bad_file=args.on_bad_file,
+        all_scores=args.all_scores,
+        **_selection_options(args),
     )
 
 
@@ -143,6 +236,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             summary = run_select(config_from_args(args))
             print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
+        elif args.command == "reselect":
+            from zipfit_ray.job import run_reselect
+
+            summary = run_reselect(args.scores, _selection_options(args))
+            print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
+        elif args.command == "compare-datasets":
+            _compare(args)
         elif args.command == "make-sample":
             from zipfit_ray.sample import write_sample
 
@@ -154,6 +254,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"zipfit-ray: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from zipfit_ray import compare, storage
+    from zipfit_ray.job import run_compare
+
+    if args.sample < 2:
+        raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
+    options = _ray_options(args)
+    results = run_compare(
+        args.datasets,
+        args.targets,
+        sample=args.sample,
+        seed=args.seed,
+        text_column=args.text_column,
+        target_column=args.target_column,
+        compressor=args.compressor,
+        level=args.level,
+        storage_options=options["storage_options"],
+        address=options["address"],
+        num_cpus=options["num_cpus"],
+    )
+    print(compare.table(results))
+    if args.out:
+        saved = {
+            "targets": args.targets,
+            "compressor": args.compressor,
+            "level": args.level,
+            "sample": args.sample,
+            "seed": args.seed,
+            "datasets": results,
+        }
+        storage.write_json(args.out, saved, options["storage_options"])
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from typing import Any
 
 from zipfit_ray.compressors import resolve_level
 from zipfit_ray.errors import ZipfitError
+from zipfit_ray.selection import SelectionRule
 
 ON_BAD_FILE = ("fail", "skip")
 
@@ -16,7 +17,12 @@ class SelectConfig:
     pool: tuple[str, ...]
     targets: str
     out: str
-    k: int
+    k: int | None = None  # the selection rule: exactly one of k, budget_tokens, min_score
+    budget_tokens: int | None = None
+    min_score: float | None = None
+    tokenizer: str | None = None  # a tokenizer.json for token counts; None: approximate
+    group_column: str | None = None  # count pool and selected rows per value of this column
+    all_scores: bool = False  # also write every row's score under <out>/scores/
     text_column: str = "text"
     target_column: str = "text"
     compressor: str = "gzip"
@@ -38,7 +44,7 @@ class SelectConfig:
         if not self.pool:
             raise ZipfitError("--pool: give at least one file, directory or glob")
         object.__setattr__(self, "level", resolve_level(self.compressor, self.level))
-        _positive("--k", self.k)
+        SelectionRule(self.k, self.budget_tokens, self.min_score)  # raises if not exactly one
         if self.shard_rows is not None:
             _positive("--shard-rows", self.shard_rows)
         _positive("--part-rows", self.part_rows)
@@ -53,6 +59,10 @@ class SelectConfig:
             _positive("--max-in-flight", self.max_in_flight)
         if not isinstance(self.storage_options, dict):
             raise ZipfitError("--storage-options: must be a JSON object")
+
+    @property
+    def rule(self) -> SelectionRule:
+        return SelectionRule(self.k, self.budget_tokens, self.min_score)
 
     def public_dict(self) -> dict[str, Any]:
         """The arguments as summary.json records them: storage option values (credentials)

@@ -1,25 +1,30 @@
-"""The Ray job: plan -> broadcast targets -> score shards -> merge top-K -> materialize.
+"""The Ray job: plan -> broadcast -> score shards -> keep by rule, merge -> materialize -> report.
 
-This is the only module that imports ray. The work itself (IO, the kernel, the top-K)
-lives in storage, alignment and topk, which know nothing of Ray.
+This is the only module that imports ray. The work itself (IO, the kernel, the ordering,
+the rules) lives in storage, alignment, topk and selection, which know nothing of Ray.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import ray
 
-from zipfit_ray import checkpoints, scoring, storage, topk
-from zipfit_ray.alignment import PreparedTargets, prepare_targets
+from zipfit_ray import checkpoints, compare, report, scoring, stats, storage, topk
+from zipfit_ray.alignment import PreparedTargets, prepare_targets, score
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.progress import Progress, log
+from zipfit_ray.selection import SelectionRule
+from zipfit_ray.tokens import TokenCounter
 
 MERGE_FAN_IN = 16  # results merged per merge task
 MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
@@ -27,65 +32,128 @@ SHARDS_PER_CPU = 16  # default lower bound on shards per CPU, so the last wave o
 TASK_RETRIES = 3  # Ray reruns a task whose worker or node died this often
 SUCCESS = "_SUCCESS"
 SUMMARY = "summary.json"
-QUANTILES = (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
+SCORES = "scores"  # --all-scores: <out>/scores/<shard>.parquet and _job.json
+SCORES_JOB = "_job.json"
 BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
+# what reselect takes from the job that saved the scores (the rest comes from its own flags)
+RESELECT_KEEPS = (
+    "pool",
+    "targets",
+    "target_column",
+    "text_column",
+    "compressor",
+    "level",
+    "max_bytes",
+    "on_bad_file",
+)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every shard task needs, put in the object store once."""
+
+    config: SelectConfig
+    targets: PreparedTargets | None  # None when re-selecting from saved scores
+    tokenizer_json: str | None
+    files: dict[int, tuple[str, tuple[int, ...]]]  # file index -> (path, row group sizes)
+    schema: pa.Schema
 
 
 # ---------------------------------------------------------------- tasks
 
 
 @ray.remote(num_returns=2, max_retries=TASK_RETRIES)
-def score_shard(
-    shard: storage.Shard,
-    targets: PreparedTargets,
-    config: SelectConfig,
-    checkpoint_uri: str,
-    resume: bool,
+def process_shard(
+    source: storage.Shard | str, shared: Shared, name: str, resume: bool
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Score one shard (or load its checkpoint); returns (top-k entries, counts and notes).
+    """Score one shard (or load its checkpoint, or its saved scores: ``source`` a path) and
+    keep what the rule keeps. Returns (kept entries, notes for the driver).
 
     The checkpoint is written by the task itself, so finished work survives the driver.
     """
+    config = shared.config
+    checkpoint = checkpoints.uri(config.out, name)
     if resume:
-        result = checkpoints.load(checkpoint_uri, config.storage_options)
+        outcome = checkpoints.load(checkpoint, config.storage_options)
+    elif isinstance(source, str):
+        saved = storage.read_scores(source, config.storage_options)
+        entries = topk.entries(*(saved.column(n).to_numpy() for n in topk.ENTRY.names))
+        outcome = _conclude(
+            scoring.ShardOutcome(entries, Counter(rows_read=len(entries))), shared, name
+        )
     else:
-        result = scoring.score_shard(shard, targets, config)
-        checkpoints.save(checkpoint_uri, result, config.storage_options)
-    return result.entries, {
-        "counts": dict(result.counts),
-        "bad_files": result.bad_files,
+        tokens = TokenCounter(shared.tokenizer_json)
+        outcome = _conclude(
+            scoring.score_shard(source, shared.targets, config, tokens), shared, name
+        )
+        checkpoints.save(checkpoint, outcome, config.storage_options)
+    return outcome.entries, {
+        "counts": dict(outcome.counts),
+        "bad_files": outcome.bad_files,
+        "groups": dict(outcome.groups),
+        "histogram": outcome.histogram,
+        "selected": outcome.selected,
         "resumed": resume,
     }
 
 
-@ray.remote(max_retries=TASK_RETRIES)
-def merge_results(k: int, *parts: np.ndarray) -> np.ndarray:
-    return topk.merge(parts, k)
+def _conclude(outcome: scoring.ShardOutcome, shared: Shared, name: str) -> scoring.ShardOutcome:
+    """From all of a shard's scored rows to what it contributes: saved scores (--all-scores),
+    a histogram, and the rows the rule keeps; with --min-score those are written out here."""
+    config, scored = shared.config, outcome.entries
+    if config.all_scores:
+        storage.write_scores(
+            storage.join(config.out, SCORES, name + ".parquet"), scored, config.storage_options
+        )
+    outcome.histogram = stats.histogram(scored["score"])
+    outcome.entries = config.rule.keep(scored)
+    if config.rule.streamed:
+        kept = outcome.entries[np.argsort(outcome.entries["row_id"], kind="stable")]
+        part = f"part-{name}.parquet"
+        table = (
+            storage.write_part(
+                storage.join(config.out, part),
+                kept,
+                shared.files,
+                shared.schema,
+                config.storage_options,
+            )
+            if len(kept)
+            else None
+        )
+        outcome.selected = {
+            "part": part if len(kept) else None,
+            "rows": len(kept),
+            "tokens": int(kept["tokens"].sum()),
+            "histogram": stats.histogram(kept["score"]).tolist(),
+            "groups": _group_counts(table, config.group_column),
+        }
+        outcome.entries = kept[:0]
+    return outcome
 
 
 @ray.remote(max_retries=TASK_RETRIES)
-def write_part(
-    uri: str,
-    selected: np.ndarray,
-    files: dict[int, tuple[str, tuple[int, ...]]],
-    schema: pa.Schema,
-    storage_options: dict[str, Any],
-) -> int:
-    """Read back the selected rows (all columns), in rank order, add the score, write one part."""
-    file_index, row_index = storage.unpack_row_id(selected["row_id"])
-    tables, positions = [], []
-    for f in np.unique(file_index):
-        mine = np.flatnonzero(file_index == f)
-        path, row_group_sizes = files[int(f)]
-        rows = storage.read_rows(path, row_group_sizes, row_index[mine], storage_options)
-        tables.append(storage.conform(rows, schema))
-        positions.append(mine)
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
-    if positions:
-        table = table.take(np.argsort(np.concatenate(positions), kind="stable"))
-    table = table.append_column(storage.SCORE_COLUMN, pa.array(selected["score"], pa.float64()))
-    storage.write_atomic(uri, table, storage_options)
-    return len(table)
+def merge_results(rule: SelectionRule, *parts: np.ndarray) -> np.ndarray:
+    return rule.merge(parts)
+
+
+@ray.remote(max_retries=TASK_RETRIES)
+def write_part(uri: str, selected: np.ndarray, shared: Shared) -> dict[str, int]:
+    """Read back the selected rows (all columns), in rank order, add the score, write one
+    part. Returns the part's rows per --group-column value."""
+    config = shared.config
+    table = storage.write_part(uri, selected, shared.files, shared.schema, config.storage_options)
+    return _group_counts(table, config.group_column)
+
+
+def _group_counts(table: pa.Table | None, column: str | None) -> dict[str, int]:
+    if table is None or column is None:
+        return {}
+    return dict(
+        Counter(
+            scoring.NULL_GROUP if v is None else str(v) for v in table.column(column).to_pylist()
+        )
+    )
 
 
 # ---------------------------------------------------------------- driver
@@ -98,8 +166,8 @@ class MergeTree:
     the object store never holds more than a fan-in's worth of unmerged results per level.
     """
 
-    def __init__(self, k: int) -> None:
-        self.k = k
+    def __init__(self, rule: SelectionRule) -> None:
+        self.rule = rule
         self.levels: list[list[ray.ObjectRef]] = []
 
     def add(self, result: ray.ObjectRef, level: int = 0) -> None:
@@ -107,13 +175,13 @@ class MergeTree:
             self.levels.append([])
         self.levels[level].append(result)
         if len(self.levels[level]) == MERGE_FAN_IN:
-            merged = merge_results.remote(self.k, *self.levels[level])
+            merged = merge_results.remote(self.rule, *self.levels[level])
             self.levels[level] = []
             self.add(merged, level + 1)
 
     def result(self) -> np.ndarray:
         remaining = [ref for level in self.levels for ref in level]
-        return ray.get(merge_results.remote(self.k, *remaining))
+        return ray.get(merge_results.remote(self.rule, *remaining))
 
 
 @contextmanager
@@ -124,7 +192,7 @@ def timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
 
 
 def run_select(config: SelectConfig) -> dict[str, Any]:
-    """Run a selection job end to end; returns the summary also written to summary.json.
+    """Score a pool and select from it; returns the summary also written to summary.json.
 
     Inputs are checked before Ray starts, so bad input fails fast. Then the job joins the
     Ray already initialized in this process, else the one at ``config.address``, else
@@ -132,6 +200,83 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     """
     options = config.storage_options
     seconds: dict[str, float] = {}
+    _claim_output(config)
+    scan = _plan(config, seconds)
+    with timed(seconds, "targets"):
+        targets = prepare_targets(
+            storage.read_targets(config.targets, config.target_column, options),
+            config.compressor,
+            config.level,
+        )
+        tokenizer_json = (
+            storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
+        )
+        TokenCounter(tokenizer_json)  # a bad tokenizer fails here, not in every task
+    job = checkpoints.fingerprint(config, scan, targets, tokenizer_json)
+    finished = checkpoints.open_for_job(config.out, job, config.overwrite, options)
+    if config.all_scores:
+        storage.write_json(
+            storage.join(config.out, SCORES, SCORES_JOB),
+            {"job": job, "arguments": config.public_dict(), "files": list(scan.files)},
+            options,
+        )
+    log(
+        f"pool: {len(scan.files)} files, {scan.num_rows:,} rows; targets: {len(targets.texts)} "
+        f"texts; {config.compressor} level {config.level}; {config.rule.describe()}"
+    )
+    for uri in scan.skipped_files:
+        log(f"warning: skipped {uri}: not a readable Parquet file")
+
+    def sources() -> list[tuple[storage.Shard, str]]:
+        shards = storage.cut_shards(scan, config.shard_rows or _auto_shard_rows(scan.num_rows))
+        return [(s, checkpoints.shard_name(s)) for s in shards]
+
+    shared = Shared(config, targets, tokenizer_json, _file_map(scan), scan.schema)
+    summary = _on_ray(config, lambda: _select(shared, sources(), finished, seconds))
+    summary.update(
+        files=len(scan.files) + len(scan.skipped_files),
+        rows_total=scan.num_rows,
+        targets=len(targets.texts),
+    )
+    bad_files = list(dict.fromkeys([*scan.skipped_files, *summary.pop("bad_files")]))
+    summary.update(files_skipped=len(bad_files), bad_files=bad_files[:BAD_FILES_LISTED])
+    _publish(config, summary, seconds)
+    checkpoints.remove_all(config.out, options)
+    return summary
+
+
+def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Apply a new selection rule to the scores a job saved with --all-scores under
+    ``scores`` (its output directory), without scoring again. ``options`` are SelectConfig
+    fields (the rule, out, ...); the pool and scoring arguments are the saved job's. The
+    pool must be unchanged since it was scored."""
+    saved_job_uri = storage.join(scores, SCORES, SCORES_JOB)
+    if not storage.exists(saved_job_uri, options.get("storage_options", {})):
+        raise ZipfitError(f"--scores: {scores} holds no saved scores (run select --all-scores)")
+    saved = json.loads(storage.read_bytes(saved_job_uri, options.get("storage_options", {})))
+    scored_with = {key: saved["arguments"][key] for key in RESELECT_KEEPS}
+    config = SelectConfig(**{**scored_with, "pool": tuple(scored_with["pool"]), **options})
+    seconds: dict[str, float] = {}
+    _claim_output(config)
+    scan = _plan(config, seconds)
+    if saved["job"]["pool"] != checkpoints.pool_digest(scan):
+        raise ZipfitError(f"--scores: the pool {list(config.pool)} changed since it was scored")
+    listed = storage.list_names(storage.join(scores, SCORES), config.storage_options)
+    score_files = [name for name in listed if name.endswith(".parquet")]
+    log(f"re-selecting {config.rule.describe()} from {len(score_files)} score files")
+    sources = [
+        (storage.join(scores, SCORES, name), name.removesuffix(".parquet")) for name in score_files
+    ]
+    shared = Shared(config, None, None, _file_map(scan), scan.schema)
+    summary = _on_ray(config, lambda: _select(shared, sources, set(), seconds))
+    summary.update(files=len(scan.files), rows_total=scan.num_rows, scores=scores)
+    summary.pop("bad_files")
+    _publish(config, summary, seconds)
+    return summary
+
+
+def _claim_output(config: SelectConfig) -> None:
+    options = config.storage_options
     success = storage.join(config.out, SUCCESS)
     if storage.exists(success, options):
         if not config.overwrite:
@@ -139,158 +284,223 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         storage.remove(success, options)  # the old result stops being complete right away
     storage.make_dirs(config.out, options)
 
+
+def _plan(config: SelectConfig, seconds: dict[str, float]) -> storage.PoolScan:
     with timed(seconds, "plan"):
-        files = storage.list_pool_files(config.pool, options)
+        files = storage.list_pool_files(config.pool, config.storage_options)
         progress = Progress("plan", len(files), "footers")
         scan = storage.scan_pool(
             files,
             config.text_column,
-            options,
+            config.storage_options,
             skip_bad_files=config.on_bad_file == "skip",
             on_footer=lambda: progress.advance(1),
+            group_column=config.group_column,
         )
         progress.close()
-    with timed(seconds, "targets"):
-        targets = prepare_targets(
-            storage.read_targets(config.targets, config.target_column, options),
-            config.compressor,
-            config.level,
-        )
-    finished = checkpoints.open_for_job(
-        config.out, checkpoints.fingerprint(config, scan, targets), config.overwrite, options
-    )
-    log(
-        f"pool: {len(scan.files)} files, {scan.num_rows:,} rows; targets: {len(targets.texts)} "
-        f"texts; {config.compressor} level {config.level}"
-    )
-    for uri in scan.skipped_files:
-        log(f"warning: skipped {uri}: not a readable Parquet file")
+    return scan
 
+
+def _file_map(scan: storage.PoolScan) -> dict[int, tuple[str, tuple[int, ...]]]:
+    return {i: (path, groups) for i, (path, groups) in enumerate(zip(scan.files, scan.row_groups))}
+
+
+def _on_ray(config: SelectConfig, work: Any) -> Any:
+    return _run_on_ray(config.address, config.num_cpus, work)
+
+
+def _run_on_ray(address: str | None, num_cpus: int | None, work: Any) -> Any:
+    """Run ``work()`` on Ray (joined or started here); user errors raised in tasks come
+    back as ZipfitError."""
     started_ray = not ray.is_initialized()
     if started_ray:
         # "local" starts a new Ray even where `ray start` left one running on this machine
-        ray.init(address=config.address or "local", num_cpus=config.num_cpus)
+        ray.init(address=address or "local", num_cpus=num_cpus)
     try:
-        summary = _select_on_ray(config, scan, targets, finished, seconds)
+        return work()
     except ray.exceptions.RayTaskError as exc:
-        if isinstance(exc.cause, ZipfitError):  # a user error met inside a task
+        if isinstance(exc.cause, ZipfitError):
             raise ZipfitError(str(exc.cause)) from None
         raise
     finally:
         if started_ray:
             ray.shutdown()
+
+
+def _publish(config: SelectConfig, summary: dict[str, Any], seconds: dict[str, float]) -> None:
+    """The report, then summary.json, then _SUCCESS: the result is complete only now."""
+    options = config.storage_options
+    summary["arguments"] = config.public_dict()
+    with timed(seconds, "report"):
+        report.write_report(config.out, summary, options)
+    summary["seconds"] = seconds
     storage.write_json(storage.join(config.out, SUMMARY), summary, options)
-    storage.write_atomic(success, b"", options)
-    checkpoints.remove_all(config.out, options)
+    storage.write_atomic(storage.join(config.out, SUCCESS), b"", options)
     log(
-        f"selected {summary['rows_selected']:,} of {summary['rows_read']:,} rows into "
-        f"{config.out} in {sum(seconds.values()):.1f}s"
+        f"selected {summary['rows_selected']:,} of {summary['rows_read']:,} rows "
+        f"({summary['tokens_selected']:,} tokens) into {config.out} "
+        f"in {sum(seconds.values()):.1f}s"
     )
-    return summary
 
 
-def _select_on_ray(
-    config: SelectConfig,
-    scan: storage.PoolScan,
-    targets: PreparedTargets,
+@dataclass
+class Tally:
+    """What the driver adds up from the shards' notes as they come in."""
+
+    counts: Counter = field(default_factory=Counter)
+    shards_resumed: int = 0
+    bad_files: list[str] = field(default_factory=list)
+    groups: Counter = field(default_factory=Counter)
+    histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
+    # with --min-score, what the shards wrote out themselves
+    parts: list[str] = field(default_factory=list)
+    selected_rows: int = 0
+    selected_tokens: int = 0
+    selected_histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
+    selected_groups: Counter = field(default_factory=Counter)
+
+    def add(self, notes: dict[str, Any]) -> None:
+        self.counts.update(notes["counts"])
+        self.shards_resumed += notes["resumed"]
+        self.bad_files += notes["bad_files"]
+        self.groups.update(notes["groups"])
+        self.histogram += notes["histogram"]
+        if notes["selected"] is not None:
+            if notes["selected"]["part"]:
+                self.parts.append(notes["selected"]["part"])
+            self.selected_rows += notes["selected"]["rows"]
+            self.selected_tokens += notes["selected"]["tokens"]
+            self.selected_histogram += np.asarray(notes["selected"]["histogram"])
+            self.selected_groups.update(notes["selected"]["groups"])
+
+
+def _select(
+    shared: Shared,
+    sources: list[tuple[storage.Shard | str, str]],
     finished: set[str],
     seconds: dict[str, float],
 ) -> dict[str, Any]:
-    shards = storage.cut_shards(scan, config.shard_rows or _auto_shard_rows(scan.num_rows))
+    """Process every source, then merge and write what the rule keeps. Returns the summary's
+    counts and statistics."""
+    config = shared.config
+    shared_ref = ray.put(shared)
     with timed(seconds, "score"):
-        merge_tree, tally = _score_pool(shards, ray.put(targets), finished, config)
-    with timed(seconds, "reduce"):
-        selected = merge_tree.result()
-    if len(selected) < config.k:
-        log(f"warning: only {len(selected):,} rows were scored; --k {config.k:,} keeps them all")
-    with timed(seconds, "materialize"):
-        parts = _materialize(selected, scan, config)
-    bad_files = list(dict.fromkeys([*scan.skipped_files, *tally.pop("bad_files")]))
+        merge_tree, tally = _process_all(sources, shared_ref, finished, config)
+    if config.rule.streamed:
+        parts = sorted(tally.parts)
+        _remove_outputs(config.out, keep=set(parts), options=config.storage_options)
+        rows, tokens = tally.selected_rows, tally.selected_tokens
+        histogram, groups = tally.selected_histogram, tally.selected_groups
+        quantiles = stats.histogram_quantiles(histogram)
+    else:
+        with timed(seconds, "reduce"):
+            selected = merge_tree.result()
+        if config.k is not None and len(selected) < config.k:
+            log(
+                f"warning: only {len(selected):,} rows were scored; --k {config.k:,} keeps them all"
+            )
+        with timed(seconds, "materialize"):
+            parts, groups = _materialize(selected, shared_ref, config)
+        rows, tokens = len(selected), int(selected["tokens"].sum())
+        histogram = stats.histogram(selected["score"])
+        quantiles = stats.quantiles(selected["score"])
     return {
-        "arguments": config.public_dict(),
-        "files": len(scan.files) + len(scan.skipped_files),
-        "files_skipped": len(bad_files),
-        "bad_files": bad_files[:BAD_FILES_LISTED],
-        "rows_total": scan.num_rows,
-        **tally,
-        "rows_selected": len(selected),
-        "targets": len(targets.texts),
-        "shards_total": len(shards),
+        "rows_read": 0,
+        "rows_skipped_null": 0,
+        "rows_truncated": 0,
+        "rows_skipped_bad_file": 0,
+        **tally.counts,
+        "shards_total": len(sources),
+        "shards_resumed": tally.shards_resumed,
+        "bad_files": tally.bad_files,
+        "rule": config.rule.describe(),
+        "rows_selected": rows,
+        "tokens_selected": tokens,
         "parts": parts,
-        "seconds": seconds,
-        "selected_score_quantiles": _quantiles(selected["score"]),
+        "selected_score_quantiles": quantiles,
+        "histograms": {
+            "bins": [
+                float(stats.BIN_EDGES[0]),
+                float(stats.BIN_EDGES[-1]),
+                len(stats.BIN_EDGES) - 1,
+            ],
+            "pool": tally.histogram.tolist(),
+            "selected": histogram.tolist(),
+        },
+        "groups": {"pool": dict(tally.groups), "selected": dict(groups)}
+        if config.group_column
+        else None,
     }
 
 
-def _score_pool(
-    shards: tuple[storage.Shard, ...],
-    targets_ref: ray.ObjectRef,
+def _process_all(
+    sources: list[tuple[storage.Shard | str, str]],
+    shared_ref: ray.ObjectRef,
     finished: set[str],
     config: SelectConfig,
-) -> tuple[MergeTree, dict[str, Any]]:
-    """Submit one task per shard, at most max_in_flight at a time, merging as they finish.
+) -> tuple[MergeTree, Tally]:
+    """Submit one task per source, at most max_in_flight at a time, merging as they finish.
 
     Shards with a checkpoint from an earlier run of the same job are loaded, not scored.
     """
-    merge_tree = MergeTree(config.k)
-    tally: dict[str, Any] = dict.fromkeys(scoring.COUNT_KEYS, 0)
-    tally.update(shards_resumed=0, bad_files=[])
-    names = [checkpoints.shard_name(shard) for shard in shards]
-    rows_to_score = sum(s.num_rows for s, n in zip(shards, names) if n not in finished)
+    merge_tree = MergeTree(config.rule)
+    tally = Tally()
+    rows_to_score = sum(
+        s.num_rows for s, name in sources if isinstance(s, storage.Shard) and name not in finished
+    )
     progress = Progress("score", rows_to_score, "rows")
-    shards_done = 0
-    queue = iter(zip(shards, names))
-    in_flight: dict[ray.ObjectRef, ray.ObjectRef] = {}  # notes ref -> top-k ref
+    queue = iter(sources)
+    in_flight: dict[ray.ObjectRef, ray.ObjectRef] = {}  # notes ref -> entries ref
 
     def submit_next() -> None:
-        shard, name = next(queue, (None, None))
-        if shard is not None:
-            uri = storage.join(config.out, checkpoints.DIRECTORY, name)
-            best, notes = score_shard.remote(shard, targets_ref, config, uri, name in finished)
-            in_flight[notes] = best
+        source, name = next(queue, (None, None))
+        if source is not None:
+            kept, notes = process_shard.remote(source, shared_ref, name, name in finished)
+            in_flight[notes] = kept
 
     for _ in range(_max_in_flight(config)):
         submit_next()
+    shards_done = 0
     while in_flight:
         done, _ = ray.wait(list(in_flight), num_returns=1)
         for notes_ref in done:
             merge_tree.add(in_flight.pop(notes_ref))
             notes = ray.get(notes_ref)
-            for key, value in notes["counts"].items():
-                tally[key] += value
-            tally["bad_files"] += notes["bad_files"]
-            tally["shards_resumed"] += notes["resumed"]
+            tally.add(notes)
             shards_done += 1
             scored_rows = 0 if notes["resumed"] else notes["counts"].get("rows_read", 0)
-            progress.advance(scored_rows, f"{shards_done}/{len(shards)} shards")
+            progress.advance(scored_rows, f"{shards_done}/{len(sources)} shards")
             submit_next()
     progress.close()
     return merge_tree, tally
 
 
-def _materialize(selected: np.ndarray, scan: storage.PoolScan, config: SelectConfig) -> list[str]:
-    """Write the selection as part-NNNNN.parquet files, best rows first; drop stale parts."""
+def _materialize(
+    selected: np.ndarray, shared_ref: ray.ObjectRef, config: SelectConfig
+) -> tuple[list[str], dict[str, int]]:
+    """Write the selection as part-NNNNN.parquet files, best rows first; drop stale parts.
+    Returns the part names and the selected rows per group."""
     chunks = [selected[i : i + config.part_rows] for i in range(0, len(selected), config.part_rows)]
     chunks = chunks or [selected]  # an empty selection still gets one (empty) part
     names = [f"part-{i:05d}.parquet" for i in range(len(chunks))]
-    file_indices = np.unique(storage.unpack_row_id(selected["row_id"])[0])
-    files_ref = ray.put({int(f): (scan.files[f], scan.row_groups[f]) for f in file_indices})
     progress = Progress("write", len(chunks), "parts")
+    groups: Counter = Counter()
     in_flight: list[ray.ObjectRef] = []
+
+    def collect(refs: list[ray.ObjectRef]) -> None:
+        for counts in ray.get(refs):  # raises if a part failed
+            groups.update(counts)
+        progress.advance(len(refs))
+
     for name, chunk in zip(names, chunks):
         if len(in_flight) >= _max_in_flight(config):
             done, in_flight = ray.wait(in_flight, num_returns=1)
-            ray.get(done)  # raises if the part failed
-            progress.advance(len(done))
-        uri = storage.join(config.out, name)
-        in_flight.append(
-            write_part.remote(uri, chunk, files_ref, scan.schema, config.storage_options)
-        )
-    ray.get(in_flight)
-    progress.advance(len(in_flight))
+            collect(done)
+        in_flight.append(write_part.remote(storage.join(config.out, name), chunk, shared_ref))
+    collect(in_flight)
     progress.close()
     _remove_outputs(config.out, keep=set(names), options=config.storage_options)
-    return names
+    return names, dict(groups)
 
 
 def _auto_shard_rows(num_rows: int) -> int:
@@ -311,7 +521,88 @@ def _remove_outputs(out: str, keep: set[str], options: dict[str, Any]) -> None:
             storage.remove(storage.join(out, name), options)
 
 
-def _quantiles(scores: np.ndarray) -> dict[str, float]:
-    if len(scores) == 0:
-        return {}
-    return {f"q{q:g}": float(np.quantile(scores, q)) for q in QUANTILES}
+# ---------------------------------------------------------------- compare-datasets
+
+SAMPLE_ROWS_PER_TASK = 256
+
+
+@ray.remote(max_retries=TASK_RETRIES)
+def score_sample(
+    reads: list[compare.SampleRead],
+    targets: PreparedTargets,
+    text_column: str,
+    max_bytes: int,
+    options: dict[str, Any],
+) -> np.ndarray:
+    """Alignment of sampled rows (nulls skipped, long texts cut as in select)."""
+    texts: list[bytes] = []
+    for read in reads:
+        table = storage.read_rows(
+            read.path, read.row_group_sizes, read.rows, options, columns=[text_column]
+        )
+        texts += [t[:max_bytes] for t in storage.column_bytes(table.column(0)) if t is not None]
+    return score(texts, targets)
+
+
+def run_compare(
+    datasets: list[str],
+    targets_uri: str,
+    *,
+    sample: int,
+    seed: int = 0,
+    text_column: str = "text",
+    target_column: str = "text",
+    compressor: str = "gzip",
+    level: int | None = None,
+    max_bytes: int = SelectConfig.max_bytes,
+    storage_options: dict[str, Any] | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+) -> list[dict[str, Any]]:
+    """Dataset-level alignment of each dataset (a file, directory or glob) to the targets,
+    from ``sample`` rows of each, with a 95% confidence interval."""
+    options = storage_options or {}
+    targets = prepare_targets(
+        storage.read_targets(targets_uri, target_column, options), compressor, level
+    )
+    plans = {
+        dataset: compare.plan_sample(
+            storage.scan_pool(storage.list_pool_files([dataset], options), text_column, options),
+            sample,
+            seed,
+        )
+        for dataset in datasets
+    }
+
+    def work() -> list[dict[str, Any]]:
+        targets_ref = ray.put(targets)
+        pending = {
+            dataset: [
+                score_sample.remote(batch, targets_ref, text_column, max_bytes, options)
+                for batch in _batches(plan)
+            ]
+            for dataset, plan in plans.items()
+        }
+        return [
+            {
+                "dataset": dataset,
+                "rows_sampled": int(sum(len(read.rows) for read in plans[dataset])),
+                **compare.estimate(np.concatenate([np.empty(0), *ray.get(refs)])),
+            }
+            for dataset, refs in pending.items()
+        ]
+
+    return _run_on_ray(address, num_cpus, work)
+
+
+def _batches(reads: list[compare.SampleRead]) -> list[list[compare.SampleRead]]:
+    """Group a sample's reads into tasks of about SAMPLE_ROWS_PER_TASK rows."""
+    batches: list[list[compare.SampleRead]] = [[]]
+    rows = 0
+    for read in reads:
+        if rows >= SAMPLE_ROWS_PER_TASK:
+            batches.append([])
+            rows = 0
+        batches[-1].append(read)
+        rows += len(read.rows)
+    return [b for b in batches if b]

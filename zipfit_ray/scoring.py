@@ -1,4 +1,4 @@
-"""Scoring one shard: read its texts, apply the row rules, run the kernel, keep a top-K.
+"""Scoring one shard: read its texts, apply the row rules, run the kernel, count tokens.
 
 Plain Python (no Ray), so it is tested directly; the job runs it inside a Ray task.
 """
@@ -16,56 +16,64 @@ from zipfit_ray import storage, topk
 from zipfit_ray.alignment import PreparedTargets, score
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
+from zipfit_ray.tokens import TokenCounter
 
 BATCH_ROWS = 1024  # rows per kernel call
 READ_ATTEMPTS = 3  # a row group is read (and scored) at most this often before giving up
 RETRY_DELAY = 0.5  # seconds before the first retry; doubles each time
-
-COUNT_KEYS = ("rows_read", "rows_skipped_null", "rows_truncated", "rows_skipped_bad_file")
+NULL_GROUP = "(null)"
 
 
 @dataclass
-class ShardResult:
-    entries: np.ndarray  # topk.ENTRY, best first, at most k
-    counts: Counter = field(default_factory=Counter)  # COUNT_KEYS
+class ShardOutcome:
+    """What one shard contributes to the job; also what its checkpoint holds."""
+
+    entries: np.ndarray  # topk.ENTRY rows: scoring returns all; the job keeps what the rule keeps
+    counts: Counter = field(default_factory=Counter)  # rows_read, rows_skipped_null, ...
     bad_files: list[str] = field(default_factory=list)
+    groups: Counter = field(default_factory=Counter)  # scored rows per --group-column value
+    histogram: np.ndarray | None = None  # stats.histogram of all scored rows
+    selected: dict | None = None  # with --min-score, the stats of rows this shard wrote out
 
 
 def score_shard(
-    shard: storage.Shard, targets: PreparedTargets, config: SelectConfig
-) -> ShardResult:
-    """Score every row of ``shard`` and keep its top ``config.k``.
+    shard: storage.Shard, targets: PreparedTargets, config: SelectConfig, tokens: TokenCounter
+) -> ShardOutcome:
+    """Score every row of ``shard``; entries for all of them, in pool order.
 
     Null texts are skipped, texts longer than ``config.max_bytes`` are cut to that length,
     and each row group is retried with backoff on read errors. A row group that still fails
     is an error naming the file, or is skipped and counted with ``--on-bad-file skip``.
     """
-    result = ShardResult(np.empty(0, dtype=topk.ENTRY))
+    outcome = ShardOutcome(np.empty(0, dtype=topk.ENTRY))
+    pieces = []
     for piece in shard.pieces:
         try:
-            piece_entries, piece_counts = _score_piece_with_retries(piece, targets, config)
+            piece_outcome = _score_piece_with_retries(piece, targets, config, tokens)
         except (OSError, pa.ArrowException) as exc:
             if config.on_bad_file != "skip":
                 raise ZipfitError(
                     f"{piece.path}: cannot read row group {piece.row_group} ({exc}); "
                     "--on-bad-file skip leaves such row groups out"
                 ) from exc
-            result.counts["rows_skipped_bad_file"] += piece.num_rows
-            if piece.path not in result.bad_files:
-                result.bad_files.append(piece.path)
+            outcome.counts["rows_skipped_bad_file"] += piece.num_rows
+            if piece.path not in outcome.bad_files:
+                outcome.bad_files.append(piece.path)
             continue
-        result.entries = topk.merge([result.entries, piece_entries], config.k)
-        result.counts.update(piece_counts)
-    return result
+        pieces.append(piece_outcome.entries)
+        outcome.counts.update(piece_outcome.counts)
+        outcome.groups.update(piece_outcome.groups)
+    outcome.entries = topk.concatenate(pieces)
+    return outcome
 
 
 def _score_piece_with_retries(
-    piece: storage.Piece, targets: PreparedTargets, config: SelectConfig
-) -> tuple[np.ndarray, Counter]:
+    piece: storage.Piece, targets: PreparedTargets, config: SelectConfig, tokens: TokenCounter
+) -> ShardOutcome:
     attempt = 1
     while True:
         try:
-            return _score_piece(piece, targets, config)
+            return _score_piece(piece, targets, config, tokens)
         except (OSError, pa.ArrowException):
             if attempt == READ_ATTEMPTS:
                 raise
@@ -74,19 +82,24 @@ def _score_piece_with_retries(
 
 
 def _score_piece(
-    piece: storage.Piece, targets: PreparedTargets, config: SelectConfig
-) -> tuple[np.ndarray, Counter]:
-    best = np.empty(0, dtype=topk.ENTRY)
-    counts: Counter = Counter()
-    batches = storage.iter_piece_texts(
-        piece, config.text_column, BATCH_ROWS, config.storage_options
-    )
-    for texts, row_ids in batches:
-        counts["rows_read"] += len(texts)
+    piece: storage.Piece, targets: PreparedTargets, config: SelectConfig, tokens: TokenCounter
+) -> ShardOutcome:
+    outcome = ShardOutcome(np.empty(0, dtype=topk.ENTRY))
+    batches = []
+    columns = [config.text_column, *([config.group_column] if config.group_column else [])]
+    for texts, groups, row_ids in storage.iter_piece_texts(
+        piece, columns, BATCH_ROWS, config.storage_options
+    ):
+        outcome.counts["rows_read"] += len(texts)
         present = np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts))
-        counts["rows_skipped_null"] += int((~present).sum())
+        outcome.counts["rows_skipped_null"] += int((~present).sum())
         kept = [t for t in texts if t is not None]
-        counts["rows_truncated"] += sum(len(t) > config.max_bytes for t in kept)
+        outcome.counts["rows_truncated"] += sum(len(t) > config.max_bytes for t in kept)
         kept = [t[: config.max_bytes] for t in kept]
-        best = topk.merge([best, topk.entries(score(kept, targets), row_ids[present])], config.k)
-    return best, counts
+        batches.append(topk.entries(score(kept, targets), row_ids[present], tokens.count(kept)))
+        if groups is not None:
+            outcome.groups.update(
+                NULL_GROUP if g is None else str(g) for g, p in zip(groups, present) if p
+            )
+    outcome.entries = topk.concatenate(batches)
+    return outcome

@@ -154,8 +154,9 @@ def scan_pool(
     storage_options: dict[str, Any],
     skip_bad_files: bool = False,
     on_footer: Callable[[], None] = lambda: None,
+    group_column: str | None = None,
 ) -> PoolScan:
-    """Read the footer of every listed file (never the data) and check the text column.
+    """Read the footer of every listed file (never the data) and check the columns.
 
     A file that is not readable Parquet is an error naming it, or, with ``skip_bad_files``,
     left out and listed in ``PoolScan.skipped_files``. ``on_footer`` is called per footer.
@@ -176,6 +177,11 @@ def scan_pool(
     for uri, footer in good:
         file_schema = footer.schema.to_arrow_schema()
         check_text_column(file_schema, text_column, uri, flag="--text-column")
+        if group_column is not None and group_column not in file_schema.names:
+            raise ZipfitError(
+                f"{uri}: no column {group_column!r} (--group-column); "
+                f"columns are {file_schema.names}"
+            )
         if SCORE_COLUMN in file_schema.names:
             raise ZipfitError(f"{uri}: already has a {SCORE_COLUMN!r} column; rename it first")
         try:
@@ -259,31 +265,37 @@ def column_bytes(column: pa.ChunkedArray | pa.Array) -> list[bytes | None]:
 
 
 def iter_piece_texts(
-    piece: Piece, text_column: str, batch_rows: int, storage_options: dict[str, Any]
-) -> Iterator[tuple[list[bytes | None], np.ndarray]]:
-    """One row group's texts (None where null) with their row ids, ``batch_rows`` at a time.
+    piece: Piece, columns: list[str], batch_rows: int, storage_options: dict[str, Any]
+) -> Iterator[tuple[list[bytes | None], list | None, np.ndarray]]:
+    """One row group's texts (None where null), the values of a second column if one is
+    named (else None), and the row ids, ``batch_rows`` rows at a time.
 
-    Only ``text_column``'s bytes are fetched; rows are decoded ``batch_rows`` at a time.
+    Only these columns' bytes are fetched; rows are decoded ``batch_rows`` at a time.
     """
-    with open_parquet(piece.path, storage_options, [piece.row_group], [text_column]) as parquet:
+    with open_parquet(piece.path, storage_options, [piece.row_group], columns) as parquet:
         batches = parquet.iter_batches(
-            batch_size=batch_rows, row_groups=[piece.row_group], columns=[text_column]
+            batch_size=batch_rows, row_groups=[piece.row_group], columns=columns
         )
         next_row = piece.first_row
         for batch in batches:
             texts = column_bytes(batch.column(0))
+            others = batch.column(1).to_pylist() if len(columns) > 1 else None
             rows = np.arange(next_row, next_row + len(texts))
             next_row += len(texts)
-            yield texts, pack_row_id(piece.file_index, rows)
+            yield texts, others, pack_row_id(piece.file_index, rows)
 
 
 # ---------------------------------------------------------------- reading back selected rows
 
 
 def read_rows(
-    path: str, row_group_sizes: Sequence[int], rows: np.ndarray, storage_options: dict[str, Any]
+    path: str,
+    row_group_sizes: Sequence[int],
+    rows: np.ndarray,
+    storage_options: dict[str, Any],
+    columns: list[str] | None = None,
 ) -> pa.Table:
-    """All columns of the given rows of one file, in the order given.
+    """The given rows of one file (all columns, or ``columns``), in the order given.
 
     Only the row groups holding those rows are fetched.
     """
@@ -291,8 +303,8 @@ def read_rows(
     starts = np.concatenate([[0], np.cumsum(sizes)])
     groups = np.searchsorted(starts, rows, side="right") - 1
     needed = np.unique(groups)
-    with open_parquet(path, storage_options, needed.tolist()) as parquet:
-        table = parquet.read_row_groups(needed.tolist())
+    with open_parquet(path, storage_options, needed.tolist(), columns) as parquet:
+        table = parquet.read_row_groups(needed.tolist(), columns=columns)
     start_in_table = np.zeros(len(sizes), dtype=np.int64)
     start_in_table[needed] = np.cumsum(sizes[needed]) - sizes[needed]
     local = start_in_table[groups] + (rows - starts[groups])
@@ -314,6 +326,71 @@ def open_parquet(
         path, fs=fs, columns=columns, row_groups=row_groups, engine="pyarrow"
     ) as f:
         yield pq.ParquetFile(f)
+
+
+def write_part(
+    uri: str,
+    selected: np.ndarray,
+    files: dict[int, tuple[str, tuple[int, ...]]],
+    schema: pa.Schema,
+    storage_options: dict[str, Any],
+) -> pa.Table:
+    """Write selected rows as one Parquet file: every pool column (as ``schema``), in the
+    order of ``selected`` (an ENTRY array), plus the score. ``files`` maps file index to
+    (path, row group sizes). Returns the table written."""
+    file_index, row_index = unpack_row_id(selected["row_id"])
+    tables, positions = [], []
+    for f in np.unique(file_index):
+        mine = np.flatnonzero(file_index == f)
+        path, row_group_sizes = files[int(f)]
+        tables.append(
+            conform(read_rows(path, row_group_sizes, row_index[mine], storage_options), schema)
+        )
+        positions.append(mine)
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    if positions:
+        table = table.take(np.argsort(np.concatenate(positions), kind="stable"))
+    table = table.append_column(SCORE_COLUMN, pa.array(selected["score"], pa.float64()))
+    write_atomic(uri, table, storage_options)
+    return table
+
+
+def write_scores(uri: str, scored: np.ndarray, storage_options: dict[str, Any]) -> None:
+    """Every scored row's (row_id, score, tokens), for selecting again without scoring."""
+    table = pa.table({name: scored[name] for name in scored.dtype.names})
+    write_atomic(uri, table, storage_options)
+
+
+def read_scores(uri: str, storage_options: dict[str, Any]) -> pa.Table:
+    fs, path = filesystem(uri, storage_options)
+    with fs.open(path, "rb") as f:
+        return pq.read_table(f)
+
+
+def read_part_rows(
+    uri: str, columns: list[str], n: int, storage_options: dict[str, Any], end: str
+) -> list[dict[str, Any]]:
+    """The first (end="head") or last ("tail") n rows of a Parquet file, reading only the
+    row groups at that end."""
+    fs, path = filesystem(uri, storage_options)
+    with fs.open(path, "rb") as f:
+        parquet = pq.ParquetFile(f)
+        groups = list(range(parquet.num_row_groups))
+        if end == "tail":
+            groups.reverse()
+        tables, rows = [], 0
+        for group in groups:
+            if rows >= n:
+                break
+            tables.append(parquet.read_row_group(group, columns=columns))
+            rows += tables[-1].num_rows
+    if end == "tail":
+        tables.reverse()
+    table = pa.concat_tables(tables) if tables else None
+    if table is None:
+        return []
+    table = table.slice(0, n) if end == "head" else table.slice(max(0, table.num_rows - n))
+    return table.to_pylist()
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -397,6 +474,7 @@ def write_atomic(uri: str, data: bytes | pa.Table, storage_options: dict[str, An
     """Write bytes or a Parquet table under a temporary name, then rename it into place."""
     fs, path = filesystem(uri, storage_options)
     parent, name = posixpath.split(path)
+    fs.makedirs(parent, exist_ok=True)
     temporary = posixpath.join(parent, f".{name}.{uuid.uuid4().hex}.tmp")
     with fs.open(temporary, "wb") as f:
         if isinstance(data, pa.Table):

@@ -1,0 +1,196 @@
+"""report.html: one self-contained page (inline SVG, no scripts, no network) to look at a
+selection before spending GPU hours on it."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import numpy as np
+
+from zipfit_ray import storage
+
+REPORT = "report.html"
+PLOT_BARS = 60  # the populated score range is redrawn in this many bars
+EXAMPLES = 5
+EXAMPLE_CHARS = 600
+POOL_COLOR, SELECTED_COLOR, THRESHOLD_COLOR = "#9ecae1", "#e6550d", "#222222"
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
+td, th { border-bottom: 1px solid #ddd; padding: 0.25rem 0.75rem; text-align: left; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+pre { background: #f6f6f6; padding: 0.5rem; white-space: pre-wrap; max-height: 14rem;
+      overflow: auto; font-size: 0.8rem; }
+.legend span { display: inline-block; width: 0.8rem; height: 0.8rem; margin: 0 0.3rem 0 1rem; }
+"""
+
+
+def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> None:
+    arguments = summary["arguments"]
+    head, tail = _examples(out, summary["parts"], arguments["text_column"], options)
+    ranked = not arguments.get("min_score")  # --min-score parts are in pool order
+    sections = [
+        f"<h1>ZIP-FIT selection: {html.escape(summary['rule'])}</h1>",
+        _overview(summary),
+        "<h2>Scores: pool and selection</h2>",
+        _histogram_svg(summary),
+        _groups(summary),
+        f"<h2>{'Best' if ranked else 'Some'} selected rows</h2>",
+        _rows(head, arguments["text_column"]),
+    ]
+    if ranked:
+        sections += [
+            "<h2>Borderline: the last rows selected</h2>",
+            _rows(tail, arguments["text_column"]),
+        ]
+    sections.append(
+        "<h2>Run</h2><details><summary>summary.json</summary><pre>"
+        + html.escape(
+            json.dumps(
+                {k: v for k, v in summary.items() if k != "histograms"}, indent=2, sort_keys=True
+            )
+        )
+        + "</pre></details>"
+    )
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>ZIP-FIT selection</title><style>{STYLE}</style></head><body>"
+        + "\n".join(sections)
+        + "</body></html>\n"
+    )
+    storage.write_atomic(storage.join(out, REPORT), page.encode(), options)
+
+
+def _overview(summary: dict[str, Any]) -> str:
+    arguments = summary["arguments"]
+    quantiles = summary["selected_score_quantiles"]
+    rows = [
+        ("pool rows read", f"{summary['rows_read']:,}"),
+        ("rows selected", f"{summary['rows_selected']:,}"),
+        ("tokens selected", f"{summary['tokens_selected']:,}"),
+        ("lowest selected score", f"{quantiles['q0']:.6f}" if quantiles else "-"),
+        ("highest selected score", f"{quantiles['q1']:.6f}" if quantiles else "-"),
+        ("compressor", f"{arguments['compressor']} level {arguments['level']}"),
+        ("targets", html.escape(str(arguments["targets"]))),
+        (
+            "skipped (null, bad file)",
+            f"{summary['rows_skipped_null']:,}, {summary['rows_skipped_bad_file']:,}",
+        ),
+    ]
+    return (
+        "<table>"
+        + "".join(f"<tr><th>{name}</th><td class='n'>{value}</td></tr>" for name, value in rows)
+        + "</table>"
+    )
+
+
+def _histogram_svg(summary: dict[str, Any]) -> str:
+    """Pool and selected score histograms over the populated range, the threshold marked."""
+    low, high, bins = summary["histograms"]["bins"]
+    pool = np.asarray(summary["histograms"]["pool"])
+    selected = np.asarray(summary["histograms"]["selected"])
+    used = np.flatnonzero(pool + selected)
+    if len(used) == 0:
+        return "<p>No rows were scored.</p>"
+    width_bins = max(1, -(-(used[-1] + 1 - used[0]) // PLOT_BARS))
+    first = used[0] - used[0] % width_bins
+    edges = np.arange(first, used[-1] + width_bins + 1, width_bins)
+
+    def rebin(counts: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(counts, edges[:-1])[: len(edges) - 1]
+
+    pool_bars, selected_bars = rebin(pool), rebin(selected)
+    step = (high - low) / bins
+    x_low, x_high = low + edges[0] * step, low + edges[-1] * step
+    w, h, pad = 900, 300, 40
+    scale_y = (h - 2 * pad) / max(1, pool_bars.max(), selected_bars.max())
+    bar_w = (w - 2 * pad) / len(pool_bars)
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' "
+        f"role='img' aria-label='score histogram'>"
+    ]
+    for bars, color, cls in (
+        (pool_bars, POOL_COLOR, "pool"),
+        (selected_bars, SELECTED_COLOR, "selected"),
+    ):
+        for i, count in enumerate(bars):
+            if count:
+                bh = max(1.0, count * scale_y)
+                parts.append(
+                    f"<rect class='{cls}' x='{pad + i * bar_w:.1f}' "
+                    f"y='{h - pad - bh:.1f}' width='{max(1.0, bar_w - 1):.1f}' "
+                    f"height='{bh:.1f}' fill='{color}'><title>{count:,}</title></rect>"
+                )
+    threshold = summary["selected_score_quantiles"].get("q0")
+    if threshold is not None:
+        tx = pad + (threshold - x_low) / (x_high - x_low) * (w - 2 * pad)
+        parts.append(
+            f"<line x1='{tx:.1f}' x2='{tx:.1f}' y1='{pad / 2}' y2='{h - pad}' "
+            f"stroke='{THRESHOLD_COLOR}' stroke-dasharray='4 3'/>"
+        )
+        parts.append(
+            f"<text x='{tx + 4:.1f}' y='{pad / 2 + 10}' font-size='12'>"
+            f"threshold {threshold:.4f}</text>"
+        )
+    parts.append(f"<line x1='{pad}' x2='{w - pad}' y1='{h - pad}' y2='{h - pad}' stroke='#888'/>")
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        x = pad + fraction * (w - 2 * pad)
+        parts.append(
+            f"<text x='{x:.1f}' y='{h - pad + 16}' font-size='11' "
+            f"text-anchor='middle'>{x_low + fraction * (x_high - x_low):.3f}</text>"
+        )
+    parts.append("</svg>")
+    legend = (
+        f"<p class='legend'>alignment score, rows per bar:<span style='background:"
+        f"{POOL_COLOR}'></span>pool<span style='background:{SELECTED_COLOR}'></span>"
+        "selected</p>"
+    )
+    return "".join(parts) + legend
+
+
+def _groups(summary: dict[str, Any]) -> str:
+    groups = summary.get("groups")
+    if not groups:
+        return ""
+    column = html.escape(summary["arguments"]["group_column"])
+    pool, selected = groups["pool"], groups["selected"]
+    names = sorted(set(pool) | set(selected), key=lambda g: (-selected.get(g, 0), g))
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td class='n'>{pool.get(name, 0):,}</td>"
+        f"<td class='n'>{selected.get(name, 0):,}</td>"
+        f"<td class='n'>{selected.get(name, 0) / max(1, pool.get(name, 0)):.1%}</td></tr>"
+        for name in names
+    )
+    return (
+        f"<h2>By {column}</h2><table><tr><th>{column}</th><th>pool</th><th>selected</th>"
+        f"<th>kept</th></tr>{rows}</table>"
+    )
+
+
+def _examples(out: str, parts: list[str], text_column: str, options: dict[str, Any]):
+    if not parts:
+        return [], []
+    columns = [text_column, storage.SCORE_COLUMN]
+    head = storage.read_part_rows(storage.join(out, parts[0]), columns, EXAMPLES, options, "head")
+    tail = storage.read_part_rows(storage.join(out, parts[-1]), columns, EXAMPLES, options, "tail")
+    return head, tail
+
+
+def _rows(rows: list[dict[str, Any]], text_column: str) -> str:
+    if not rows:
+        return "<p>None.</p>"
+    return "".join(
+        f"<p>score {row[storage.SCORE_COLUMN]:.6f}</p><pre>"
+        + html.escape(_text(row[text_column]))
+        + "</pre>"
+        for row in rows
+    )
+
+
+def _text(value: str | bytes | None) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    value = value or ""
+    return value if len(value) <= EXAMPLE_CHARS else value[:EXAMPLE_CHARS] + " […]"
