@@ -1,0 +1,72 @@
+"""report.html: self-contained, and really drawn by a browser (Debian's chromium, headless)."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from PIL import Image
+
+from zipfit_ray import SelectConfig, run_select
+from zipfit_ray.report import POOL_COLOR, SELECTED_COLOR
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def report(ray_session, corpus, tmp_path):
+    out = tmp_path / "out"
+    run_select(
+        SelectConfig(
+            pool=(str(corpus.pool_dir),),
+            targets=str(corpus.targets_path),
+            out=str(out),
+            k=40,
+            compressor="lz4",
+            group_column="kind",
+        )
+    )
+    return out / "report.html"
+
+
+def test_the_report_is_self_contained_and_complete(report):
+    page = report.read_text()
+    assert re.findall(r"(?:src|href)=", page) == []  # nothing to fetch: no network, no files
+    assert "<script" not in page
+    assert page.count("class='pool'") > 5 and page.count("class='selected'") > 1
+    assert "threshold" in page and "<h2>By kind</h2>" in page
+    assert "Borderline" in page and page.count("<pre>") == 11  # 5 best, 5 borderline, summary
+
+
+def color_pixels(png, hex_color):
+    rgb = tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    image = Image.open(png).convert("RGB")
+    return sum(count for count, color in image.getcolors(1 << 24) if color == rgb)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_a_headless_browser_draws_the_plots(report, tmp_path):
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--hide-scrollbars",
+            "--window-size=1100,900",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert color_pixels(shot, POOL_COLOR) > 500  # the pool's bars
+    assert color_pixels(shot, SELECTED_COLOR) > 100  # the selection's bars
