@@ -56,15 +56,19 @@ def score(
     return alignment_from_sizes(cx, targets.sizes, cxy)
 
 
-def alignment_from_sizes(cx: np.ndarray, cy: np.ndarray, cxy: np.ndarray) -> np.ndarray:
-    """The paper's formula on compressed lengths: cx (n,), cy (m,), cxy (n, m) -> (n,)."""
+def ncd_matrix(cx: np.ndarray, cy: np.ndarray, cxy: np.ndarray) -> np.ndarray:
+    """NCD(x_i, y_j) from compressed lengths: cx (n,), cy (m,), cxy (n, m) -> (n, m)."""
     cx = cx[:, None].astype(np.float64)
     cy = cy[None, :].astype(np.float64)
     smaller = np.minimum(cx, cy)
     larger = np.maximum(cx, cy)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ncd = np.where(larger > 0, (cxy - smaller) / larger, 0.0)
-    return 1.0 - ncd.mean(axis=1)
+        return np.where(larger > 0, (cxy - smaller) / larger, 0.0)
+
+
+def alignment_from_sizes(cx: np.ndarray, cy: np.ndarray, cxy: np.ndarray) -> np.ndarray:
+    """The paper's formula on compressed lengths: cx (n,), cy (m,), cxy (n, m) -> (n,)."""
+    return 1.0 - ncd_matrix(cx, cy, cxy).mean(axis=1)
 
 
 def alignment(

@@ -51,6 +51,10 @@ def fingerprint(
         "all_scores": config.all_scores,
         "max_bytes": config.max_bytes,
         "on_bad_file": config.on_bad_file,
+        "mode": config.mode,
+        "early_exit_z": config.early_exit_z,
+        "cascade_factor": config.cascade_factor,
+        "prefilter": config.prefilter,
     }
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from zipfit_ray.compressors import SPECS
-from zipfit_ray.config import ON_BAD_FILE, SelectConfig
+from zipfit_ray.config import MODES, ON_BAD_FILE, PREFILTERS, SelectConfig
 from zipfit_ray.errors import ZipfitError
 
 
@@ -53,6 +53,31 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="rows per scoring task, cut at row groups (default: from pool "
         "size and CPUs, at most 8192)",
+    )
+    select.add_argument(
+        "--mode",
+        choices=MODES,
+        default="exact",
+        help="exact (the paper's ZIP-FIT, the default) or an approximation that compresses "
+        "less; see README, 'Modes'",
+    )
+    select.add_argument(
+        "--early-exit-z",
+        type=float,
+        default=SelectConfig.early_exit_z,
+        help="approx-early-exit: the bound's width, in standard errors",
+    )
+    select.add_argument(
+        "--cascade-factor",
+        type=int,
+        default=SelectConfig.cascade_factor,
+        help="approx-cascade: prefilter to this many times K, then rescore",
+    )
+    select.add_argument(
+        "--prefilter",
+        choices=PREFILTERS,
+        default=SelectConfig.prefilter,
+        help="approx-cascade / approx-prefilter: the dictionary compressor",
     )
     select.add_argument(
         "--all-scores",
@@ -224,6 +249,10 @@ def config_from_args(args: argparse.Namespace) -> SelectConfig:
         max_bytes=args.max_bytes,
         on_bad_file=args.on_bad_file,
         all_scores=args.all_scores,
+        mode=args.mode,
+        early_exit_z=args.early_exit_z,
+        cascade_factor=args.cascade_factor,
+        prefilter=args.prefilter,
         **_selection_options(args),
     )
 

@@ -10,6 +10,9 @@ from zipfit_ray.errors import ZipfitError
 from zipfit_ray.selection import SelectionRule
 
 ON_BAD_FILE = ("fail", "skip")
+# exact is ZIP-FIT as the paper defines it; the others trade exactness for fewer compressions
+MODES = ("exact", "approx-early-exit", "approx-cascade", "approx-prefilter")
+PREFILTERS = ("zstd", "zlib")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ class SelectConfig:
     overwrite: bool = False
     max_bytes: int = 4 * 1024 * 1024  # longer texts are cut to this many bytes (and counted)
     on_bad_file: str = "fail"  # or "skip": leave unreadable files / row groups out, counted
+    mode: str = "exact"  # see MODES
+    early_exit_z: float = 5.0  # approx-early-exit: the bound's width in standard errors
+    cascade_factor: int = 5  # approx-cascade: prefilter to this many times K, then rescore
+    prefilter: str = "zstd"  # approx-cascade / approx-prefilter: the dictionary compressor
 
     def __post_init__(self) -> None:
         if isinstance(self.pool, str):
@@ -55,10 +62,30 @@ class SelectConfig:
         _positive("--max-bytes", self.max_bytes)
         if self.on_bad_file not in ON_BAD_FILE:
             raise ZipfitError(f"--on-bad-file: choose from {ON_BAD_FILE}, got {self.on_bad_file!r}")
+        self._check_mode()
         if self.max_in_flight is not None:
             _positive("--max-in-flight", self.max_in_flight)
         if not isinstance(self.storage_options, dict):
             raise ZipfitError("--storage-options: must be a JSON object")
+
+    def _check_mode(self) -> None:
+        if self.mode not in MODES:
+            raise ZipfitError(f"--mode: choose from {MODES}, got {self.mode!r}")
+        if self.prefilter not in PREFILTERS:
+            raise ZipfitError(f"--prefilter: choose from {PREFILTERS}, got {self.prefilter!r}")
+        _positive("--cascade-factor", self.cascade_factor)
+        if not (isinstance(self.early_exit_z, int | float) and self.early_exit_z > 0):
+            raise ZipfitError(
+                f"--early-exit-z: must be a positive number, got {self.early_exit_z!r}"
+            )
+        if self.mode == "exact":
+            return
+        if self.all_scores:
+            raise ZipfitError(f"--all-scores: only with --mode exact (not {self.mode})")
+        if self.budget_tokens is not None:
+            raise ZipfitError(f"--mode {self.mode}: select with --k or --min-score")
+        if self.min_score is not None and self.mode != "approx-early-exit":
+            raise ZipfitError(f"--mode {self.mode}: select with --k")
 
     @property
     def rule(self) -> SelectionRule:

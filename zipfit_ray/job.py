@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,9 @@ import ray
 from zipfit_ray import checkpoints, compare, report, scoring, stats, storage, topk
 from zipfit_ray.alignment import PreparedTargets, prepare_targets, score
 from zipfit_ray.config import SelectConfig
+from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer
 from zipfit_ray.errors import ZipfitError
+from zipfit_ray.prefilter import DictionaryPrefilter
 from zipfit_ray.progress import Progress, log
 from zipfit_ray.selection import SelectionRule
 from zipfit_ray.tokens import TokenCounter
@@ -57,6 +59,7 @@ class Shared:
     tokenizer_json: str | None
     files: dict[int, tuple[str, tuple[int, ...]]]  # file index -> (path, row group sizes)
     schema: pa.Schema
+    board: Any = None  # approx-early-exit with --k: the ThresholdBoard actor
 
 
 # ---------------------------------------------------------------- tasks
@@ -84,7 +87,7 @@ def process_shard(
     else:
         tokens = TokenCounter(shared.tokenizer_json)
         outcome = _conclude(
-            scoring.score_shard(source, shared.targets, config, tokens), shared, name
+            scoring.score_shard(source, _scorer(shared, name), config, tokens), shared, name
         )
         checkpoints.save(checkpoint, outcome, config.storage_options)
     return outcome.entries, {
@@ -95,6 +98,57 @@ def process_shard(
         "selected": outcome.selected,
         "resumed": resume,
     }
+
+
+def _scorer(shared: Shared, name: str) -> scoring.Scorer:
+    """How this job scores a batch of texts (see config.MODES)."""
+    config = shared.config
+    if config.mode == "approx-early-exit":
+        board = _BoardClient(shared.board, name) if shared.board else None
+        return EarlyExitScorer(shared.targets, config.rule, EarlyExit(config.early_exit_z), board)
+    if config.mode in ("approx-cascade", "approx-prefilter"):
+        prefilter = DictionaryPrefilter(shared.targets.texts, config.prefilter)
+        return lambda texts: (prefilter.score(texts), 0)
+    return scoring.exact_scorer(shared.targets)
+
+
+@ray.remote(num_cpus=0)
+class ThresholdBoard:
+    """The cluster-wide lower bound on the K-th best exact score, for early exit: the sum
+    of every shard's histogram of exact scores. A shard re-posts its whole histogram, so a
+    retried task replaces, not adds to, what it posted before it died."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.finished_total = stats.histogram(np.empty(0))
+        self.in_progress: dict[str, np.ndarray] = {}
+        self.finished: set[str] = set()
+
+    def post(self, shard: str, histogram: np.ndarray) -> None:
+        if shard not in self.finished:
+            self.in_progress[shard] = histogram
+
+    def finish(self, shard: str) -> None:
+        if shard not in self.finished:
+            self.finished.add(shard)
+            self.finished_total += self.in_progress.pop(shard, 0)
+
+    def bound(self) -> float:
+        total = self.finished_total + sum(self.in_progress.values())
+        return stats.kth_best_lower_bound(total, self.k)
+
+
+class _BoardClient:
+    """One shard's view of the board, as early_exit.Board."""
+
+    def __init__(self, actor: Any, shard: str) -> None:
+        self.actor, self.shard = actor, shard
+
+    def bound(self) -> float:
+        return ray.get(self.actor.bound.remote())
+
+    def post(self, histogram: np.ndarray) -> None:
+        self.actor.post.remote(self.shard, histogram)
 
 
 def _conclude(outcome: scoring.ShardOutcome, shared: Shared, name: str) -> scoring.ShardOutcome:
@@ -133,6 +187,22 @@ def _conclude(outcome: scoring.ShardOutcome, shared: Shared, name: str) -> scori
 
 
 @ray.remote(max_retries=TASK_RETRIES)
+def rescore_rows(file_index: int, rows: np.ndarray, shared: Shared) -> tuple[np.ndarray, int]:
+    """approx-cascade's second pass: exact scores of shortlisted rows of one file.
+    Returns (entries, pair compressions)."""
+    config = shared.config
+    path, row_group_sizes = shared.files[file_index]
+    table = storage.read_rows(
+        path, row_group_sizes, rows, config.storage_options, columns=[config.text_column]
+    )
+    texts = [t[: config.max_bytes] for t in storage.column_bytes(table.column(0))]
+    scores = scoring.exact_scorer(shared.targets)(texts)[0]
+    tokens = TokenCounter(shared.tokenizer_json).count(texts)
+    entries = topk.entries(scores, storage.pack_row_id(file_index, rows), tokens)
+    return config.rule.keep(entries), len(texts) * len(shared.targets.texts)
+
+
+@ray.remote(max_retries=TASK_RETRIES)
 def merge_results(rule: SelectionRule, *parts: np.ndarray) -> np.ndarray:
     return rule.merge(parts)
 
@@ -142,8 +212,15 @@ def write_part(uri: str, selected: np.ndarray, shared: Shared) -> dict[str, int]
     """Read back the selected rows (all columns), in rank order, add the score, write one
     part. Returns the part's rows per --group-column value."""
     config = shared.config
-    table = storage.write_part(uri, selected, shared.files, shared.schema, config.storage_options)
+    table = storage.write_part(
+        uri, selected, shared.files, shared.schema, config.storage_options, score_column(config)
+    )
     return _group_counts(table, config.group_column)
+
+
+def score_column(config: SelectConfig) -> str:
+    """approx-prefilter's scores are not ZIP-FIT's, and their column says so."""
+    return "prefilter_score" if config.mode == "approx-prefilter" else storage.SCORE_COLUMN
 
 
 def _group_counts(table: pa.Table | None, column: str | None) -> dict[str, int]:
@@ -383,9 +460,13 @@ def _select(
     """Process every source, then merge and write what the rule keeps. Returns the summary's
     counts and statistics."""
     config = shared.config
+    if config.mode == "approx-early-exit" and config.k is not None:
+        shared = replace(shared, board=ThresholdBoard.remote(config.k))
+    if config.mode == "approx-cascade":  # the first pass keeps the best c*K by prefilter
+        shared = replace(shared, config=replace(config, k=config.cascade_factor * config.k))
     shared_ref = ray.put(shared)
     with timed(seconds, "score"):
-        merge_tree, tally = _process_all(sources, shared_ref, finished, config)
+        merge_tree, tally = _process_all(sources, shared_ref, finished, shared)
     if config.rule.streamed:
         parts = sorted(tally.parts)
         _remove_outputs(config.out, keep=set(parts), options=config.storage_options)
@@ -395,6 +476,11 @@ def _select(
     else:
         with timed(seconds, "reduce"):
             selected = merge_tree.result()
+        if config.mode == "approx-cascade":
+            with timed(seconds, "rescore"):
+                rescoring = ray.put(replace(shared, config=config))
+                selected, pairs = _rescore(selected, rescoring, config.rule)
+            tally.counts["pair_compressions"] += pairs
         if config.k is not None and len(selected) < config.k:
             log(
                 f"warning: only {len(selected):,} rows were scored; --k {config.k:,} keeps them all"
@@ -414,6 +500,8 @@ def _select(
         "shards_resumed": tally.shards_resumed,
         "bad_files": tally.bad_files,
         "rule": config.rule.describe(),
+        "mode": config.mode,
+        "score_column": score_column(config),
         "rows_selected": rows,
         "tokens_selected": tokens,
         "parts": parts,
@@ -437,12 +525,13 @@ def _process_all(
     sources: list[tuple[storage.Shard | str, str]],
     shared_ref: ray.ObjectRef,
     finished: set[str],
-    config: SelectConfig,
+    shared: Shared,
 ) -> tuple[MergeTree, Tally]:
     """Submit one task per source, at most max_in_flight at a time, merging as they finish.
 
     Shards with a checkpoint from an earlier run of the same job are loaded, not scored.
     """
+    config = shared.config
     merge_tree = MergeTree(config.rule)
     tally = Tally()
     rows_to_score = sum(
@@ -450,13 +539,13 @@ def _process_all(
     )
     progress = Progress("score", rows_to_score, "rows")
     queue = iter(sources)
-    in_flight: dict[ray.ObjectRef, ray.ObjectRef] = {}  # notes ref -> entries ref
+    in_flight: dict[ray.ObjectRef, tuple[ray.ObjectRef, str]] = {}  # notes -> entries, name
 
     def submit_next() -> None:
         source, name = next(queue, (None, None))
         if source is not None:
             kept, notes = process_shard.remote(source, shared_ref, name, name in finished)
-            in_flight[notes] = kept
+            in_flight[notes] = (kept, name)
 
     for _ in range(_max_in_flight(config)):
         submit_next()
@@ -464,8 +553,11 @@ def _process_all(
     while in_flight:
         done, _ = ray.wait(list(in_flight), num_returns=1)
         for notes_ref in done:
-            merge_tree.add(in_flight.pop(notes_ref))
+            kept, name = in_flight.pop(notes_ref)
+            merge_tree.add(kept)
             notes = ray.get(notes_ref)
+            if shared.board is not None:
+                shared.board.finish.remote(name)
             tally.add(notes)
             shards_done += 1
             scored_rows = 0 if notes["resumed"] else notes["counts"].get("rows_read", 0)
@@ -473,6 +565,23 @@ def _process_all(
             submit_next()
     progress.close()
     return merge_tree, tally
+
+
+def _rescore(
+    shortlist: np.ndarray, shared_ref: ray.ObjectRef, rule: SelectionRule
+) -> tuple[np.ndarray, int]:
+    """Exact scores for the cascade's shortlist, in tasks of at most MAX_SHARD_ROWS rows of
+    one file; returns the rule's rows of them and the pair compressions spent."""
+    file_index, row_index = storage.unpack_row_id(shortlist["row_id"])
+    refs = []
+    for f in np.unique(file_index):
+        rows = np.sort(row_index[file_index == f])
+        for start in range(0, len(rows), MAX_SHARD_ROWS):
+            refs.append(
+                rescore_rows.remote(int(f), rows[start : start + MAX_SHARD_ROWS], shared_ref)
+            )
+    results = ray.get(refs)
+    return rule.merge([entries for entries, _ in results]), sum(p for _, p in results)
 
 
 def _materialize(

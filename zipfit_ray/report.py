@@ -29,21 +29,23 @@ pre { background: #f6f6f6; padding: 0.5rem; white-space: pre-wrap; max-height: 1
 
 def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> None:
     arguments = summary["arguments"]
-    head, tail = _examples(out, summary["parts"], arguments["text_column"], options)
+    columns = [arguments["text_column"], summary["score_column"]]
+    head, tail = _examples(out, summary["parts"], columns, options)
     ranked = not arguments.get("min_score")  # --min-score parts are in pool order
+    mode = "" if summary["mode"] == "exact" else f" ({summary['mode']})"
     sections = [
-        f"<h1>ZIP-FIT selection: {html.escape(summary['rule'])}</h1>",
+        f"<h1>ZIP-FIT selection: {html.escape(summary['rule'])}{mode}</h1>",
         _overview(summary),
         "<h2>Scores: pool and selection</h2>",
         _histogram_svg(summary),
         _groups(summary),
         f"<h2>{'Best' if ranked else 'Some'} selected rows</h2>",
-        _rows(head, arguments["text_column"]),
+        _rows(head, *columns),
     ]
     if ranked:
         sections += [
             "<h2>Borderline: the last rows selected</h2>",
-            _rows(tail, arguments["text_column"]),
+            _rows(tail, *columns),
         ]
     sections.append(
         "<h2>Run</h2><details><summary>summary.json</summary><pre>"
@@ -169,20 +171,19 @@ def _groups(summary: dict[str, Any]) -> str:
     )
 
 
-def _examples(out: str, parts: list[str], text_column: str, options: dict[str, Any]):
+def _examples(out: str, parts: list[str], columns: list[str], options: dict[str, Any]):
     if not parts:
         return [], []
-    columns = [text_column, storage.SCORE_COLUMN]
     head = storage.read_part_rows(storage.join(out, parts[0]), columns, EXAMPLES, options, "head")
     tail = storage.read_part_rows(storage.join(out, parts[-1]), columns, EXAMPLES, options, "tail")
     return head, tail
 
 
-def _rows(rows: list[dict[str, Any]], text_column: str) -> str:
+def _rows(rows: list[dict[str, Any]], text_column: str, score_column: str) -> str:
     if not rows:
         return "<p>None.</p>"
     return "".join(
-        f"<p>score {row[storage.SCORE_COLUMN]:.6f}</p><pre>"
+        f"<p>{score_column} {row[score_column]:.6f}</p><pre>"
         + html.escape(_text(row[text_column]))
         + "</pre>"
         for row in rows

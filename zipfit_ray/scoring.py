@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,13 @@ READ_ATTEMPTS = 3  # a row group is read (and scored) at most this often before 
 RETRY_DELAY = 0.5  # seconds before the first retry; doubles each time
 NULL_GROUP = "(null)"
 
+# texts -> (scores, NaN where early exit dropped the row; pair compressions done)
+Scorer = Callable[[Sequence[bytes]], tuple[np.ndarray, int]]
+
+
+def exact_scorer(targets: PreparedTargets) -> Scorer:
+    return lambda texts: (score(texts, targets), len(texts) * len(targets.texts))
+
 
 @dataclass
 class ShardOutcome:
@@ -37,9 +45,10 @@ class ShardOutcome:
 
 
 def score_shard(
-    shard: storage.Shard, targets: PreparedTargets, config: SelectConfig, tokens: TokenCounter
+    shard: storage.Shard, scorer: Scorer, config: SelectConfig, tokens: TokenCounter
 ) -> ShardOutcome:
-    """Score every row of ``shard``; entries for all of them, in pool order.
+    """Score every row of ``shard``; entries for all of them (but those early exit drops),
+    in pool order.
 
     Null texts are skipped, texts longer than ``config.max_bytes`` are cut to that length,
     and each row group is retried with backoff on read errors. A row group that still fails
@@ -49,7 +58,7 @@ def score_shard(
     pieces = []
     for piece in shard.pieces:
         try:
-            piece_outcome = _score_piece_with_retries(piece, targets, config, tokens)
+            piece_outcome = _score_piece_with_retries(piece, scorer, config, tokens)
         except (OSError, pa.ArrowException) as exc:
             if config.on_bad_file != "skip":
                 raise ZipfitError(
@@ -68,12 +77,12 @@ def score_shard(
 
 
 def _score_piece_with_retries(
-    piece: storage.Piece, targets: PreparedTargets, config: SelectConfig, tokens: TokenCounter
+    piece: storage.Piece, scorer: Scorer, config: SelectConfig, tokens: TokenCounter
 ) -> ShardOutcome:
     attempt = 1
     while True:
         try:
-            return _score_piece(piece, targets, config, tokens)
+            return _score_piece(piece, scorer, config, tokens)
         except (OSError, pa.ArrowException):
             if attempt == READ_ATTEMPTS:
                 raise
@@ -82,7 +91,7 @@ def _score_piece_with_retries(
 
 
 def _score_piece(
-    piece: storage.Piece, targets: PreparedTargets, config: SelectConfig, tokens: TokenCounter
+    piece: storage.Piece, scorer: Scorer, config: SelectConfig, tokens: TokenCounter
 ) -> ShardOutcome:
     outcome = ShardOutcome(np.empty(0, dtype=topk.ENTRY))
     batches = []
@@ -96,8 +105,13 @@ def _score_piece(
         kept = [t for t in texts if t is not None]
         outcome.counts["rows_truncated"] += sum(len(t) > config.max_bytes for t in kept)
         kept = [t[: config.max_bytes] for t in kept]
-        batches.append(topk.entries(score(kept, targets), row_ids[present], tokens.count(kept)))
-        if groups is not None:
+        scores, pairs = scorer(kept)
+        outcome.counts["pair_compressions"] += pairs
+        finished = ~np.isnan(scores)
+        outcome.counts["rows_dropped_early"] += int((~finished).sum())
+        entries = topk.entries(scores, row_ids[present], tokens.count(kept))
+        batches.append(entries[finished])
+        if groups is not None:  # counted over every row scored, dropped early or not
             outcome.groups.update(
                 NULL_GROUP if g is None else str(g) for g, p in zip(groups, present) if p
             )

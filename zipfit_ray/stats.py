@@ -36,3 +36,13 @@ def histogram_quantiles(counts: Sequence[int]) -> dict[str, float]:
     return {
         f"q{q:g}": float(middles[np.searchsorted(cumulative, max(1, q * total))]) for q in QUANTILES
     }
+
+
+def kth_best_lower_bound(counts: np.ndarray, k: int) -> float:
+    """A score the k-th best row certainly reaches: the lower edge of the highest bin at
+    which the histogram holds k rows counting from the top (-inf while it holds fewer)."""
+    from_top = np.cumsum(np.asarray(counts)[::-1])
+    if len(from_top) == 0 or from_top[-1] < k:
+        return -np.inf
+    bins_from_top = int(np.searchsorted(from_top, k))
+    return float(BIN_EDGES[len(counts) - 1 - bins_from_top])

@@ -334,6 +334,7 @@ def write_part(
     files: dict[int, tuple[str, tuple[int, ...]]],
     schema: pa.Schema,
     storage_options: dict[str, Any],
+    score_column: str = SCORE_COLUMN,
 ) -> pa.Table:
     """Write selected rows as one Parquet file: every pool column (as ``schema``), in the
     order of ``selected`` (an ENTRY array), plus the score. ``files`` maps file index to
@@ -350,7 +351,7 @@ def write_part(
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     if positions:
         table = table.take(np.argsort(np.concatenate(positions), kind="stable"))
-    table = table.append_column(SCORE_COLUMN, pa.array(selected["score"], pa.float64()))
+    table = table.append_column(score_column, pa.array(selected["score"], pa.float64()))
     write_atomic(uri, table, storage_options)
     return table
 

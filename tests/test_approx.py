@@ -1,0 +1,122 @@
+"""The approximate modes: early exit, dictionary prefilter, cascade. Selected rows keep
+exact scores; how many rows they lose is measured by benchmarks/evaluate.py."""
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, score, stats
+from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer, score_early_exit
+from zipfit_ray.prefilter import DictionaryPrefilter
+from zipfit_ray.selection import SelectionRule
+
+
+@pytest.fixture(scope="module")
+def texts(corpus):
+    return [t for t in corpus.texts if t is not None][:120]
+
+
+@pytest.fixture(scope="module")
+def many_targets(corpus):
+    """40 targets, so that the checkpoints at 8, 16 and 32 come before the end."""
+    return prepare_targets([t for t in corpus.texts[300:] if t is not None][:40], "zlib")
+
+
+def test_without_a_threshold_early_exit_is_the_exact_kernel(texts, many_targets):
+    scores, pairs = score_early_exit(texts, many_targets, lambda: -np.inf, EarlyExit())
+    assert scores.tobytes() == score(texts, many_targets).tobytes()
+    assert pairs == len(texts) * len(many_targets.texts)
+
+
+def test_an_unreachable_threshold_stops_every_row_at_the_first_checkpoint(texts, many_targets):
+    scores, pairs = score_early_exit(texts, many_targets, lambda: np.inf, EarlyExit())
+    assert np.isnan(scores).all() and pairs == len(texts) * 8
+
+
+def test_survivors_keep_their_exact_scores(texts, many_targets):
+    exact = score(texts, many_targets)
+    threshold = float(np.quantile(exact, 0.9))
+    scores, pairs = score_early_exit(texts, many_targets, lambda: threshold, EarlyExit())
+    kept = ~np.isnan(scores)
+    assert scores[kept].tobytes() == exact[kept].tobytes()
+    assert set(np.flatnonzero(exact >= threshold)) <= set(np.flatnonzero(kept))
+    assert pairs < 0.7 * len(texts) * len(many_targets.texts)
+
+
+def test_the_scorer_raises_its_own_bar_as_exact_scores_come_in(texts, many_targets):
+    scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), EarlyExit())
+    assert scorer.threshold() == -np.inf
+    first, _ = scorer(texts[:60])
+    assert scorer.threshold() == np.sort(first)[-5]
+    _, pairs = scorer(texts[60:])
+    assert pairs < 60 * len(many_targets.texts)
+
+
+@given(st.lists(st.floats(-0.2, 0.9), min_size=1, max_size=300), st.integers(1, 50))
+def test_the_histogram_bound_never_exceeds_the_true_kth_best(scores, k):
+    bound = stats.kth_best_lower_bound(stats.histogram(np.array(scores)), k)
+    if len(scores) < k:
+        assert bound == -np.inf
+    else:
+        assert bound <= sorted(scores)[-k]
+
+
+@pytest.mark.parametrize("kind", ["zlib", "zstd"])
+def test_the_prefilter_prefers_text_like_the_targets(kind, corpus, texts):
+    prefilter = DictionaryPrefilter(corpus.targets, kind)
+    code = b"def f(self, value):\n    return self._value + value\n" * 3
+    scores = prefilter.score([code, bytes(range(256)) * 2, b""])
+    assert scores[0] > scores[1] and scores[2] == 0.0
+
+
+def test_modes_on_ray_keep_exact_scores_and_compress_less(
+    ray_session, corpus, many_targets, tmp_path
+):
+    targets = tmp_path / "targets.json"
+    targets.write_text(json.dumps([t.decode() for t in many_targets.texts]))
+
+    def run(out, **options):
+        config = SelectConfig(
+            pool=(str(corpus.pool_dir),),
+            targets=str(targets),
+            out=str(out),
+            compressor="zlib",
+            **options,
+        )
+        return run_select(config), pq.ParquetDataset(sorted(out.glob("part-*.parquet"))).read()
+
+    exact_summary, exact = run(tmp_path / "exact", k=20)
+    n, m = exact_summary["rows_read"] - 3, len(many_targets.texts)
+    assert exact_summary["pair_compressions"] == n * m
+
+    for mode, extra in (("approx-early-exit", {}), ("approx-cascade", {"cascade_factor": 6})):
+        summary, table = run(tmp_path / mode, k=20, mode=mode, **extra)
+        assert summary["mode"] == mode and summary["pair_compressions"] < n * m
+        texts = [t.encode() for t in table.column("text").to_pylist()]
+        exact_scores = score(texts, many_targets)
+        assert np.asarray(table.column("zipfit_score")).tobytes() == exact_scores.tobytes()
+        overlap = set(table.column("id").to_pylist()) & set(exact.column("id").to_pylist())
+        assert len(overlap) >= 18  # evaluate.py measures this properly, on a bigger pool
+
+    summary, table = run(tmp_path / "prefilter", k=20, mode="approx-prefilter")
+    assert "prefilter_score" in table.column_names and table.num_rows == 20
+    assert summary["pair_compressions"] == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"budget_tokens": 10, "mode": "approx-early-exit"}, "select with --k or --min-score"),
+        ({"min_score": 0.1, "mode": "approx-cascade"}, "select with --k"),
+        ({"k": 3, "mode": "approx-cascade", "all_scores": True}, "--all-scores: only with"),
+        ({"k": 3, "mode": "fast"}, "--mode: choose from"),
+        ({"k": 3, "early_exit_z": 0}, "--early-exit-z: must be a positive number"),
+    ],
+)
+def test_mode_mistakes_are_user_errors(options, message):
+    with pytest.raises(ZipfitError, match=message):
+        SelectConfig(pool=("p",), targets="t", out="o", **options)
