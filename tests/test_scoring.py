@@ -1,5 +1,7 @@
 """Scoring one shard without Ray: row rules, retries, bad row groups."""
 
+from collections import Counter
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
