@@ -46,12 +46,13 @@ def test_any_split_kept_and_merged_is_the_naive_selection(rule, scores, data):
     bounds = [0, *cuts, len(scores)]
     everything = items(scores, tokens)
     pieces = [rule.keep(everything[a:b]) for a, b in itertools.pairwise(bounds)]
-    merged = rule.merge([rule.merge(pieces[::2]), rule.merge(pieces[1::2])])
+    merged = rule.finish(rule.merge([rule.merge(pieces[::2]), rule.merge(pieces[1::2])]))
     assert merged["row_id"].tolist() == naive(rule, scores, tokens)
 
 
 def test_budget_stops_at_the_first_row_that_does_not_fit():
-    kept = SelectionRule(budget_tokens=10).keep(items([0.9, 0.8, 0.7], [4, 7, 1]))
+    rule = SelectionRule(budget_tokens=10)
+    kept = rule.finish(rule.keep(items([0.9, 0.8, 0.7], [4, 7, 1])))
     assert kept["row_id"].tolist() == [0]  # not [0, 2]: rows are taken in score order
 
 

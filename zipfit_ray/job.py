@@ -85,7 +85,10 @@ def process_shard(
             scoring.ShardOutcome(entries, Counter(rows_read=len(entries))), shared, name
         )
     else:
-        tokens = TokenCounter(shared.tokenizer_json)
+        # rows' tokens are needed to select by budget and to save for reselect; otherwise only
+        # the selected rows' tokens are counted, as they are written
+        needs_tokens = config.budget_tokens is not None or config.all_scores
+        tokens = TokenCounter(shared.tokenizer_json) if needs_tokens else None
         outcome = _conclude(
             scoring.score_shard(source, _scorer(shared, name), config, tokens), shared, name
         )
@@ -164,23 +167,16 @@ def _conclude(outcome: scoring.ShardOutcome, shared: Shared, name: str) -> scori
     if config.rule.streamed:
         kept = outcome.entries[np.argsort(outcome.entries["row_id"], kind="stable")]
         part = f"part-{name}.parquet"
-        table = (
-            storage.write_part(
-                storage.join(config.out, part),
-                kept,
-                shared.files,
-                shared.schema,
-                config.storage_options,
-            )
+        written = (
+            _write_part(storage.join(config.out, part), kept, shared)
             if len(kept)
-            else None
+            else {"groups": {}, "tokens": 0}
         )
         outcome.selected = {
             "part": part if len(kept) else None,
             "rows": len(kept),
-            "tokens": int(kept["tokens"].sum()),
             "histogram": stats.histogram(kept["score"]).tolist(),
-            "groups": _group_counts(table, config.group_column),
+            **written,
         }
         outcome.entries = kept[:0]
     return outcome
@@ -197,8 +193,7 @@ def rescore_rows(file_index: int, rows: np.ndarray, shared: Shared) -> tuple[np.
     )
     texts = [t[: config.max_bytes] for t in storage.column_bytes(table.column(0))]
     scores = scoring.exact_scorer(shared.targets)(texts)[0]
-    tokens = TokenCounter(shared.tokenizer_json).count(texts)
-    entries = topk.entries(scores, storage.pack_row_id(file_index, rows), tokens)
+    entries = topk.entries(scores, storage.pack_row_id(file_index, rows))
     return config.rule.keep(entries), len(texts) * len(shared.targets.texts)
 
 
@@ -208,14 +203,20 @@ def merge_results(rule: SelectionRule, *parts: np.ndarray) -> np.ndarray:
 
 
 @ray.remote(max_retries=TASK_RETRIES)
-def write_part(uri: str, selected: np.ndarray, shared: Shared) -> dict[str, int]:
-    """Read back the selected rows (all columns), in rank order, add the score, write one
-    part. Returns the part's rows per --group-column value."""
+def write_part(uri: str, selected: np.ndarray, shared: Shared) -> dict[str, Any]:
+    return _write_part(uri, selected, shared)
+
+
+def _write_part(uri: str, selected: np.ndarray, shared: Shared) -> dict[str, Any]:
+    """Read back the selected rows (all columns), in the order given, add the score, write
+    one part. Returns its rows per --group-column value and its tokens."""
     config = shared.config
     table = storage.write_part(
         uri, selected, shared.files, shared.schema, config.storage_options, score_column(config)
     )
-    return _group_counts(table, config.group_column)
+    texts = storage.column_bytes(table.column(config.text_column))
+    tokens = TokenCounter(shared.tokenizer_json).count([t[: config.max_bytes] for t in texts])
+    return {"groups": _group_counts(table, config.group_column), "tokens": int(tokens.sum())}
 
 
 def score_column(config: SelectConfig) -> str:
@@ -223,8 +224,8 @@ def score_column(config: SelectConfig) -> str:
     return "prefilter_score" if config.mode == "approx-prefilter" else storage.SCORE_COLUMN
 
 
-def _group_counts(table: pa.Table | None, column: str | None) -> dict[str, int]:
-    if table is None or column is None:
+def _group_counts(table: pa.Table, column: str | None) -> dict[str, int]:
+    if column is None:
         return {}
     return dict(
         Counter(
@@ -258,7 +259,7 @@ class MergeTree:
 
     def result(self) -> np.ndarray:
         remaining = [ref for level in self.levels for ref in level]
-        return ray.get(merge_results.remote(self.rule, *remaining))
+        return self.rule.finish(ray.get(merge_results.remote(self.rule, *remaining)))
 
 
 @contextmanager
@@ -392,7 +393,10 @@ def _run_on_ray(address: str | None, num_cpus: int | None, work: Any) -> Any:
     started_ray = not ray.is_initialized()
     if started_ray:
         # "local" starts a new Ray even where `ray start` left one running on this machine
-        ray.init(address=address or "local", num_cpus=num_cpus)
+        if address:
+            ray.init(address=address)
+        else:  # no dashboard: ~1 s less to start; progress is on stderr
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False)
     try:
         return work()
     except ray.exceptions.RayTaskError as exc:
@@ -486,8 +490,8 @@ def _select(
                 f"warning: only {len(selected):,} rows were scored; --k {config.k:,} keeps them all"
             )
         with timed(seconds, "materialize"):
-            parts, groups = _materialize(selected, shared_ref, config)
-        rows, tokens = len(selected), int(selected["tokens"].sum())
+            parts, groups, tokens = _materialize(selected, shared_ref, config)
+        rows = len(selected)
         histogram = stats.histogram(selected["score"])
         quantiles = stats.quantiles(selected["score"])
     return {
@@ -581,24 +585,27 @@ def _rescore(
                 rescore_rows.remote(int(f), rows[start : start + MAX_SHARD_ROWS], shared_ref)
             )
     results = ray.get(refs)
-    return rule.merge([entries for entries, _ in results]), sum(p for _, p in results)
+    return rule.finish(rule.merge([entries for entries, _ in results])), sum(p for _, p in results)
 
 
 def _materialize(
     selected: np.ndarray, shared_ref: ray.ObjectRef, config: SelectConfig
-) -> tuple[list[str], dict[str, int]]:
+) -> tuple[list[str], dict[str, int], int]:
     """Write the selection as part-NNNNN.parquet files, best rows first; drop stale parts.
-    Returns the part names and the selected rows per group."""
+    Returns the part names, the selected rows per group and their tokens."""
     chunks = [selected[i : i + config.part_rows] for i in range(0, len(selected), config.part_rows)]
     chunks = chunks or [selected]  # an empty selection still gets one (empty) part
     names = [f"part-{i:05d}.parquet" for i in range(len(chunks))]
     progress = Progress("write", len(chunks), "parts")
     groups: Counter = Counter()
+    tokens = 0
     in_flight: list[ray.ObjectRef] = []
 
     def collect(refs: list[ray.ObjectRef]) -> None:
-        for counts in ray.get(refs):  # raises if a part failed
-            groups.update(counts)
+        nonlocal tokens
+        for written in ray.get(refs):  # raises if a part failed
+            groups.update(written["groups"])
+            tokens += written["tokens"]
         progress.advance(len(refs))
 
     for name, chunk in zip(names, chunks):
@@ -609,7 +616,7 @@ def _materialize(
     collect(in_flight)
     progress.close()
     _remove_outputs(config.out, keep=set(names), options=config.storage_options)
-    return names, dict(groups)
+    return names, dict(groups), tokens
 
 
 def _auto_shard_rows(num_rows: int) -> int:

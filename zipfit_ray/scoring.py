@@ -45,10 +45,10 @@ class ShardOutcome:
 
 
 def score_shard(
-    shard: storage.Shard, scorer: Scorer, config: SelectConfig, tokens: TokenCounter
+    shard: storage.Shard, scorer: Scorer, config: SelectConfig, tokens: TokenCounter | None
 ) -> ShardOutcome:
     """Score every row of ``shard``; entries for all of them (but those early exit drops),
-    in pool order.
+    in pool order, with token counts if ``tokens`` is given (else 0).
 
     Null texts are skipped, texts longer than ``config.max_bytes`` are cut to that length,
     and each row group is retried with backoff on read errors. A row group that still fails
@@ -77,7 +77,7 @@ def score_shard(
 
 
 def _score_piece_with_retries(
-    piece: storage.Piece, scorer: Scorer, config: SelectConfig, tokens: TokenCounter
+    piece: storage.Piece, scorer: Scorer, config: SelectConfig, tokens: TokenCounter | None
 ) -> ShardOutcome:
     attempt = 1
     while True:
@@ -91,7 +91,7 @@ def _score_piece_with_retries(
 
 
 def _score_piece(
-    piece: storage.Piece, scorer: Scorer, config: SelectConfig, tokens: TokenCounter
+    piece: storage.Piece, scorer: Scorer, config: SelectConfig, tokens: TokenCounter | None
 ) -> ShardOutcome:
     outcome = ShardOutcome(np.empty(0, dtype=topk.ENTRY))
     batches = []
@@ -109,7 +109,8 @@ def _score_piece(
         outcome.counts["pair_compressions"] += pairs
         finished = ~np.isnan(scores)
         outcome.counts["rows_dropped_early"] += int((~finished).sum())
-        entries = topk.entries(scores, row_ids[present], tokens.count(kept))
+        counts = tokens.count(kept) if tokens else None
+        entries = topk.entries(scores, row_ids[present], counts)
         batches.append(entries[finished])
         if groups is not None:  # counted over every row scored, dropped early or not
             outcome.groups.update(

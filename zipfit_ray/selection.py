@@ -57,10 +57,18 @@ class SelectionRule:
         if self.k is not None:
             return topk.top_k(items, self.k)
         if self.budget_tokens is not None:
+            # the rows that fit, and the first that does not: where the selection stops
+            # depends on it, so a piece must pass it on to the merge (finish drops it)
             ordered = topk.best_first(items)
-            fits = np.searchsorted(np.cumsum(ordered["tokens"]), self.budget_tokens, "right")
-            return ordered[:fits]
+            return ordered[: self._fitting(ordered) + 1]
         return topk.best_first(items[items["score"] >= self.min_score])
 
     def merge(self, parts: Iterable[np.ndarray]) -> np.ndarray:
         return self.keep(topk.concatenate(parts))
+
+    def finish(self, kept: np.ndarray) -> np.ndarray:
+        """The selection, from what keep or merge kept of the whole pool."""
+        return kept[: self._fitting(kept)] if self.budget_tokens is not None else kept
+
+    def _fitting(self, ordered: np.ndarray) -> int:
+        return int(np.searchsorted(np.cumsum(ordered["tokens"]), self.budget_tokens, "right"))
