@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from zipfit_ray.alignment import prepare_targets, score
-from zipfit_ray.early_exit import EarlyExit, score_early_exit
+from zipfit_ray.early_exit import BATCH_ROWS, EarlyExit, score_early_exit
 from zipfit_ray.prefilter import DictionaryPrefilter
 from zipfit_ray.sample import (
     c_headers,
@@ -32,7 +32,6 @@ from zipfit_ray.sample import (
     python_sources,
 )
 
-BATCH = 1024
 PERL_DIRS = ("/usr/share/perl5", "/usr/lib/x86_64-linux-gnu/perl-base", "/usr/share/perl")
 
 
@@ -83,16 +82,17 @@ def ranked(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def early_exit_selection(texts, prepared, k, early: EarlyExit) -> tuple[np.ndarray, int]:
-    """The pool as one stream of batches, the threshold the K-th best exact score so far."""
+    """The pool as one shard's stream of batches, the threshold the K-th best exact score so
+    far (the job also shares it across shards)."""
     best = np.empty(0)
     scores, pairs = [], 0
 
     def threshold() -> float:
         return best[-k] if len(best) >= k else -np.inf
 
-    for start in range(0, len(texts), BATCH):
+    for start in range(0, len(texts), BATCH_ROWS):
         batch_scores, batch_pairs = score_early_exit(
-            texts[start : start + BATCH], prepared, threshold, early
+            texts[start : start + BATCH_ROWS], prepared, threshold, early
         )
         scores.append(batch_scores)
         pairs += batch_pairs

@@ -12,7 +12,7 @@ from zipfit_ray.selection import SelectionRule
 ON_BAD_FILE = ("fail", "skip")
 # exact is ZIP-FIT as the paper defines it; the others trade exactness for fewer compressions
 MODES = ("exact", "approx-early-exit", "approx-cascade", "approx-prefilter")
-PREFILTERS = ("zstd", "zlib")
+PREFILTERS = ("zlib", "zstd")
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,8 @@ class SelectConfig:
     on_bad_file: str = "fail"  # or "skip": leave unreadable files / row groups out, counted
     mode: str = "exact"  # see MODES
     early_exit_z: float = 5.0  # approx-early-exit: the bound's width in standard errors
-    cascade_factor: int = 5  # approx-cascade: prefilter to this many times K, then rescore
-    prefilter: str = "zstd"  # approx-cascade / approx-prefilter: the dictionary compressor
+    cascade_factor: int = 10  # approx-cascade: prefilter to this many times K, then rescore
+    prefilter: str = "zlib"  # approx-cascade / approx-prefilter: the dictionary compressor
 
     def __post_init__(self) -> None:
         if isinstance(self.pool, str):

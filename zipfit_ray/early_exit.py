@@ -1,7 +1,7 @@
 """Approximate early exit: stop compressing a candidate once it clearly cannot be selected.
 
-Targets are visited in a fixed random order. After each checkpoint (8, 16, 32, 64 targets by
-default) a candidate's mean NCD so far estimates its final mean; with the sample standard
+Targets are visited in a fixed random order. After each checkpoint (8, 16, 32, 64, 96 and 128
+targets by default) a candidate's mean NCD so far estimates its final mean; with the sample standard
 deviation s of its NCDs and m of M targets seen, the final alignment is at most
 
     1 - (mean_m - z * s / sqrt(m) * sqrt((M - m) / (M - 1)))
@@ -28,7 +28,8 @@ from zipfit_ray.compressors import Compressor
 from zipfit_ray.selection import SelectionRule
 
 DEFAULT_Z = 5.0
-DEFAULT_CHECKPOINTS = (8, 16, 32, 64)
+DEFAULT_CHECKPOINTS = (8, 16, 32, 64, 96, 128)
+BATCH_ROWS = 256  # smaller batches: the threshold rises sooner (measured: 4.4x vs 3.8x)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ class DictionaryPrefilter:
     """``kind`` "zlib": a zdict of the targets' last 32 KB; "zstd": all targets as a raw
     content dictionary."""
 
-    def __init__(self, targets: Sequence[bytes], kind: str = "zstd", level: int = 3) -> None:
+    def __init__(self, targets: Sequence[bytes], kind: str = "zlib", level: int = 6) -> None:
         if kind not in KINDS:
             raise ValueError(f"prefilter kind must be one of {KINDS}, got {kind!r}")
         joined = b"".join(targets)

@@ -13,19 +13,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from zipfit_ray import storage, topk
+from zipfit_ray import early_exit, storage, topk
 from zipfit_ray.alignment import PreparedTargets, score
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.tokens import TokenCounter
 
-BATCH_ROWS = 1024  # rows per kernel call
+BATCH_ROWS = 1024  # rows per kernel call (early exit: early_exit.BATCH_ROWS)
 READ_ATTEMPTS = 3  # a row group is read (and scored) at most this often before giving up
 RETRY_DELAY = 0.5  # seconds before the first retry; doubles each time
 NULL_GROUP = "(null)"
 
 # texts -> (scores, NaN where early exit dropped the row; pair compressions done)
 Scorer = Callable[[Sequence[bytes]], tuple[np.ndarray, int]]
+
+
+def batch_rows(config: SelectConfig) -> int:
+    return early_exit.BATCH_ROWS if config.mode == "approx-early-exit" else BATCH_ROWS
 
 
 def exact_scorer(targets: PreparedTargets) -> Scorer:
@@ -97,7 +101,7 @@ def _score_piece(
     batches = []
     columns = [config.text_column, *([config.group_column] if config.group_column else [])]
     for texts, groups, row_ids in storage.iter_piece_texts(
-        piece, columns, BATCH_ROWS, config.storage_options
+        piece, columns, batch_rows(config), config.storage_options
     ):
         outcome.counts["rows_read"] += len(texts)
         present = np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts))
