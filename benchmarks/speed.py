@@ -91,20 +91,17 @@ def write_inputs(directory: Path, candidates: list[str], targets: list[str]) -> 
 
 def tree_rss(root: int) -> dict[int, tuple[str, int]]:
     """{pid: (command, RSS bytes)} for root and all its descendants (Linux /proc)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
     pids, frontier = {root}, [root]
-    while frontier:
+    while frontier:  # /proc/<pid>/task/<tid>/children: no scan of every process
         parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in pids]
-        pids.update(children)
-        frontier.extend(children)
+        for children_file in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                children = [int(c) for c in children_file.read_text().split()]
+            except OSError:
+                continue
+            new = [c for c in children if c not in pids]
+            pids.update(new)
+            frontier.extend(new)
     found = {}
     for pid in pids:
         try:
@@ -125,7 +122,7 @@ class PeakMemory:
     """Samples a process tree while it runs: peak of the whole tree, of the root, of the
     largest single Ray worker (processes titled ray::...)."""
 
-    def __init__(self, process: subprocess.Popen, interval: float = 0.2) -> None:
+    def __init__(self, process: subprocess.Popen, interval: float = 0.5) -> None:
         self.process, self.interval = process, interval
         self.tree = self.root = self.worker = 0
         self.thread = threading.Thread(target=self._sample, daemon=True)
@@ -253,8 +250,8 @@ def main() -> None:
     ys = [t.encode() for t in targets]
     n, m, kn = len(candidates), len(targets), len(xs)
     print(
-        f"workload: {n:,} candidates (~{CHUNK_BYTES} B chunks of stdlib files) x {m} targets "
-        f"(held-out stdlib functions), {os.cpu_count()} CPUs, C kernel for "
+        f"workload: {n:,} candidates (~{CHUNK_BYTES} B chunks of Python's text files) "
+        f"x {m} targets (held-out stdlib functions), {os.cpu_count()} CPUs, C kernel for "
         f"{sorted(NATIVE_BACKENDS) or 'nothing'}\n"
     )
 
