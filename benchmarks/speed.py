@@ -237,7 +237,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=50_000, help="for (a) and (d)")
     parser.add_argument("--targets", type=int, default=164)
     parser.add_argument("--kernel-candidates", type=int, default=400, help="for (b) and (c)")
-    parser.add_argument("--memory-rows", type=int, default=1_000_000, help="for (e)")
+    parser.add_argument("--memory-rows", type=int, default=1_000_000, help="for (e); 0 skips it")
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--only", nargs="*", help="compressors to run, e.g. gzip lz4")
     args = parser.parse_args()
@@ -287,7 +287,8 @@ def main() -> None:
             f"| {reference} |"
         )
 
-    memory(work, args.memory_rows, candidates)
+    if args.memory_rows:
+        memory(work, args.memory_rows, candidates)
 
 
 def print_row(row: dict) -> None:
