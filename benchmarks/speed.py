@@ -9,6 +9,7 @@ candidates never come from. Prints pairs/s and ratios.
     (a) reference   zip_fit.ZIPFIT(...).run(), its own process pool over all CPUs
     (b) bare loop   one core, len(C(x + y)) with the reference's compressor call per pair
     (c) kernel      one core, zipfit_ray.score(): C loop where built, else Python
+    ((b) and (c) run interleaved --repeats times; the fastest of each counts)
     (d) job         `zipfit-ray select` end to end (Ray start-up included) on 1 and 2 CPUs
     (e) memory      peak RSS of a job over a large pool, and of the reference
 """
@@ -237,6 +238,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=50_000, help="for (a) and (d)")
     parser.add_argument("--targets", type=int, default=164)
     parser.add_argument("--kernel-candidates", type=int, default=400, help="for (b) and (c)")
+    parser.add_argument("--repeats", type=int, default=5, help="for (b) and (c): best of")
     parser.add_argument("--memory-rows", type=int, default=1_000_000, help="for (e); 0 skips it")
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--only", nargs="*", help="compressors to run, e.g. gzip lz4")
@@ -260,9 +262,12 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         row = {"setting": f"{name}-{level}"}
-        row["bare"] = kn * m / bare_loop(xs, ys, name, level)
-        row["kernel"] = kn * m / kernel(xs, ys, name, level, native=True)
-        row["kernel_py"] = kn * m / kernel(xs, ys, name, level, native=False)
+        seconds = {"bare": [], "kernel": [], "kernel_py": []}
+        for _ in range(args.repeats):  # interleaved; the fastest of each is the least disturbed
+            seconds["bare"].append(bare_loop(xs, ys, name, level))
+            seconds["kernel"].append(kernel(xs, ys, name, level, native=True))
+            seconds["kernel_py"].append(kernel(xs, ys, name, level, native=False))
+        row.update({key: kn * m / min(times) for key, times in seconds.items()})
         for cpus in (1, 2):
             seconds, _, summary = job_run(work, name, level, cpus, k=1000)
             row[f"job{cpus}"] = n * m / seconds

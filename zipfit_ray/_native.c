@@ -68,6 +68,19 @@ static int out_from(PyObject *obj, Py_buffer *view, Py_ssize_t rows, Py_ssize_t 
     return 0;
 }
 
+/* Free a pair loop's buffers; None, or RuntimeError(`failure`) if the loop failed. */
+static PyObject *finish_pairs(void *scratch, void *joined, Py_buffer *view, int failed,
+                              const char *failure) {
+    free(scratch);
+    free(joined);
+    PyBuffer_Release(view);
+    if (failed) {
+        PyErr_SetString(PyExc_RuntimeError, failure);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* ---------------------------------------------------------------- deflate */
 
 #define MEM_LEVEL 8 /* zlib's DEF_MEM_LEVEL, what zlib.compress and zlib.compressobj use */
@@ -161,13 +174,7 @@ static PyObject *deflate_pair_sizes(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     deflateEnd(&one_shot);
-    free(scratch);
-    free(joined);
-    PyBuffer_Release(&view);
-    if (failed)
-        PyErr_SetString(PyExc_RuntimeError, "deflate failed");
-    else
-        result = Py_NewRef(Py_None);
+    result = finish_pairs(scratch, joined, &view, failed, "deflate failed");
 done_texts:
     texts_free(&xs);
     texts_free(&ys);
@@ -258,13 +265,7 @@ static PyObject *lz4_pair_sizes(PyObject *self, PyObject *args) {
         }
     }
     Py_END_ALLOW_THREADS
-    free(scratch);
-    free(joined);
-    PyBuffer_Release(&view);
-    if (failed)
-        PyErr_SetString(PyExc_RuntimeError, "LZ4F_compressFrame failed");
-    else
-        result = Py_NewRef(Py_None);
+    result = finish_pairs(scratch, joined, &view, failed, "LZ4F_compressFrame failed");
 done_texts:
     texts_free(&xs);
     texts_free(&ys);
