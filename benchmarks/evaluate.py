@@ -90,13 +90,16 @@ def early_exit_selection(texts, prepared, k, early: EarlyExit) -> tuple[np.ndarr
     def threshold() -> float:
         return best[-k] if len(best) >= k else -np.inf
 
+    def record(exact: np.ndarray) -> None:
+        nonlocal best
+        best = np.sort(np.concatenate([best, exact]))[-k:]
+
     for start in range(0, len(texts), BATCH_ROWS):
         batch_scores, batch_pairs = score_early_exit(
-            texts[start : start + BATCH_ROWS], prepared, threshold, early
+            texts[start : start + BATCH_ROWS], prepared, threshold, early, record
         )
         scores.append(batch_scores)
         pairs += batch_pairs
-        best = np.sort(np.concatenate([best, batch_scores[~np.isnan(batch_scores)]]))[-k:]
     return ranked(np.concatenate(scores), k), pairs
 
 

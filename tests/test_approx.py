@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, score, stats
+from zipfit_ray import (
+    SelectConfig,
+    ZipfitError,
+    early_exit,
+    prepare_targets,
+    run_select,
+    score,
+    stats,
+)
 from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer, score_early_exit
 from zipfit_ray.prefilter import DictionaryPrefilter
 from zipfit_ray.selection import SelectionRule
@@ -54,6 +62,21 @@ def test_the_scorer_raises_its_own_bar_as_exact_scores_come_in(texts, many_targe
     assert scorer.threshold() == np.sort(first)[-5]
     _, pairs = scorer(texts[60:])
     assert pairs < 60 * len(many_targets.texts)
+
+
+def test_the_bar_rises_within_one_call_best_rows_first(texts, many_targets, monkeypatch):
+    monkeypatch.setattr(early_exit, "SUB_BATCH_ROWS", 10)
+    exact = score(texts, many_targets)
+    scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), EarlyExit())
+    heard = []
+    monkeypatch.setattr(
+        scorer, "_record", lambda s, record=scorer._record: heard.append(s) or record(s)
+    )
+    scores, pairs = scorer(texts)
+    assert max(len(batch) for batch in heard) <= 10
+    assert set(np.argsort(-exact)[:5]) <= set(np.flatnonzero(~np.isnan(scores)))
+    # in one batch of 120 with no bar yet, every row would be compressed against all targets
+    assert pairs < 0.8 * len(texts) * len(many_targets.texts)
 
 
 @given(st.lists(st.floats(-0.2, 0.9), min_size=1, max_size=300), st.integers(1, 50))
