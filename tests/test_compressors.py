@@ -22,7 +22,8 @@ def real_texts(sample_tables, n: int = 40) -> list[bytes]:
     texts = [t.encode() for t in sample_tables[0].column("text").to_pylist()[:n]]
     long = b"\n".join(texts[:12])  # past the prefix-reuse threshold
     assert len(long) > PREFIX_REUSE_MIN_BYTES
-    return [*texts, long, b"", b"x", os.urandom(3000), b"\xff\xfe not utf-8 \x80"]
+    huge = long * (70_000 // len(long) + 1)  # past lz4's 64 KB block and table reuse limit
+    return [*texts, long, huge, b"", b"x", os.urandom(3000), b"\xff\xfe not utf-8 \x80"]
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
