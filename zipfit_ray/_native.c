@@ -4,8 +4,8 @@
  * It calls the very compressor code the Python bindings use, so sizes are identical:
  *  - deflate (gzip, zlib): the process's zlib, the one Python's zlib module is linked to
  *    (compressors.py checks the versions match before using this);
- *  - lz4: the LZ4 frame API looked up in python-lz4's own extension module, called with
- *    the preferences lz4.frame.compress(data, level) passes to LZ4F_compressFrame.
+ *  - lz4: LZ4F_compressFrame looked up in python-lz4's own extension module, called with
+ *    the preferences lz4.frame.compress(data, level) builds.
  * What is saved is Python's per-call work: argument parsing, concatenation, a bytes object
  * per result. Level 0 deflate is not handled here (stored-block boundaries depend on how
  * output space is offered), nor is zstd (python-zstandard exports no symbols).
@@ -206,26 +206,11 @@ typedef struct {
     unsigned reserved[3];
 } lz4_preferences;
 
-#define LZ4F_VERSION 100           /* the frame API version of lz4frame.h */
-#define LZ4_ONE_BLOCK (64 * 1024) /* the default block size: larger frames link blocks */
-
-/* LZ4F_compressFrame(dst, ...) is LZ4F_compressFrame_usingCDict(a fresh context, dst, ...,
- * no dictionary, ...). A frame of one block is compressed by LZ4's one-shot "fastReset"
- * calls, which give the same bytes on a context that compressed earlier frames, so one
- * context serves a whole call and the memset of a fresh one is saved. Frames of linked
- * blocks can differ on a used context (measured): they get LZ4F_compressFrame itself. */
 typedef size_t (*compress_frame_fn)(void *, size_t, const void *, size_t, const lz4_preferences *);
-typedef size_t (*create_context_fn)(void **, unsigned);
-typedef size_t (*free_context_fn)(void *);
-typedef size_t (*compress_frame_in_fn)(void *, void *, size_t, const void *, size_t, const void *,
-                                       const lz4_preferences *);
 typedef size_t (*compress_frame_bound_fn)(size_t, const lz4_preferences *);
 typedef unsigned (*is_error_fn)(size_t);
 
 static compress_frame_fn lz4_compress_frame = NULL;
-static create_context_fn lz4_create_context = NULL;
-static free_context_fn lz4_free_context = NULL;
-static compress_frame_in_fn lz4_compress_frame_in = NULL;
 static compress_frame_bound_fn lz4_compress_frame_bound = NULL;
 static is_error_fn lz4_is_error = NULL;
 
@@ -236,21 +221,17 @@ static PyObject *load_lz4(PyObject *self, PyObject *args) {
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (handle == NULL) Py_RETURN_FALSE;
     lz4_compress_frame = (compress_frame_fn)dlsym(handle, "LZ4F_compressFrame");
-    lz4_create_context = (create_context_fn)dlsym(handle, "LZ4F_createCompressionContext");
-    lz4_free_context = (free_context_fn)dlsym(handle, "LZ4F_freeCompressionContext");
-    lz4_compress_frame_in = (compress_frame_in_fn)dlsym(handle, "LZ4F_compressFrame_usingCDict");
     lz4_compress_frame_bound = (compress_frame_bound_fn)dlsym(handle, "LZ4F_compressFrameBound");
     lz4_is_error = (is_error_fn)dlsym(handle, "LZ4F_isError");
-    return PyBool_FromLong(lz4_compress_frame && lz4_create_context && lz4_free_context &&
-                           lz4_compress_frame_in && lz4_compress_frame_bound && lz4_is_error);
+    return PyBool_FromLong(lz4_compress_frame && lz4_compress_frame_bound && lz4_is_error);
 }
 
 static PyObject *lz4_pair_sizes(PyObject *self, PyObject *args) {
     PyObject *xs_obj, *ys_obj, *out_obj;
     int level;
     if (!PyArg_ParseTuple(args, "OOiO", &xs_obj, &ys_obj, &level, &out_obj)) return NULL;
-    if (lz4_compress_frame_in == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "load_lz4() has not found the LZ4 frame API");
+    if (lz4_compress_frame == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "load_lz4() has not found LZ4F_compressFrame");
         return NULL;
     }
     texts_t xs = {0}, ys = {0};
@@ -269,9 +250,7 @@ static PyObject *lz4_pair_sizes(PyObject *self, PyObject *args) {
     size_t out_size = lz4_compress_frame_bound(longest, &preferences);
     char *scratch = malloc(out_size);
     char *joined = malloc(longest + 1);
-    void *context = NULL;
-    int failed = scratch == NULL || joined == NULL ||
-                 lz4_is_error(lz4_create_context(&context, LZ4F_VERSION));
+    int failed = scratch == NULL || joined == NULL;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < xs.count && !failed; i++) {
         Py_ssize_t nx = xs.size[i];
@@ -280,16 +259,12 @@ static PyObject *lz4_pair_sizes(PyObject *self, PyObject *args) {
             size_t n = (size_t)(nx + ys.size[j]);
             memcpy(joined + nx, ys.data[j], (size_t)ys.size[j]);
             preferences.frame_info.content_size = n;
-            size_t size =
-                n <= LZ4_ONE_BLOCK
-                    ? lz4_compress_frame_in(context, scratch, out_size, joined, n, NULL, &preferences)
-                    : lz4_compress_frame(scratch, out_size, joined, n, &preferences);
+            size_t size = lz4_compress_frame(scratch, out_size, joined, n, &preferences);
             failed = lz4_is_error(size) != 0;
             out[i * ys.count + j] = (int64_t)size;
         }
     }
     Py_END_ALLOW_THREADS
-    lz4_free_context(context); /* accepts NULL */
     result = finish_pairs(scratch, joined, &view, failed, "LZ4F_compressFrame failed");
 done_texts:
     texts_free(&xs);
