@@ -4,4 +4,4 @@ source "$(dirname "$0")/env.sh"
 [ -f data/sample/targets.jsonl ] || zipfit-ray make-sample --out data/sample
 zipfit-ray select --pool data/sample/pool --targets data/sample/targets.jsonl \
     --k 1000 --out data/selected --overwrite "$@"
-echo "result: data/selected (part-*.parquet, summary.json, _SUCCESS)"
+echo "result: data/selected (part-*.parquet, report.html, summary.json, _SUCCESS)"
