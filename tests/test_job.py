@@ -127,3 +127,22 @@ def test_stale_parts_of_an_unfinished_run_are_removed(ray_session, corpus, tmp_p
     (tmp_path / "part-00007.parquet").write_bytes(b"left by a killed run")
     select(corpus, tmp_path, k=5, compressor="lz4")
     assert not (tmp_path / "part-00007.parquet").exists()
+
+
+def test_a_pool_of_few_large_row_groups_is_named_as_what_idles_cpus(
+    ray_session, corpus, tmp_path, capsys
+):
+    one_group = tmp_path / "pool.parquet"
+    pq.write_table(pq.read_table(corpus.pool_dir), one_group)  # one row group of 360 rows
+    config = SelectConfig(
+        pool=(str(one_group),),
+        targets=str(corpus.targets_path),
+        k=5,
+        shard_rows=50,
+        out=str(tmp_path / "out"),
+        compressor="lz4",
+    )
+    assert run_select(config)["shards_total"] == 1
+    assert "warning: 2 CPUs but 1 shard(s)" in capsys.readouterr().err
+    select(corpus, tmp_path / "many", k=5, shard_rows=50, compressor="lz4")
+    assert "row groups" not in capsys.readouterr().err

@@ -129,7 +129,9 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         log(f"warning: skipped {uri}: not a readable Parquet file")
 
     def sources() -> list[tuple[storage.Shard, str]]:
-        shards = storage.cut_shards(scan, config.shard_rows or _auto_shard_rows(scan.num_rows))
+        shard_rows = config.shard_rows or _auto_shard_rows(scan.num_rows)
+        shards = storage.cut_shards(scan, shard_rows)
+        _warn_if_row_groups_limit_parallelism(shards, shard_rows)
         return [(s, checkpoints.shard_name(s)) for s in shards]
 
     shared = Shared(config, targets, tokenizer_json, _file_map(scan), scan.schema)
@@ -446,6 +448,20 @@ def _auto_shard_rows(num_rows: int) -> int:
     """Small enough for SHARDS_PER_CPU shards per CPU (balance), at most MAX_SHARD_ROWS."""
     cpus = int(ray.cluster_resources().get("CPU", 1))
     return max(1, min(MAX_SHARD_ROWS, -(-num_rows // (SHARDS_PER_CPU * cpus))))
+
+
+def _warn_if_row_groups_limit_parallelism(shards: tuple[storage.Shard, ...], rows: int) -> None:
+    """A row group is never split (each task would fetch all of it), so a pool of a few
+    large row groups leaves CPUs idle; say so, and what to do."""
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    largest = max((p.num_rows for s in shards for p in s.pieces), default=0)
+    if len(shards) < cpus and largest > rows:
+        log(
+            f"warning: {cpus} CPUs but {len(shards)} shard(s): the pool's row groups (up to "
+            f"{largest:,} rows) are larger than a shard ({rows:,} rows) and are not split; "
+            f"rewrite it with smaller row groups, e.g. pyarrow.parquet.write_table(..., "
+            f"row_group_size={rows})"
+        )
 
 
 def _max_in_flight(config: SelectConfig) -> int:
