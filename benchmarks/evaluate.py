@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from zipfit_ray.alignment import prepare_targets, score
-from zipfit_ray.early_exit import BATCH_ROWS, EarlyExit, score_early_exit
+from zipfit_ray.early_exit import BATCH_ROWS, EarlyExit, EarlyExitScorer
 from zipfit_ray.prefilter import DictionaryPrefilter
 from zipfit_ray.sample import (
     c_headers,
@@ -31,6 +31,7 @@ from zipfit_ray.sample import (
     python_functions,
     python_sources,
 )
+from zipfit_ray.selection import SelectionRule
 
 PERL_DIRS = ("/usr/share/perl5", "/usr/lib/x86_64-linux-gnu/perl-base", "/usr/share/perl")
 
@@ -82,22 +83,12 @@ def ranked(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def early_exit_selection(texts, prepared, k, early: EarlyExit) -> tuple[np.ndarray, int]:
-    """The pool as one shard's stream of batches, the threshold the K-th best exact score so
-    far (the job also shares it across shards)."""
-    best = np.empty(0)
+    """The pool as one shard's stream of batches, through the job's scorer without the
+    cluster-wide board (the job also shares the threshold across shards)."""
+    scorer = EarlyExitScorer(prepared, SelectionRule(k=k), early)
     scores, pairs = [], 0
-
-    def threshold() -> float:
-        return best[-k] if len(best) >= k else -np.inf
-
-    def record(exact: np.ndarray) -> None:
-        nonlocal best
-        best = np.sort(np.concatenate([best, exact]))[-k:]
-
     for start in range(0, len(texts), BATCH_ROWS):
-        batch_scores, batch_pairs = score_early_exit(
-            texts[start : start + BATCH_ROWS], prepared, threshold, early, record
-        )
+        batch_scores, batch_pairs = scorer(texts[start : start + BATCH_ROWS])
         scores.append(batch_scores)
         pairs += batch_pairs
     return ranked(np.concatenate(scores), k), pairs

@@ -68,6 +68,13 @@ static int out_from(PyObject *obj, Py_buffer *view, Py_ssize_t rows, Py_ssize_t 
     return 0;
 }
 
+/* A pair loop's inputs: the texts xs and ys, and out (see out_from) for their sizes. */
+static int pairs_from(PyObject *xs_obj, PyObject *ys_obj, PyObject *out_obj, texts_t *xs,
+                      texts_t *ys, Py_buffer *view) {
+    if (texts_from(xs_obj, xs) < 0 || texts_from(ys_obj, ys) < 0) return -1;
+    return out_from(out_obj, view, xs->count, ys->count);
+}
+
 /* Free a pair loop's buffers; None, or RuntimeError(`failure`) if the loop failed. */
 static PyObject *finish_pairs(void *scratch, void *joined, Py_buffer *view, int failed,
                               const char *failure) {
@@ -126,8 +133,7 @@ static PyObject *deflate_pair_sizes(PyObject *self, PyObject *args) {
     texts_t xs = {0}, ys = {0};
     Py_buffer view;
     PyObject *result = NULL;
-    if (texts_from(xs_obj, &xs) < 0 || texts_from(ys_obj, &ys) < 0) goto done_texts;
-    if (out_from(out_obj, &view, xs.count, ys.count) < 0) goto done_texts;
+    if (pairs_from(xs_obj, ys_obj, out_obj, &xs, &ys, &view) < 0) goto done_texts;
 
     int64_t *out = view.buf;
     z_stream one_shot, prefix;
@@ -237,8 +243,7 @@ static PyObject *lz4_pair_sizes(PyObject *self, PyObject *args) {
     texts_t xs = {0}, ys = {0};
     Py_buffer view;
     PyObject *result = NULL;
-    if (texts_from(xs_obj, &xs) < 0 || texts_from(ys_obj, &ys) < 0) goto done_texts;
-    if (out_from(out_obj, &view, xs.count, ys.count) < 0) goto done_texts;
+    if (pairs_from(xs_obj, ys_obj, out_obj, &xs, &ys, &view) < 0) goto done_texts;
 
     int64_t *out = view.buf;
     /* what lz4.frame.compress(data, level) asks for: all zero but the level and size */

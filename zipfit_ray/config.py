@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from zipfit_ray import early_exit, prefilter
 from zipfit_ray.compressors import resolve_level
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.selection import SelectionRule
@@ -12,7 +13,7 @@ from zipfit_ray.selection import SelectionRule
 ON_BAD_FILE = ("fail", "skip")
 # exact is ZIP-FIT as the paper defines it; the others trade exactness for fewer compressions
 MODES = ("exact", "approx-early-exit", "approx-cascade", "approx-prefilter")
-PREFILTERS = ("zlib", "zstd")
+PREFILTERS = prefilter.KINDS
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class SelectConfig:
     max_bytes: int = 4 * 1024 * 1024  # longer texts are cut to this many bytes (and counted)
     on_bad_file: str = "fail"  # or "skip": leave unreadable files / row groups out, counted
     mode: str = "exact"  # see MODES
-    early_exit_z: float = 5.0  # approx-early-exit: the bound's width in standard errors
+    early_exit_z: float = early_exit.DEFAULT_Z  # approx-early-exit: width in standard errors
     cascade_factor: int = 10  # approx-cascade: prefilter to this many times K, then rescore
     prefilter: str = "zlib"  # approx-cascade / approx-prefilter: the dictionary compressor
 

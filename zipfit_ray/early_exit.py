@@ -87,15 +87,17 @@ def score_early_exit(
         return mean, 1.0 - (mean - half_width)
 
     def survivors(rows: np.ndarray, seen: int) -> np.ndarray:
-        if seen == m or len(rows) == 0:
+        if len(rows) == 0:
             return rows
         return rows[mean_and_upper_bound(rows, seen)[1] >= threshold()]
 
     first = stops[0]
     rows = np.arange(n)
     compress(rows, 0, first)
-    rows = survivors(rows, first)
-    rows = rows[np.argsort(mean_and_upper_bound(rows, first)[0], kind="stable")]  # best first
+    if first < m:  # drop what the first targets rule out; the likeliest go on first
+        mean, upper = mean_and_upper_bound(rows, first)
+        kept = upper >= threshold()
+        rows = rows[kept][np.argsort(mean[kept], kind="stable")]
     scores = np.full(n, np.nan)
     for start in range(0, len(rows), SUB_BATCH_ROWS):
         batch, seen = rows[start : start + SUB_BATCH_ROWS], first

@@ -425,6 +425,7 @@ def _materialize(
     groups: Counter = Counter()
     tokens = 0
     in_flight: list[ray.ObjectRef] = []
+    max_in_flight = _max_in_flight(config)
 
     def collect(refs: list[ray.ObjectRef]) -> None:
         nonlocal tokens
@@ -434,7 +435,7 @@ def _materialize(
         progress.advance(len(refs))
 
     for name, chunk in zip(names, chunks):
-        if len(in_flight) >= _max_in_flight(config):
+        if len(in_flight) >= max_in_flight:
             done, in_flight = ray.wait(in_flight, num_returns=1)
             collect(done)
         in_flight.append(write_part.remote(storage.join(config.out, name), chunk, shared_ref))

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +31,11 @@ Scorer = Callable[[Sequence[bytes]], tuple[np.ndarray, int]]
 
 def batch_rows(config: SelectConfig) -> int:
     return early_exit.BATCH_ROWS if config.mode == "approx-early-exit" else BATCH_ROWS
+
+
+def group_counts(values: Iterable[Any]) -> Counter:
+    """Rows per --group-column value, as text; nulls as NULL_GROUP."""
+    return Counter(NULL_GROUP if v is None else str(v) for v in values)
 
 
 def exact_scorer(targets: PreparedTargets) -> Scorer:
@@ -117,8 +123,6 @@ def _score_piece(
         entries = topk.entries(scores, row_ids[present], counts)
         batches.append(entries[finished])
         if groups is not None:  # counted over every row scored, dropped early or not
-            outcome.groups.update(
-                NULL_GROUP if g is None else str(g) for g, p in zip(groups, present) if p
-            )
+            outcome.groups.update(group_counts(g for g, p in zip(groups, present) if p))
     outcome.entries = topk.concatenate(batches)
     return outcome

@@ -177,11 +177,8 @@ def scan_pool(
     for uri, footer in good:
         file_schema = footer.schema.to_arrow_schema()
         check_text_column(file_schema, text_column, uri, flag="--text-column")
-        if group_column is not None and group_column not in file_schema.names:
-            raise ZipfitError(
-                f"{uri}: no column {group_column!r} (--group-column); "
-                f"columns are {file_schema.names}"
-            )
+        if group_column is not None:
+            check_column(file_schema, group_column, uri, flag="--group-column")
         if SCORE_COLUMN in file_schema.names:
             raise ZipfitError(f"{uri}: already has a {SCORE_COLUMN!r} column; rename it first")
         try:
@@ -238,9 +235,13 @@ def cut_shards(scan: PoolScan, shard_rows: int) -> tuple[Shard, ...]:
     return tuple(shards)
 
 
-def check_text_column(schema: pa.Schema, column: str, uri: str, flag: str) -> None:
+def check_column(schema: pa.Schema, column: str, uri: str, flag: str) -> None:
     if column not in schema.names:
         raise ZipfitError(f"{uri}: no column {column!r} ({flag}); columns are {schema.names}")
+
+
+def check_text_column(schema: pa.Schema, column: str, uri: str, flag: str) -> None:
+    check_column(schema, column, uri, flag)
     if not is_text_type(schema.field(column).type):
         raise ZipfitError(
             f"{uri}: column {column!r} ({flag}) is {schema.field(column).type}, "
@@ -385,11 +386,11 @@ def read_part_rows(
                 break
             tables.append(parquet.read_row_group(group, columns=columns))
             rows += tables[-1].num_rows
+    if not tables:
+        return []
     if end == "tail":
         tables.reverse()
-    table = pa.concat_tables(tables) if tables else None
-    if table is None:
-        return []
+    table = pa.concat_tables(tables)
     table = table.slice(0, n) if end == "head" else table.slice(max(0, table.num_rows - n))
     return table.to_pylist()
 

@@ -161,13 +161,11 @@ def rescore_rows(file_index: int, rows: np.ndarray, shared: Shared) -> tuple[np.
     Returns (entries, pair compressions)."""
     config = shared.config
     path, row_group_sizes = shared.files[file_index]
-    table = storage.read_rows(
-        path, row_group_sizes, rows, config.storage_options, columns=[config.text_column]
+    texts = _read_texts(
+        path, row_group_sizes, rows, config.text_column, config.max_bytes, config.storage_options
     )
-    texts = [t[: config.max_bytes] for t in storage.column_bytes(table.column(0))]
-    scores = scoring.exact_scorer(shared.targets)(texts)[0]
-    entries = topk.entries(scores, storage.pack_row_id(file_index, rows))
-    return config.rule.keep(entries), len(texts) * len(shared.targets.texts)
+    scores, pairs = scoring.exact_scorer(shared.targets)(texts)
+    return config.rule.keep(topk.entries(scores, storage.pack_row_id(file_index, rows))), pairs
 
 
 @ray.remote(max_retries=TASK_RETRIES)
@@ -198,13 +196,7 @@ def score_column(config: SelectConfig) -> str:
 
 
 def _group_counts(table: pa.Table, column: str | None) -> dict[str, int]:
-    if column is None:
-        return {}
-    return dict(
-        Counter(
-            scoring.NULL_GROUP if v is None else str(v) for v in table.column(column).to_pylist()
-        )
-    )
+    return dict(scoring.group_counts(table.column(column).to_pylist())) if column else {}
 
 
 @ray.remote(max_retries=TASK_RETRIES)
@@ -218,8 +210,20 @@ def score_sample(
     """Alignment of sampled rows (nulls skipped, long texts cut as in select)."""
     texts: list[bytes] = []
     for read in reads:
-        table = storage.read_rows(
-            read.path, read.row_group_sizes, read.rows, options, columns=[text_column]
+        texts += _read_texts(
+            read.path, read.row_group_sizes, read.rows, text_column, max_bytes, options
         )
-        texts += [t[:max_bytes] for t in storage.column_bytes(table.column(0)) if t is not None]
     return score(texts, targets)
+
+
+def _read_texts(
+    path: str,
+    row_group_sizes: tuple[int, ...],
+    rows: np.ndarray,
+    column: str,
+    max_bytes: int,
+    options: dict[str, Any],
+) -> list[bytes]:
+    """The non-null texts of the given rows of one file, cut to max_bytes as in scoring."""
+    table = storage.read_rows(path, row_group_sizes, rows, options, columns=[column])
+    return [t[:max_bytes] for t in storage.column_bytes(table.column(0)) if t is not None]
