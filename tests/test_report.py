@@ -70,3 +70,20 @@ def test_a_headless_browser_draws_the_plots(report, tmp_path):
     )
     assert color_pixels(shot, POOL_COLOR) > 500  # the pool's bars
     assert color_pixels(shot, SELECTED_COLOR) > 100  # the selection's bars
+
+
+def test_a_min_score_of_zero_is_reported_as_a_threshold_not_a_ranking(
+    ray_session, corpus, tmp_path
+):
+    out = tmp_path / "out"
+    run_select(
+        SelectConfig(
+            pool=(str(corpus.pool_dir),),
+            targets=str(corpus.targets_path),
+            out=str(out),
+            min_score=0.0,
+            compressor="lz4",
+        )
+    )
+    page = (out / "report.html").read_text()
+    assert "Some selected rows" in page and "Borderline" not in page

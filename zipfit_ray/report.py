@@ -31,7 +31,7 @@ def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> 
     arguments = summary["arguments"]
     columns = [arguments["text_column"], summary["score_column"]]
     head, tail = _examples(out, summary["parts"], columns, options)
-    ranked = not arguments.get("min_score")  # --min-score parts are in pool order
+    ranked = arguments.get("min_score") is None  # --min-score parts are in pool order
     mode = "" if summary["mode"] == "exact" else f" ({summary['mode']})"
     sections = [
         f"<h1>ZIP-FIT selection: {html.escape(summary['rule'])}{mode}</h1>",
