@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write every row's score under OUT/scores/, for reselect",
     )
-    _add_output_flags(select)
+    _add_job_flags(select)
     _add_ray_flags(select)
 
     reselect = commands.add_parser(
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_rule_flags(reselect)
     reselect.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    _add_output_flags(reselect)
+    _add_job_flags(reselect)
     _add_ray_flags(reselect)
 
     compare = commands.add_parser(
@@ -175,7 +175,8 @@ def _add_rule_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_output_flags(parser: argparse.ArgumentParser) -> None:
+def _add_job_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the commands that run a selecting job (select, reselect)."""
     parser.add_argument(
         "--part-rows", type=int, default=SelectConfig.part_rows, help="rows per output Parquet part"
     )
@@ -183,6 +184,12 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
         "--overwrite",
         action="store_true",
         help="replace a finished result or another job's checkpoints in --out",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        help="tasks queued at once (default: 2 x cluster CPUs)",
     )
 
 
@@ -200,12 +207,6 @@ def _add_ray_flags(parser: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help="fsspec options for every filesystem, e.g. '{\"anon\": true}'",
     )
-    parser.add_argument(
-        "--max-in-flight",
-        type=int,
-        default=None,
-        help="tasks queued at once (default: 2 x cluster CPUs)",
-    )
 
 
 def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -218,7 +219,6 @@ def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
         address=args.address or os.environ.get("RAY_ADDRESS"),
         num_cpus=args.num_cpus,
         storage_options=storage_options,
-        max_in_flight=args.max_in_flight,
     )
 
 
@@ -233,6 +233,7 @@ def _selection_options(args: argparse.Namespace) -> dict[str, Any]:
         group_column=args.group_column,
         part_rows=args.part_rows,
         overwrite=args.overwrite,
+        max_in_flight=args.max_in_flight,
         **_ray_options(args),
     )
 
