@@ -1,163 +1,196 @@
-"""Selection quality of the approximate modes against exact ZIP-FIT, on a labelled pool.
+"""Selection quality and speed of every compressor backend, on pools that expose length bias.
 
-The pool is made here from real text on the machine (nothing is downloaded or committed):
-in-domain rows are Python functions from the standard library; out-of-domain rows are
-English prose (docstrings, the bundled language reference), C headers and, where the machine
-has them, Perl modules. The targets are Python functions from standard library modules that
-supply no pool rows. For K = 1% and 10% of the pool it prints, per mode: recall of the exact
-top-K, precision@K of the in-domain label, pair compressions per candidate, and the
-compressions saved against exact (every candidate against every target).
+For each backend and level, each labelled pool of ``pools.py`` (``natural``: in-domain rows
+shorter than distractors; ``matched``: distractor lengths drawn from the in-domain ones),
+each target domain (Python functions; SymPy docstrings) and each target-set size (the first 20 and
+all 150 held-out targets), it prints:
+- precision@K of the in-domain label, K = 5% and 10% of the pool (each domain is 10%);
+- the share of the K = 5% picks taken from the pool's shortest quarter (0.25: no tilt);
+- pairs/s per core of the kernel (one process, the first 200 rows x 150 targets, best of 3).
+Scores are the job's exact kernel; rows are ranked as the job ranks them. The last table
+says, per setting, on how many of the 8 (pool, domain, size) cells its precision@5% beats
+the paper's gzip-9 and its worst change, at K = 5% and 10%, and its length tilt on the
+pool where length is no signal.
 
-    .venv/bin/python benchmarks/evaluate.py [--rows 20000] [--targets 164]
+    .venv/bin/python benchmarks/evaluate.py [--rows 6000] [--only lz4-block:0 gzip:9]
 """
 
 from __future__ import annotations
 
 import argparse
-import random
-import sysconfig
+import json
+import os
 import time
-from pathlib import Path
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+from pools import DOMAINS, POOLS, build_pools
 
-from zipfit_ray.alignment import prepare_targets, score
-from zipfit_ray.early_exit import BATCH_ROWS, EarlyExit, EarlyExitScorer
-from zipfit_ray.prefilter import DictionaryPrefilter
-from zipfit_ray.sample import (
-    c_headers,
-    documentation_prose,
-    is_held_out,
-    python_functions,
-    python_sources,
-)
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray.alignment import ncd_matrix, prepare_targets, score
+from zipfit_ray.compressors import Compressor
 
-PERL_DIRS = ("/usr/share/perl5", "/usr/lib/x86_64-linux-gnu/perl-base", "/usr/share/perl")
+PAPER = ("gzip", 9)
+SETTINGS = [
+    PAPER,
+    ("gzip", 1),
+    ("zlib", 9),
+    ("deflate", 1),
+    ("deflate", 6),
+    ("deflate", 9),
+    ("deflate-fixed", 1),
+    ("deflate-fixed", 6),
+    ("deflate-fixed", 9),
+    ("zlib-ng:deflate", 1),
+    ("zlib-ng:deflate", 6),
+    ("zlib-ng:deflate-fixed", 1),
+    ("isal:deflate", 0),
+    ("isal:deflate", 1),
+    ("isal:deflate", 3),
+    ("libdeflate:deflate", 1),
+    ("libdeflate:deflate", 6),
+    ("libdeflate:deflate", 12),
+    ("lz4", 0),
+    ("lz4-block", 0),
+    ("lz4-block", 9),
+    ("zstd", 1),
+    ("zstd", 3),
+]
+FRACTIONS = (0.05, 0.10)
+SPEED_ROWS, SPEED_REPEATS = 200, 3
+CHUNK_ROWS = 250
 
 
-def perl_modules(lines_per_chunk: int = 30) -> list[str]:
-    chunks = []
-    for root in PERL_DIRS:
-        for path in sorted(Path(root).rglob("*.pm")) if Path(root).is_dir() else []:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            for start in range(0, len(lines), lines_per_chunk):
-                chunk = "\n".join(lines[start : start + lines_per_chunk])
-                if len(chunk) >= 200:
-                    chunks.append(chunk[:4000])
-    return chunks
-
-
-def labelled_pool(rows: int, num_targets: int, seed: int = 0):
-    """(texts, in_domain flags, targets): 10% in-domain Python, the rest split evenly
-    between the out-of-domain sources available."""
-    paths = sysconfig.get_paths()
-    stdlib = Path(paths["stdlib"])
-    modules = python_sources(stdlib)
-    functions = python_functions(modules)
-    rng = random.Random(seed)
-    held_out = [text for module, text in functions if is_held_out(module)]
-    in_domain = [text for module, text in functions if not is_held_out(module)]
-    others = [
-        [text for _, text in documentation_prose(stdlib, modules)],
-        [text for _, text in c_headers(Path(paths["include"]))],
-        perl_modules(),
-    ]
-    others = [source for source in others if source]
-    chosen = [(t, True) for t in rng.sample(in_domain, rows // 10)]
-    per_source = (rows - len(chosen)) // len(others)
-    for source in others:
-        chosen += [(t, False) for t in rng.choices(source, k=per_source)]
-    rng.shuffle(chosen)
-    texts = [t.encode() for t, _ in chosen]
-    labels = np.array([label for _, label in chosen])
-    targets = [t.encode() for t in rng.sample(held_out, num_targets)]
-    return texts, labels, targets
+def sizes(setting: tuple[str, int], texts: list[bytes], targets: list[bytes]):
+    """(C(x), C(x + y)) of a chunk of rows against every target: run in a worker."""
+    compressor = Compressor(*setting)
+    cx = np.array([compressor.size(x) for x in texts], dtype=np.int64)
+    return cx, compressor.pair_size_matrix(texts, targets)
 
 
 def ranked(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k best scores, ties by position (the job's order)."""
-    valid = np.flatnonzero(~np.isnan(scores))
-    order = valid[np.lexsort((valid, -scores[valid]))]
-    return order[:k]
+    positions = np.arange(len(scores))
+    return np.lexsort((positions, -scores))[:k]
 
 
-def early_exit_selection(texts, prepared, k, early: EarlyExit) -> tuple[np.ndarray, int]:
-    """The pool as one shard's stream of batches, through the job's scorer without the
-    cluster-wide board (the job also shares the threshold across shards)."""
-    scorer = EarlyExitScorer(prepared, SelectionRule(k=k), early)
-    scores, pairs = [], 0
-    for start in range(0, len(texts), BATCH_ROWS):
-        batch_scores, batch_pairs = scorer(texts[start : start + BATCH_ROWS])
-        scores.append(batch_scores)
-        pairs += batch_pairs
-    return ranked(np.concatenate(scores), k), pairs
+def pairs_per_second(setting, texts, targets) -> float:
+    prepared = prepare_targets(targets, *setting)
+    best = np.inf
+    for _ in range(SPEED_REPEATS):
+        start = time.perf_counter()
+        score(texts, prepared)
+        best = min(best, time.perf_counter() - start)
+    return len(texts) * len(targets) / best
 
 
-def print_row(fraction, mode, chosen, per_candidate, k, truth, labels, m) -> None:
-    chosen = chosen.tolist()
-    recall = len(truth & set(chosen)) / k
-    precision = labels[chosen].mean() if chosen else 0.0
-    print(
-        f"| {fraction:.0%} | {mode} | {recall:.4f} | {precision:.3f} "
-        f"| {per_candidate:.1f} | {m / per_candidate:.1f}x |",
-        flush=True,
-    )
+def evaluate(setting, pools, targets, small: int, executor) -> list[dict]:
+    every_target = [t for d in DOMAINS for t in targets[d]]
+    cy = np.array([Compressor(*setting).size(t) for t in every_target], dtype=np.int64)
+    rows = []
+    for pool in pools.values():
+        chunks = [pool.texts[i : i + CHUNK_ROWS] for i in range(0, len(pool.texts), CHUNK_ROWS)]
+        n = len(chunks)
+        parts = list(executor.map(sizes, [setting] * n, chunks, [every_target] * n))
+        ncd = ncd_matrix(
+            np.concatenate([p[0] for p in parts]), cy, np.concatenate([p[1] for p in parts])
+        )
+        lengths = pool.lengths()
+        short = lengths <= np.percentile(lengths, 25)
+        column = 0
+        for domain in DOMAINS:
+            m = len(targets[domain])
+            for size in (small, m):
+                scores = 1.0 - ncd[:, column : column + size].mean(axis=1)
+                row = {"pool": pool.name, "domain": domain, "targets": size}
+                for fraction in FRACTIONS:
+                    picks = ranked(scores, int(len(scores) * fraction))
+                    row[f"precision@{fraction:.0%}"] = float((pool.labels[picks] == domain).mean())
+                    if fraction == FRACTIONS[0]:
+                        row["shortest_quarter_share"] = float(short[picks].mean())
+                rows.append(row)
+            column += m
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--targets", type=int, default=164)
-    parser.add_argument("--compressor", default="gzip")
+    parser.add_argument("--rows", type=int, default=6000, help="rows per pool")
+    parser.add_argument("--targets", type=int, default=150, help="the larger target set")
+    parser.add_argument("--small-targets", type=int, default=20, help="the smaller target set")
+    parser.add_argument("--only", nargs="+", metavar="NAME:LEVEL", help="these settings only")
+    parser.add_argument("--processes", type=int, default=os.cpu_count())
+    parser.add_argument("--json", metavar="FILE", help="also write every figure here")
+    parser.add_argument("--from-json", metavar="FILE", help="print the summary of a saved run")
     args = parser.parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            print_comparison(json.load(f))
+        return
+    settings = SETTINGS
+    if args.only:
+        settings = [(s.rpartition(":")[0], int(s.rpartition(":")[2])) for s in args.only]
+        settings = [PAPER, *[s for s in settings if s != PAPER]]
 
-    texts, labels, targets = labelled_pool(args.rows, args.targets)
-    prepared = prepare_targets(targets, args.compressor)
-    n, m = len(texts), len(targets)
-    start = time.perf_counter()
-    exact = score(texts, prepared)
-    exact_seconds = time.perf_counter() - start
+    pools, targets = build_pools(args.rows, args.targets)
+    natural = pools["natural"]
     print(
-        f"pool: {n:,} rows ({labels.mean():.0%} in-domain Python), {m} targets, "
-        f"{args.compressor} level {prepared.level}; exact scoring {exact_seconds:.0f} s\n"
+        f"pools: {', '.join(POOLS)}, {len(natural.texts):,} rows each "
+        f"({len(DOMAINS)} domains x 10% in-domain, distractors: "
+        f"{', '.join(sorted(set(natural.kinds.tolist()) - set(DOMAINS)))}); "
+        f"targets: {args.small_targets} and {args.targets} per domain\n"
     )
-
-    start = time.perf_counter()
-    prefilters = {
-        kind: DictionaryPrefilter(targets, kind).score(texts) for kind in ("zlib", "zstd")
-    }
-    prefilter_seconds = (time.perf_counter() - start) / 2
-
     print(
-        "| K | mode | recall of exact top-K | precision@K (in-domain) "
-        "| pair compressions / candidate | fewer compressions |"
+        "| setting | pool | domain | targets | precision@5% | precision@10% "
+        "| shortest-quarter share | pairs/s per core |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    results = []
+    speed_texts = natural.texts[:SPEED_ROWS]
+    with ProcessPoolExecutor(args.processes) as executor:
+        for setting in settings:
+            speed = pairs_per_second(setting, speed_texts, targets["python"])
+            for row in evaluate(setting, pools, targets, args.small_targets, executor):
+                row.update(setting=f"{setting[0]}:{setting[1]}", pairs_per_second=speed)
+                results.append(row)
+                print(
+                    f"| {row['setting']} | {row['pool']} | {row['domain']} | {row['targets']} "
+                    f"| {row['precision@5%']:.3f} | {row['precision@10%']:.3f} "
+                    f"| {row['shortest_quarter_share']:.2f} | {speed:,.0f} |",
+                    flush=True,
+                )
+    print_comparison(results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+def print_comparison(results: list[dict]) -> None:
+    """Each setting against the paper's gzip-9 over the 8 (pool, domain, targets) cells:
+    mean precision, cells won, worst change; the length tilt where length is no signal."""
+    paper = f"{PAPER[0]}:{PAPER[1]}"
+    cell = lambda r: (r["pool"], r["domain"], r["targets"])  # noqa: E731
+    baseline = {cell(r): r for r in results if r["setting"] == paper}
+    print(
+        "\n| setting | precision@5%: mean, cells won vs gzip:9, worst change "
+        "| precision@10%: mean, won, worst | shortest-quarter share (matched pool) "
+        "| pairs/s per core | vs gzip:9 |"
     )
     print("|---|---|---|---|---|---|")
-    for fraction in (0.01, 0.10):
-        k = int(n * fraction)
-        truth = set(ranked(exact, k).tolist())
-
-        def row(mode, chosen, per_candidate, k=k, truth=truth, fraction=fraction) -> None:
-            print_row(fraction, mode, chosen, per_candidate, k, truth, labels, m)
-
-        row("exact", ranked(exact, k), m)
-        for z in (4.0, 5.0):
-            chosen, pairs = early_exit_selection(texts, prepared, k, EarlyExit(z=z))
-            row(f"early exit, z={z:g}", chosen, pairs / n)
-        for kind, prefilter_scores in prefilters.items():
-            row(f"prefilter ({kind} dictionary)", ranked(prefilter_scores, k), 2)
-            for factor in (2, 5, 10):
-                shortlist = ranked(prefilter_scores, factor * k)
-                rescored = np.full(n, np.nan)
-                rescored[shortlist] = exact[shortlist]  # the exact kernel on the shortlist
-                row(
-                    f"cascade ({kind}), c={factor}", ranked(rescored, k), 2 + len(shortlist) * m / n
-                )
-    print(
-        f"\nprefilter: {n / prefilter_seconds:,.0f} candidates/s on one core "
-        f"(exact: {n / exact_seconds:,.0f})"
-    )
+    for setting in dict.fromkeys(r["setting"] for r in results):
+        rows = [r for r in results if r["setting"] == setting]
+        columns = []
+        for metric in ("precision@5%", "precision@10%"):
+            delta = [r[metric] - baseline[cell(r)][metric] for r in rows]
+            columns.append(
+                f"{np.mean([r[metric] for r in rows]):.3f}, {sum(d > 0 for d in delta)}/"
+                f"{len(delta)}, {min(delta):+.3f}"
+            )
+        matched = np.mean([r["shortest_quarter_share"] for r in rows if r["pool"] == "matched"])
+        speed = rows[0]["pairs_per_second"]
+        ratio = speed / baseline[cell(rows[0])]["pairs_per_second"]
+        print(
+            f"| {setting} | {' | '.join(columns)} | {matched:.2f} | {speed:,.0f} | {ratio:.1f}x |"
+        )
 
 
 if __name__ == "__main__":

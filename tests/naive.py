@@ -1,11 +1,11 @@
 """The paper's formula as a plain loop over the reference compressor calls: the yardstick."""
 
-from zipfit_ray.compressors import REFERENCE
+from zipfit_ray.compressors import reference_size
 
 
 def naive_alignment(x: bytes, targets: list[bytes], compressor: str, level: int) -> float:
     def c(s: bytes) -> int:
-        return len(REFERENCE[compressor](s, level))
+        return reference_size(compressor, s, level)
 
     total = 0.0
     for y in targets:

@@ -4,17 +4,29 @@ import pytest
 from tests.naive import naive_alignment
 from zipfit_ray import alignment, prepare_targets, score
 from zipfit_ray.alignment import alignment_from_sizes
-from zipfit_ray.compressors import SPECS
+from zipfit_ray.compressors import BACKENDS, DEFAULT_COMPRESSOR
 
 
-@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("name", list(BACKENDS))
 def test_matches_the_naive_formula_on_real_text(name, corpus):
     candidates = [t for t in corpus.texts[:60] if t is not None]
-    level = SPECS[name].default_level
+    level = BACKENDS[name].default_level
     got = alignment(candidates, corpus.targets, compressor=name)
     expected = [naive_alignment(x, corpus.targets, name, level) for x in candidates]
     assert got.dtype == np.float64
     assert np.max(np.abs(got - expected)) <= 1e-12
+
+
+def test_the_default_is_the_measured_choice_and_the_papers_gzip_is_one_argument_away(corpus):
+    candidates = [t for t in corpus.texts[:20] if t is not None]
+    default = alignment(candidates, corpus.targets)
+    assert (
+        default.tobytes()
+        == alignment(candidates, corpus.targets, compressor=DEFAULT_COMPRESSOR).tobytes()
+    )
+    paper = alignment(candidates, corpus.targets, compressor="gzip")
+    expected = [naive_alignment(x, corpus.targets, "gzip", 9) for x in candidates]
+    assert np.max(np.abs(paper - expected)) <= 1e-12 and not np.array_equal(paper, default)
 
 
 def test_non_default_level_is_used(corpus):

@@ -1,5 +1,5 @@
 """The approximate modes: early exit, dictionary prefilter, cascade. Selected rows keep
-exact scores; how many rows they lose is measured by benchmarks/evaluate.py."""
+exact scores; how many rows they lose is measured by benchmarks/evaluate_modes.py."""
 
 import json
 
@@ -18,6 +18,7 @@ from zipfit_ray import (
     score,
     stats,
 )
+from zipfit_ray.compressors import BACKENDS
 from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer, score_early_exit
 from zipfit_ray.prefilter import DictionaryPrefilter
 from zipfit_ray.selection import SelectionRule
@@ -45,14 +46,17 @@ def test_an_unreachable_threshold_stops_every_row_at_the_first_checkpoint(texts,
     assert np.isnan(scores).all() and pairs == len(texts) * 8
 
 
-def test_survivors_keep_their_exact_scores(texts, many_targets):
+@pytest.mark.parametrize("compressor", list(BACKENDS))
+def test_survivors_keep_their_exact_scores_with_every_backend(texts, many_targets, compressor):
+    many_targets = prepare_targets(many_targets.texts, compressor)
     exact = score(texts, many_targets)
     threshold = float(np.quantile(exact, 0.9))
     scores, pairs = score_early_exit(texts, many_targets, lambda: threshold, EarlyExit())
     kept = ~np.isnan(scores)
     assert scores[kept].tobytes() == exact[kept].tobytes()
     assert set(np.flatnonzero(exact >= threshold)) <= set(np.flatnonzero(kept))
-    assert pairs < 0.7 * len(texts) * len(many_targets.texts)
+    # how much is saved depends on how NCD spreads with each compressor (evaluate_modes.py)
+    assert pairs < (0.7 if compressor == "zlib" else 0.9) * len(texts) * len(many_targets.texts)
 
 
 def test_the_scorer_raises_its_own_bar_as_exact_scores_come_in(texts, many_targets):
@@ -123,7 +127,7 @@ def test_modes_on_ray_keep_exact_scores_and_compress_less(
         exact_scores = score(texts, many_targets)
         assert np.asarray(table.column("zipfit_score")).tobytes() == exact_scores.tobytes()
         overlap = set(table.column("id").to_pylist()) & set(exact.column("id").to_pylist())
-        assert len(overlap) >= 18  # evaluate.py measures this properly, on a bigger pool
+        assert len(overlap) >= 18  # evaluate_modes.py measures this properly, on a bigger pool
 
     summary, table = run(tmp_path / "prefilter", k=20, mode="approx-prefilter")
     assert "prefilter_score" in table.column_names and table.num_rows == 20

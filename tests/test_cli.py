@@ -10,6 +10,7 @@ import pytest
 import ray
 
 from zipfit_ray.cli import build_parser, config_from_args
+from zipfit_ray.compressors import DEFAULT_COMPRESSOR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +94,8 @@ def test_every_flag_reaches_the_config():
             ["select", "--pool", "a", "--targets", "t", "--k", "1", "--out", "o", "--num-cpus", "3"]
         )
     )
-    assert local.num_cpus == 3 and local.level == 9 and local.address is None
+    assert local.num_cpus == 3 and local.address is None
+    assert (local.compressor, local.level) == (DEFAULT_COMPRESSOR, 0)
 
 
 def test_cli_joins_a_running_cluster_with_address(ray_session, corpus, tmp_path):
@@ -165,7 +167,14 @@ def test_local_ray_with_one_or_two_cpus_selects_the_same_rows(corpus, tmp_path):
     ("flags", "message"),
     [
         (["--k", "0"], "--k: must be a positive integer, got 0"),
-        (["--k", "5", "--level", "99"], "--level: gzip accepts levels 0..9, got 99"),
+        (
+            ["--k", "5", "--compressor", "gzip", "--level", "99"],
+            "--level: gzip accepts levels 0..9, got 99",
+        ),
+        (
+            ["--k", "5", "--compressor", "brotli"],
+            "--compressor: unknown compressor 'brotli'; choose from gzip, zlib, deflate",
+        ),
         (["--k", "5", "--storage-options", "{oops"], "--storage-options: not valid JSON"),
         (["--k", "5", "--storage-options", "[1]"], "--storage-options: must be a JSON object"),
         (["--k", "5", "--text-column", "body"], "no column 'body' (--text-column)"),

@@ -4,8 +4,10 @@
  * It calls the very compressor code the Python bindings use, so sizes are identical:
  *  - deflate (gzip, zlib): the process's zlib, the one Python's zlib module is linked to
  *    (compressors.py checks the versions match before using this);
- *  - lz4: LZ4F_compressFrame looked up in python-lz4's own extension module, called with
- *    the preferences lz4.frame.compress(data, level) builds.
+ *  - lz4 frames: LZ4F_compressFrame looked up in python-lz4's own extension module, called
+ *    with the preferences lz4.frame.compress(data, level) builds;
+ *  - lz4 blocks: the calls lz4.block.compress(data, store_size=False) makes (a reset stream,
+ *    then LZ4_compress_fast_continue), looked up in python-lz4's block extension.
  * What is saved is Python's per-call work: argument parsing, concatenation, a bytes object
  * per result. Level 0 deflate is not handled here (stored-block boundaries depend on how
  * output space is offered), nor is zstd (python-zstandard exports no symbols).
@@ -88,18 +90,42 @@ static PyObject *finish_pairs(void *scratch, void *joined, Py_buffer *view, int 
     Py_RETURN_NONE;
 }
 
+/* C(data) by one compressor call; `context` holds its state and output buffer; -1 fails. */
+typedef long (*size_fn)(void *context, const char *data, size_t size);
+
+/* row[j] = size_of(x + ys[j]) for every j, joining the pair in `joined`; 0, or -1 if a call
+ * failed. */
+static int joined_row(const char *x, Py_ssize_t nx, const texts_t *ys, int64_t *row,
+                      char *joined, size_fn size_of, void *context) {
+    memcpy(joined, x, (size_t)nx);
+    for (Py_ssize_t j = 0; j < ys->count; j++) {
+        memcpy(joined + nx, ys->data[j], (size_t)ys->size[j]);
+        long size = size_of(context, joined, (size_t)(nx + ys->size[j]));
+        if (size < 0) return -1;
+        row[j] = size;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- deflate */
 
 #define MEM_LEVEL 8 /* zlib's DEF_MEM_LEVEL, what zlib.compress and zlib.compressobj use */
 
+typedef struct {
+    z_stream stream;
+    Bytef *out;
+    uLong out_size;
+} deflate_context;
+
 /* C(data) in one call on a reset stream: the bytes zlib.compress(data, level, wbits) gives. */
-static long deflate_size(z_stream *stream, const char *data, Py_ssize_t size, Bytef *out,
-                         uLong out_size) {
+static long deflate_size(void *context, const char *data, size_t size) {
+    deflate_context *c = context;
+    z_stream *stream = &c->stream;
     if (deflateReset(stream) != Z_OK) return -1;
     stream->next_in = (Bytef *)data;
     stream->avail_in = (uInt)size;
-    stream->next_out = out;
-    stream->avail_out = (uInt)out_size;
+    stream->next_out = c->out;
+    stream->avail_out = (uInt)c->out_size;
     if (deflate(stream, Z_FINISH) != Z_STREAM_END) return -1;
     return (long)stream->total_out;
 }
@@ -121,10 +147,10 @@ static long deflate_tail_size(z_stream *prefix, const char *y, Py_ssize_t size, 
 
 static PyObject *deflate_pair_sizes(PyObject *self, PyObject *args) {
     PyObject *xs_obj, *ys_obj, *out_obj;
-    int level, wbits;
+    int level, wbits, strategy;
     Py_ssize_t prefix_min_bytes;
-    if (!PyArg_ParseTuple(args, "OOiinO", &xs_obj, &ys_obj, &level, &wbits, &prefix_min_bytes,
-                          &out_obj))
+    if (!PyArg_ParseTuple(args, "OOiiinO", &xs_obj, &ys_obj, &level, &wbits, &strategy,
+                          &prefix_min_bytes, &out_obj))
         return NULL;
     if (level < 1 || level > 9) {
         PyErr_SetString(PyExc_ValueError, "level must be 1..9");
@@ -136,15 +162,18 @@ static PyObject *deflate_pair_sizes(PyObject *self, PyObject *args) {
     if (pairs_from(xs_obj, ys_obj, out_obj, &xs, &ys, &view) < 0) goto done_texts;
 
     int64_t *out = view.buf;
-    z_stream one_shot, prefix;
+    deflate_context one_shot;
+    z_stream prefix;
     memset(&one_shot, 0, sizeof one_shot);
     memset(&prefix, 0, sizeof prefix);
     uLong out_size = deflateBound(NULL, (uLong)(xs.max_size + ys.max_size)) + 64;
     Bytef *scratch = malloc(out_size);
     char *joined = malloc((size_t)(xs.max_size + ys.max_size) + 1);
+    one_shot.out = scratch;
+    one_shot.out_size = out_size;
     int failed = scratch == NULL || joined == NULL ||
-                 deflateInit2(&one_shot, level, Z_DEFLATED, wbits, MEM_LEVEL,
-                              Z_DEFAULT_STRATEGY) != Z_OK;
+                 deflateInit2(&one_shot.stream, level, Z_DEFLATED, wbits, MEM_LEVEL, strategy) !=
+                     Z_OK;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < xs.count && !failed; i++) {
         const char *x = xs.data[i];
@@ -152,8 +181,8 @@ static PyObject *deflate_pair_sizes(PyObject *self, PyObject *args) {
         int64_t *row = out + i * ys.count;
         if (nx >= prefix_min_bytes) {
             /* compress x once; copy its state for every y */
-            failed = deflateInit2(&prefix, level, Z_DEFLATED, wbits, MEM_LEVEL,
-                                  Z_DEFAULT_STRATEGY) != Z_OK;
+            failed =
+                deflateInit2(&prefix, level, Z_DEFLATED, wbits, MEM_LEVEL, strategy) != Z_OK;
             if (failed) break;
             prefix.next_in = (Bytef *)x;
             prefix.avail_in = (uInt)nx;
@@ -169,17 +198,11 @@ static PyObject *deflate_pair_sizes(PyObject *self, PyObject *args) {
             }
             deflateEnd(&prefix);
         } else {
-            memcpy(joined, x, (size_t)nx);
-            for (Py_ssize_t j = 0; j < ys.count && !failed; j++) {
-                memcpy(joined + nx, ys.data[j], (size_t)ys.size[j]);
-                long size = deflate_size(&one_shot, joined, nx + ys.size[j], scratch, out_size);
-                failed = size < 0;
-                row[j] = size;
-            }
+            failed = joined_row(x, nx, &ys, row, joined, deflate_size, &one_shot);
         }
     }
     Py_END_ALLOW_THREADS
-    deflateEnd(&one_shot);
+    deflateEnd(&one_shot.stream);
     result = finish_pairs(scratch, joined, &view, failed, "deflate failed");
 done_texts:
     texts_free(&xs);
@@ -220,16 +243,51 @@ static compress_frame_fn lz4_compress_frame = NULL;
 static compress_frame_bound_fn lz4_compress_frame_bound = NULL;
 static is_error_fn lz4_is_error = NULL;
 
-/* Find LZ4F_* in the shared object at `path` (python-lz4's lz4.frame._frame). */
+/* The LZ4 block API (lz4.h); a stream is opaque here, made and reset by the library. */
+typedef void *(*create_stream_fn)(void);
+typedef void (*reset_stream_fn)(void *);
+typedef int (*free_stream_fn)(void *);
+typedef int (*compress_continue_fn)(void *, const char *, char *, int, int, int);
+typedef int (*compress_bound_fn)(int);
+
+static create_stream_fn lz4_create_stream = NULL;
+static reset_stream_fn lz4_reset_stream = NULL;
+static free_stream_fn lz4_free_stream = NULL;
+static compress_continue_fn lz4_compress_fast_continue = NULL;
+static compress_bound_fn lz4_compress_bound = NULL;
+
+/* Find LZ4F_* and LZ4_* in python-lz4's lz4.frame._frame and lz4.block._block objects. */
 static PyObject *load_lz4(PyObject *self, PyObject *args) {
-    const char *path;
-    if (!PyArg_ParseTuple(args, "s", &path)) return NULL;
-    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (handle == NULL) Py_RETURN_FALSE;
-    lz4_compress_frame = (compress_frame_fn)dlsym(handle, "LZ4F_compressFrame");
-    lz4_compress_frame_bound = (compress_frame_bound_fn)dlsym(handle, "LZ4F_compressFrameBound");
-    lz4_is_error = (is_error_fn)dlsym(handle, "LZ4F_isError");
-    return PyBool_FromLong(lz4_compress_frame && lz4_compress_frame_bound && lz4_is_error);
+    const char *frame_path, *block_path;
+    if (!PyArg_ParseTuple(args, "ss", &frame_path, &block_path)) return NULL;
+    void *frame = dlopen(frame_path, RTLD_NOW | RTLD_LOCAL);
+    void *block = dlopen(block_path, RTLD_NOW | RTLD_LOCAL);
+    if (frame == NULL || block == NULL) Py_RETURN_FALSE;
+    lz4_compress_frame = (compress_frame_fn)dlsym(frame, "LZ4F_compressFrame");
+    lz4_compress_frame_bound = (compress_frame_bound_fn)dlsym(frame, "LZ4F_compressFrameBound");
+    lz4_is_error = (is_error_fn)dlsym(frame, "LZ4F_isError");
+    lz4_create_stream = (create_stream_fn)dlsym(block, "LZ4_createStream");
+    lz4_reset_stream = (reset_stream_fn)dlsym(block, "LZ4_resetStream");
+    lz4_free_stream = (free_stream_fn)dlsym(block, "LZ4_freeStream");
+    lz4_compress_fast_continue = (compress_continue_fn)dlsym(block, "LZ4_compress_fast_continue");
+    lz4_compress_bound = (compress_bound_fn)dlsym(block, "LZ4_compressBound");
+    return PyBool_FromLong(lz4_compress_frame && lz4_compress_frame_bound && lz4_is_error &&
+                           lz4_create_stream && lz4_reset_stream && lz4_free_stream &&
+                           lz4_compress_fast_continue && lz4_compress_bound);
+}
+
+typedef struct {
+    lz4_preferences preferences;
+    char *out;
+    size_t out_size;
+} lz4_frame_context;
+
+/* C(data): the frame lz4.frame.compress(data, level) makes. */
+static long lz4_frame_size(void *context, const char *data, size_t size) {
+    lz4_frame_context *c = context;
+    c->preferences.frame_info.content_size = size;
+    size_t written = lz4_compress_frame(c->out, c->out_size, data, size, &c->preferences);
+    return lz4_is_error(written) ? -1 : (long)written;
 }
 
 static PyObject *lz4_pair_sizes(PyObject *self, PyObject *args) {
@@ -247,30 +305,75 @@ static PyObject *lz4_pair_sizes(PyObject *self, PyObject *args) {
 
     int64_t *out = view.buf;
     /* what lz4.frame.compress(data, level) asks for: all zero but the level and size */
-    lz4_preferences preferences;
-    memset(&preferences, 0, sizeof preferences);
-    preferences.compression_level = level;
+    lz4_frame_context context;
+    memset(&context, 0, sizeof context);
+    context.preferences.compression_level = level;
     size_t longest = (size_t)(xs.max_size + ys.max_size);
-    preferences.frame_info.content_size = longest;
-    size_t out_size = lz4_compress_frame_bound(longest, &preferences);
-    char *scratch = malloc(out_size);
+    context.preferences.frame_info.content_size = longest;
+    context.out_size = lz4_compress_frame_bound(longest, &context.preferences);
+    context.out = malloc(context.out_size);
     char *joined = malloc(longest + 1);
-    int failed = scratch == NULL || joined == NULL;
+    int failed = context.out == NULL || joined == NULL;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < xs.count && !failed; i++) {
-        Py_ssize_t nx = xs.size[i];
-        memcpy(joined, xs.data[i], (size_t)nx);
-        for (Py_ssize_t j = 0; j < ys.count && !failed; j++) {
-            size_t n = (size_t)(nx + ys.size[j]);
-            memcpy(joined + nx, ys.data[j], (size_t)ys.size[j]);
-            preferences.frame_info.content_size = n;
-            size_t size = lz4_compress_frame(scratch, out_size, joined, n, &preferences);
-            failed = lz4_is_error(size) != 0;
-            out[i * ys.count + j] = (int64_t)size;
-        }
-    }
+    for (Py_ssize_t i = 0; i < xs.count && !failed; i++)
+        failed = joined_row(xs.data[i], xs.size[i], &ys, out + i * ys.count, joined,
+                            lz4_frame_size, &context);
     Py_END_ALLOW_THREADS
-    result = finish_pairs(scratch, joined, &view, failed, "LZ4F_compressFrame failed");
+    result = finish_pairs(context.out, joined, &view, failed, "LZ4F_compressFrame failed");
+done_texts:
+    texts_free(&xs);
+    texts_free(&ys);
+    return result;
+}
+
+typedef struct {
+    void *stream;
+    char *out;
+    int out_size;
+} lz4_block_context;
+
+/* C(data): the block lz4.block.compress(data, store_size=False) makes, by the same calls. */
+static long lz4_block_size(void *context, const char *data, size_t size) {
+    lz4_block_context *c = context;
+    lz4_reset_stream(c->stream);
+    int written =
+        lz4_compress_fast_continue(c->stream, data, c->out, (int)size, c->out_size, 1);
+    return written <= 0 && size > 0 ? -1 : written;
+}
+
+static PyObject *lz4_block_pair_sizes(PyObject *self, PyObject *args) {
+    PyObject *xs_obj, *ys_obj, *out_obj;
+    if (!PyArg_ParseTuple(args, "OOO", &xs_obj, &ys_obj, &out_obj)) return NULL;
+    if (lz4_compress_fast_continue == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "load_lz4() has not found the LZ4 block API");
+        return NULL;
+    }
+    texts_t xs = {0}, ys = {0};
+    Py_buffer view;
+    PyObject *result = NULL;
+    if (pairs_from(xs_obj, ys_obj, out_obj, &xs, &ys, &view) < 0) goto done_texts;
+    if (xs.max_size + ys.max_size > INT32_MAX / 2) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_OverflowError, "input too large for the LZ4 block API");
+        goto done_texts;
+    }
+
+    int64_t *out = view.buf;
+    int longest = (int)(xs.max_size + ys.max_size);
+    lz4_block_context context;
+    /* a capacity of at least the bound python-lz4 gives each call: the same code path */
+    context.out_size = lz4_compress_bound(longest);
+    context.out = malloc((size_t)context.out_size + 1);
+    context.stream = lz4_create_stream();
+    char *joined = malloc((size_t)longest + 1);
+    int failed = context.out == NULL || joined == NULL || context.stream == NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < xs.count && !failed; i++)
+        failed = joined_row(xs.data[i], xs.size[i], &ys, out + i * ys.count, joined,
+                            lz4_block_size, &context);
+    Py_END_ALLOW_THREADS
+    if (context.stream != NULL) lz4_free_stream(context.stream);
+    result = finish_pairs(context.out, joined, &view, failed, "LZ4_compress_fast_continue failed");
 done_texts:
     texts_free(&xs);
     texts_free(&ys);
@@ -281,14 +384,19 @@ done_texts:
 
 static PyMethodDef methods[] = {
     {"deflate_pair_sizes", deflate_pair_sizes, METH_VARARGS,
-     "deflate_pair_sizes(xs, ys, level, wbits, prefix_min_bytes, out): "
-     "out[i, j] = len(zlib.compress(xs[i] + ys[j], level, wbits))"},
+     "deflate_pair_sizes(xs, ys, level, wbits, strategy, prefix_min_bytes, out): out[i, j] = "
+     "the length of xs[i] + ys[j] deflated by zlib.compressobj(level, DEFLATED, wbits, 8, "
+     "strategy)"},
     {"linked_zlib_version", linked_zlib_version, METH_NOARGS, "the zlib this module runs"},
     {"load_lz4", load_lz4, METH_VARARGS,
-     "load_lz4(path): find the LZ4 frame API in python-lz4's extension; True if found"},
+     "load_lz4(frame_path, block_path): find the LZ4 frame and block APIs in python-lz4's "
+     "extensions; True if found"},
     {"lz4_pair_sizes", lz4_pair_sizes, METH_VARARGS,
      "lz4_pair_sizes(xs, ys, level, out): "
      "out[i, j] = len(lz4.frame.compress(xs[i] + ys[j], level))"},
+    {"lz4_block_pair_sizes", lz4_block_pair_sizes, METH_VARARGS,
+     "lz4_block_pair_sizes(xs, ys, out): "
+     "out[i, j] = len(lz4.block.compress(xs[i] + ys[j], store_size=False))"},
     {NULL, NULL, 0, NULL},
 };
 

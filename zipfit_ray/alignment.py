@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zipfit_ray.compressors import Compressor
+from zipfit_ray.compressors import DEFAULT_COMPRESSOR, Compressor
 
 Text = str | bytes
 
@@ -33,7 +33,7 @@ class PreparedTargets:
 
 
 def prepare_targets(
-    targets: Sequence[Text], compressor: str = "gzip", level: int | None = None
+    targets: Sequence[Text], compressor: str = DEFAULT_COMPRESSOR, level: int | None = None
 ) -> PreparedTargets:
     comp = Compressor(compressor, level)
     texts = tuple(encode(t) for t in targets)
@@ -75,7 +75,7 @@ def alignment(
     candidates: Sequence[Text],
     targets: Sequence[Text],
     *,
-    compressor: str = "gzip",
+    compressor: str = DEFAULT_COMPRESSOR,
     level: int | None = None,
 ) -> np.ndarray:
     """ZIP-FIT alignment of each candidate to the target set (float64, one per candidate).

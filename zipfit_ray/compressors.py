@@ -1,17 +1,29 @@
 """Compressor backends and C(s), the compressed length that NCD is built on.
 
-Each backend's length is defined by the reference implementation's call (see ``REFERENCE``):
-the speed tricks here (stream reuse, state copies) must return exactly that length, and
+A backend is named ``[LIBRARY:]FORMAT[-STRATEGY]``: the format says what is measured
+(``gzip`` and ``zlib``: deflate inside that container; ``deflate``: raw deflate, no
+container; ``lz4``: an LZ4 frame; ``lz4-block``: a bare LZ4 block; ``zstd``: a zstd frame),
+the strategy how deflate codes it (``-fixed``: fixed Huffman codes, no code table in the
+output), and the library who compresses: CPython's zlib, python-lz4 and python-zstandard
+unless a third-party deflate library is named (``zlib-ng:``, ``isal:``, ``libdeflate:``).
+
+Each backend's C(s) is defined by one call of its library (``Backend.reference``): the speed
+tricks here (stream reuse, state copies, the C loop) must return exactly that length, and
 ``tests/test_compressors.py`` checks them against it.
 """
 
 from __future__ import annotations
 
 import gzip
+import importlib
+import importlib.metadata
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
+import lz4.block
+import lz4.block._block
 import lz4.frame
 import lz4.frame._frame
 import numpy as np
@@ -19,39 +31,165 @@ import zstandard
 
 from zipfit_ray.errors import ZipfitError
 
+# Chosen from measured selection quality (benchmarks/evaluate.py, README "Choosing a
+# compressor"); PAPER_COMPRESSOR is the paper's own setting, one flag away.
+DEFAULT_COMPRESSOR = "lz4-block"
+PAPER_COMPRESSOR = "gzip"
+
+RAW_DEFLATE_WBITS = -15
+LZ4_HC_MIN_LEVEL = 3  # as in LZ4 frames: lower levels are LZ4's fast mode, all the same
+
 
 @dataclass(frozen=True)
-class CompressorSpec:
-    name: str
-    default_level: int
+class Backend:
+    """One way of computing C(s): a library, a format (container) and a strategy."""
+
+    name: str  # what --compressor takes
+    library: str  # the compressing library, as summary.json names it
+    container: str  # gzip, zlib, none (raw deflate), frame, block
     min_level: int
     max_level: int
+    default_level: int
+    reference: Callable[[ModuleType, bytes, int], bytes]  # (module, s, level) -> compressed
+    module: str  # the binding's module, handed to ``reference``
+    strategy: str = "default"  # or fixed: deflate with fixed Huffman codes, no code table
+    package: str | None = None  # the binding's PyPI distribution; None: Python's own zlib
+    extra: str | None = None  # the zipfit-ray extra that installs it; None: always there
+    wbits: int | None = None  # zlib-style bindings: the container, as window bits
+
+    def load(self) -> ModuleType:
+        """The binding's module, or a ZipfitError that names the extra to install."""
+        try:
+            return importlib.import_module(self.module)
+        except ImportError as exc:
+            raise ZipfitError(
+                f"--compressor {self.name}: needs the {self.package} package "
+                f"(pip install 'zipfit-ray[{self.extra}]')"
+            ) from exc
+
+    def version(self) -> dict[str, str]:
+        """The library and binding versions behind this backend's C(s), for summary.json."""
+        versions = {}
+        if self.package is not None:
+            versions[self.package] = importlib.metadata.version(self.package)
+        module = self.load()
+        if self.library == "zlib":  # CPython's zlib: the system's, which may even be zlib-ng
+            versions["zlib_runtime"] = zlib.ZLIB_RUNTIME_VERSION
+        elif self.library == "zlib-ng":
+            versions["zlib_ng_runtime"] = module.ZLIBNG_RUNTIME_VERSION
+        elif self.library == "lz4":
+            versions["lz4_library"] = lz4.library_version_string()
+        elif self.library == "zstd":
+            versions["zstd_library"] = ".".join(map(str, zstandard.ZSTD_VERSION))
+        return versions
 
 
-SPECS: dict[str, CompressorSpec] = {
-    spec.name: spec
-    for spec in (
-        CompressorSpec("gzip", default_level=9, min_level=0, max_level=9),
-        CompressorSpec("zlib", default_level=6, min_level=0, max_level=9),
-        CompressorSpec("lz4", default_level=0, min_level=0, max_level=16),
-        CompressorSpec("zstd", default_level=3, min_level=1, max_level=22),
+def _zlib_call(module: ModuleType, wbits: int, strategy: int | None):
+    """The one-shot deflate call of a zlib-style binding (CPython's zlib, zlib-ng, isal);
+    with a strategy, a compressobj (the only call that takes one)."""
+    if strategy is None:
+        return lambda data, level: module.compress(data, level, wbits)
+
+    def compress(data: bytes, level: int) -> bytes:
+        stream = module.compressobj(level, module.DEFLATED, wbits, 8, strategy)
+        return stream.compress(data) + stream.flush()
+
+    return compress
+
+
+def _zlib_style(library: str, fmt: str, levels: tuple[int, int, int], **binding) -> Backend:
+    """A deflate backend of a zlib-style binding; ``fmt`` is gzip, zlib, deflate (raw) or
+    deflate-fixed (raw, fixed Huffman codes)."""
+    wbits = {"gzip": 31, "zlib": 15}.get(fmt, RAW_DEFLATE_WBITS)
+    fixed = fmt.endswith("-fixed")
+
+    def reference(module: ModuleType, data: bytes, level: int) -> bytes:
+        return _zlib_call(module, wbits, module.Z_FIXED if fixed else None)(data, level)
+
+    return Backend(
+        fmt if library == "zlib" else f"{library}:{fmt}",
+        library,
+        {31: "gzip", 15: "zlib"}.get(wbits, "none"),
+        *levels,
+        reference=reference,
+        strategy="fixed" if fixed else "default",
+        wbits=wbits,
+        **binding,
     )
-}
 
-# The definition of C(s) for each backend: the length of what these calls return.
-REFERENCE: dict[str, Callable[[bytes, int], bytes]] = {
-    "gzip": lambda data, level: gzip.compress(data, compresslevel=level),
-    "zlib": lambda data, level: zlib.compress(data, level),
-    "lz4": lambda data, level: lz4.frame.compress(data, compression_level=level),
-    "zstd": lambda data, level: zstandard.ZstdCompressor(level=level).compress(data),
-}
+
+def _lz4_block(module: ModuleType, data: bytes, level: int) -> bytes:
+    if level < LZ4_HC_MIN_LEVEL:
+        return module.compress(data, store_size=False)
+    return module.compress(data, mode="high_compression", compression=level, store_size=False)
+
+
+_ZLIB = dict(module="zlib")
+_ZLIB_NG = dict(module="zlib_ng.zlib_ng", package="zlib-ng", extra="zlib-ng")
+_ISAL = dict(module="isal.isal_zlib", package="isal", extra="isal")
+_LIBDEFLATE = dict(module="deflate", package="deflate", extra="libdeflate")
+
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        # the paper's C(s), and the reference implementation's: gzip.compress
+        Backend(
+            "gzip", "zlib", "gzip", 0, 9, 9,
+            reference=lambda _, data, level: gzip.compress(data, compresslevel=level),
+            wbits=31, **_ZLIB,
+        ),
+        _zlib_style("zlib", "zlib", (0, 9, 6), **_ZLIB),
+        _zlib_style("zlib", "deflate", (0, 9, 6), **_ZLIB),
+        _zlib_style("zlib", "deflate-fixed", (0, 9, 6), **_ZLIB),
+        *(_zlib_style("zlib-ng", f, (0, 9, 1), **_ZLIB_NG)
+          for f in ("gzip", "deflate", "deflate-fixed")),
+        *(_zlib_style("isal", f, (0, 3, 1), **_ISAL) for f in ("gzip", "deflate")),
+        Backend(
+            "libdeflate:gzip", "libdeflate", "gzip", 0, 12, 6,
+            reference=lambda mod, data, level: mod.gzip_compress(data, level), **_LIBDEFLATE,
+        ),
+        Backend(
+            "libdeflate:deflate", "libdeflate", "none", 0, 12, 6,
+            reference=lambda mod, data, level: mod.deflate_compress(data, level), **_LIBDEFLATE,
+        ),
+        Backend(
+            "lz4", "lz4", "frame", 0, 16, 0,
+            reference=lambda mod, data, level: mod.compress(data, compression_level=level),
+            module="lz4.frame", package="lz4",
+        ),
+        # a bare block: no frame header, end mark or content size
+        Backend(
+            "lz4-block", "lz4", "block", 0, 12, 0,
+            reference=_lz4_block, module="lz4.block", package="lz4",
+        ),
+        Backend(
+            "zstd", "zstd", "frame", 1, 22, 3,
+            reference=lambda mod, data, level: mod.ZstdCompressor(level=level).compress(data),
+            module="zstandard", package="zstandard",
+        ),
+    )
+}  # fmt: skip
+
+
+def backend(name: str) -> Backend:
+    """The backend called ``name``, or a ZipfitError listing the names there are."""
+    found = BACKENDS.get(name)
+    if found is None:
+        raise ZipfitError(
+            f"--compressor: unknown compressor {name!r}; choose from {', '.join(BACKENDS)}"
+        )
+    return found
+
+
+def reference_size(name: str, data: bytes, level: int) -> int:
+    """C(data) by the definition: the length of the backend's one library call."""
+    b = backend(name)
+    return len(b.reference(b.load(), data, level))
 
 
 def resolve_level(name: str, level: int | None) -> int:
     """Return the level to use for ``name``, or raise ZipfitError naming what is wrong."""
-    spec = SPECS.get(name)
-    if spec is None:
-        raise ZipfitError(f"--compressor: unknown compressor {name!r}; choose from {sorted(SPECS)}")
+    spec = backend(name)
     if level is None:
         return spec.default_level
     if isinstance(level, bool) or not isinstance(level, int):
@@ -63,25 +201,38 @@ def resolve_level(name: str, level: int | None) -> int:
     return level
 
 
+def describe(name: str, level: int) -> dict[str, object]:
+    """What summary.json records of C(s): enough to compute the same lengths again."""
+    b = backend(name)
+    return {
+        "compressor": name,
+        "library": b.library,
+        "container": b.container,
+        "strategy": b.strategy,
+        "level": level,
+        "versions": b.version(),
+    }
+
+
 try:
     from zipfit_ray import _native
 except ImportError:  # built without the C kernel: the Python loop gives the same sizes
     _native = None
 
 
-def _native_backends() -> frozenset[str]:
-    """Backends the C kernel runs with the very library the Python bindings call."""
+def _native_libraries() -> frozenset[str]:
+    """What the C kernel runs with the very library the Python bindings call."""
     if _native is None:
         return frozenset()
     found = set()
     if _native.linked_zlib_version() == zlib.ZLIB_RUNTIME_VERSION:
-        found |= {"gzip", "zlib"}
-    if _native.load_lz4(lz4.frame._frame.__file__):
+        found.add("zlib")
+    if _native.load_lz4(lz4.frame._frame.__file__, lz4.block._block.__file__):
         found.add("lz4")
     return frozenset(found)
 
 
-NATIVE_BACKENDS = _native_backends()
+NATIVE_LIBRARIES = _native_libraries()
 
 # Copying a deflate stream's state (~256 KB) costs about as much as compressing 1.5 KB at
 # level 6-9, so x is compressed once and its state copied per y only for longer x; shorter
@@ -92,25 +243,41 @@ PREFIX_REUSE_MIN_BYTES = 1600
 class Compressor:
     """C(s) and C(x + y) for one backend and level, with per-call overhead kept low.
 
-    For deflate (gzip, zlib) and a long x, x is compressed once and the stream state copied
+    For CPython's deflate and a long x, x is compressed once and the stream state copied
     for every y, which yields the same bytes as compressing x + y in one call. Level 0
     (stored blocks) is excluded: there block boundaries depend on how input is fed.
     """
 
     def __init__(self, name: str, level: int | None = None, native: bool = True) -> None:
+        self.backend = spec = backend(name)
         self.name = name
         self.level = level = resolve_level(name, level)
-        self._wbits = {"gzip": 31, "zlib": 15}.get(name)
-        # deflate level 0 stays in Python: its stored blocks depend on how output is offered
-        self.native = native and name in NATIVE_BACKENDS and (self._wbits is None or level > 0)
-        if self._wbits is not None:
-            wbits = self._wbits
-            self._compress = lambda data: zlib.compress(data, level, wbits)
-        elif name == "zstd":
+        module = spec.load()
+        reference = spec.reference
+        self._compress: Callable[[bytes], bytes] = lambda data: reference(module, data, level)
+        self._zlib_stream: Callable[[], object] | None = None
+        fixed = spec.strategy == "fixed"
+        self._strategy = zlib.Z_FIXED if fixed else zlib.Z_DEFAULT_STRATEGY
+        if spec.library == "zlib":  # gzip.compress's length, without its Python-level work
+            call = _zlib_call(zlib, spec.wbits, self._strategy if fixed else None)
+            self._compress = lambda data: call(data, level)
+            if level > 0:
+                self._zlib_stream = lambda: zlib.compressobj(
+                    level, zlib.DEFLATED, spec.wbits, 8, self._strategy
+                )
+        elif name == "zstd":  # one compressor object per task, not per call: same bytes
             self._compress = zstandard.ZstdCompressor(level=level).compress
-        else:
-            compress = lz4.frame.compress
-            self._compress = lambda data: compress(data, level)
+        # deflate level 0 stays in Python: its stored blocks depend on how output is offered;
+        # LZ4HC blocks too: the C loop runs LZ4's fast mode only
+        self.native = (
+            native
+            and spec.library in NATIVE_LIBRARIES
+            and (
+                (spec.library == "zlib" and level > 0)
+                or name == "lz4"
+                or (name == "lz4-block" and level < LZ4_HC_MIN_LEVEL)
+            )
+        )
 
     def size(self, data: bytes) -> int:
         """C(data)."""
@@ -118,8 +285,8 @@ class Compressor:
 
     def pair_sizes(self, x: bytes, ys: Sequence[bytes]) -> list[int]:
         """[C(x + y) for y in ys]."""
-        if self._wbits is not None and self.level > 0 and len(x) >= PREFIX_REUSE_MIN_BYTES:
-            stream = zlib.compressobj(self.level, zlib.DEFLATED, self._wbits)
+        if self._zlib_stream is not None and len(x) >= PREFIX_REUSE_MIN_BYTES:
+            stream = self._zlib_stream()
             head = len(stream.compress(x))
             sizes = []
             for y in ys:
@@ -132,10 +299,14 @@ class Compressor:
     def pair_size_matrix(self, xs: Sequence[bytes], ys: Sequence[bytes]) -> np.ndarray:
         """C(x + y) for every x in xs and y in ys, as an int64 array of shape (len(xs), len(ys))."""
         out = np.empty((len(xs), len(ys)), dtype=np.int64)
-        if self.native and self._wbits is not None:
-            _native.deflate_pair_sizes(xs, ys, self.level, self._wbits, PREFIX_REUSE_MIN_BYTES, out)
-        elif self.native:
+        if self.native and self.backend.library == "zlib":
+            _native.deflate_pair_sizes(
+                xs, ys, self.level, self.backend.wbits, self._strategy, PREFIX_REUSE_MIN_BYTES, out
+            )
+        elif self.native and self.name == "lz4":
             _native.lz4_pair_sizes(xs, ys, self.level, out)
+        elif self.native:
+            _native.lz4_block_pair_sizes(xs, ys, out)
         else:
             for i, x in enumerate(xs):
                 out[i] = self.pair_sizes(x, ys)

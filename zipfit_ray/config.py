@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from zipfit_ray import early_exit, prefilter
-from zipfit_ray.compressors import resolve_level
+from zipfit_ray.compressors import DEFAULT_COMPRESSOR, resolve_level
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.selection import SelectionRule
 
@@ -29,7 +29,7 @@ class SelectConfig:
     all_scores: bool = False  # also write every row's score under <out>/scores/
     text_column: str = "text"
     target_column: str = "text"
-    compressor: str = "gzip"
+    compressor: str = DEFAULT_COMPRESSOR  # PAPER_COMPRESSOR (gzip, level 9) is the paper's
     level: int | None = None  # None: the compressor's default; resolved on construction
     address: str | None = None  # None: start a local Ray (or join the one already running)
     num_cpus: int | None = None

@@ -11,7 +11,7 @@ replacement from all M). A candidate whose bound is below the current threshold 
 best exact score known so far, or --min-score) is dropped. Survivors are compressed against
 every target, and their scores are the exact kernel's, bit for bit. What makes it
 approximate: a selected row can be dropped when the bound fails, with a probability that
-shrinks fast with z; evaluate.py measures it.
+shrinks fast with z; evaluate_modes.py measures it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ DEFAULT_Z = 5.0
 DEFAULT_CHECKPOINTS = (8, 16, 32, 64, 96, 128)
 # Rows per call (at most one row group): all are compressed against the first checkpoint's
 # targets, then the likeliest go first, SUB_BATCH_ROWS at a time, so the threshold is high
-# before most rows are decided (benchmarks/evaluate.py, 20,000 rows, K = 1%: 4.4x fewer
+# before most rows are decided (benchmarks/evaluate_modes.py, 20,000 rows, K = 1%: 4.4x fewer
 # compressions with calls of 256 rows in pool order, 6.0x with 8,192 best first).
 BATCH_ROWS = 8192
 SUB_BATCH_ROWS = 256

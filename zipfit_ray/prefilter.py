@@ -5,7 +5,7 @@ against a dictionary made of the target set; its score is the relative size savi
 
 Two compressions per candidate instead of one per target. It is not ZIP-FIT's score, only a
 cheap way to find likely candidates: alone, or as the first stage of a cascade that
-re-scores the best c*K exactly. evaluate.py measures how well it agrees with ZIP-FIT.
+re-scores the best c*K exactly. evaluate_modes.py measures how well it agrees with ZIP-FIT.
 """
 
 from __future__ import annotations
