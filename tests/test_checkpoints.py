@@ -56,9 +56,10 @@ def test_directory_belongs_to_one_job(job_inputs):
 
 def test_save_and_load_round_trip(tmp_path):
     outcome = ShardOutcome(
-        topk.entries(np.array([0.5, 0.25]), np.array([7, 3]), np.array([11, 12])),
+        topk.entries(np.array([0.5, 0.25]), np.array([7, 3]), np.array([11, 12]), [90, 4000]),
         bad_files=["s3://b/x.parquet"],
         histogram=np.arange(5),
+        length_histogram=np.arange(3),
         selected={"rows": 2, "groups": {"a": 2}},
     )
     outcome.counts.update(rows_read=3, rows_skipped_null=1)
@@ -68,6 +69,7 @@ def test_save_and_load_round_trip(tmp_path):
     loaded = checkpoints.load(uri, {})
     assert loaded.entries.tobytes() == outcome.entries.tobytes()
     assert loaded.histogram.tolist() == [0, 1, 2, 3, 4]
+    assert loaded.length_histogram.tolist() == [0, 1, 2]
     for field in ("counts", "bad_files", "groups", "selected"):
         assert getattr(loaded, field) == getattr(outcome, field)
 

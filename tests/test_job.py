@@ -1,5 +1,6 @@
 """The whole job on a real local Ray, checked against the naive formula and top-K."""
 
+import importlib.metadata
 import json
 
 import numpy as np
@@ -7,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.naive import naive_alignment, naive_top_k
-from zipfit_ray import SelectConfig, ZipfitError, run_select
-from zipfit_ray.compressors import resolve_level
+from zipfit_ray import SelectConfig, ZipfitError, run_select, stats
+from zipfit_ray.compressors import DEFAULT_COMPRESSOR, backend, resolve_level
 
 
 def select(corpus, out, **options):
@@ -32,7 +33,7 @@ def naive_selection(corpus, k, compressor="gzip"):
     return [present[i] for i in best], [scores[i] for i in best]
 
 
-@pytest.mark.parametrize("compressor", ["gzip", "zstd"])
+@pytest.mark.parametrize("compressor", ["gzip", "zstd", DEFAULT_COMPRESSOR])
 def test_selection_is_the_naive_top_k(ray_session, corpus, tmp_path, compressor):
     summary = select(corpus, tmp_path, k=25, compressor=compressor)
     positions, scores = naive_selection(corpus, 25, compressor)
@@ -43,6 +44,21 @@ def test_selection_is_the_naive_top_k(ray_session, corpus, tmp_path, compressor)
     assert table.column("text").to_pylist() == [corpus.texts[i].decode() for i in positions]
     assert summary["rows_selected"] == 25
     assert (tmp_path / "_SUCCESS").exists()
+
+
+def test_summary_names_the_compressor_and_holds_length_histograms(ray_session, corpus, tmp_path):
+    summary = select(corpus, tmp_path, k=25)  # the default compressor
+    described = summary["compressor"]
+    assert described["compressor"] == DEFAULT_COMPRESSOR
+    assert described["container"] == backend(DEFAULT_COMPRESSOR).container
+    assert described["versions"]["lz4"] == importlib.metadata.version("lz4")
+    texts = read_selection(tmp_path).column("text").to_pylist()
+    histograms = summary["histograms"]
+    assert histograms["length_edges"] == stats.LENGTH_EDGES.tolist()
+    selected = stats.length_histogram([len(t.encode()) for t in texts])
+    assert histograms["selected_lengths"] == selected.tolist()
+    pool = stats.length_histogram([len(t) for t in corpus.texts if t is not None])
+    assert histograms["pool_lengths"] == pool.tolist()
 
 
 def test_output_is_identical_for_any_shard_size_and_concurrency(ray_session, corpus, tmp_path):

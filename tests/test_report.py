@@ -35,6 +35,8 @@ def test_the_report_is_self_contained_and_complete(report):
     assert "<script" not in page
     assert page.count("class='pool'") > 5 and page.count("class='selected'") > 1
     assert "threshold" in page and "<h2>By kind</h2>" in page
+    assert page.count("class='pool-length'") >= 3 and "class='selected-length'" in page
+    assert "median bin: pool" in page
     assert "Borderline" in page and page.count("<pre>") == 11  # 5 best, 5 borderline, summary
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from zipfit_ray import storage
+from zipfit_ray import compressors, storage
 from zipfit_ray.alignment import PreparedTargets
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
@@ -23,7 +23,7 @@ from zipfit_ray.scoring import ShardOutcome
 
 DIRECTORY = "_checkpoints"
 JOB_FILE = "job.json"
-FORMAT = 1
+FORMAT = 2
 
 
 def fingerprint(
@@ -43,6 +43,8 @@ def fingerprint(
         "text_column": config.text_column,
         "compressor": targets.compressor,
         "level": targets.level,
+        # another version of the library may give other lengths
+        "compressor_versions": compressors.describe(targets.compressor, targets.level)["versions"],
         "k": config.k,
         "budget_tokens": config.budget_tokens,
         "min_score": config.min_score,
@@ -115,6 +117,7 @@ def save(uri: str, outcome: ShardOutcome, options: dict) -> None:
         buffer,
         entries=outcome.entries,
         histogram=outcome.histogram,
+        length_histogram=outcome.length_histogram,
         **{name: np.array(json.dumps(getattr(outcome, name))) for name in JSON_FIELDS},
     )
     storage.write_atomic(uri, buffer.getvalue(), options)
@@ -129,6 +132,7 @@ def load(uri: str, options: dict) -> ShardOutcome:
             bad_files=values["bad_files"],
             groups=Counter(values["groups"]),
             histogram=saved["histogram"],
+            length_histogram=saved["length_histogram"],
             selected=values["selected"],
         )
 

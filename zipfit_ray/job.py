@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import ray
 
-from zipfit_ray import checkpoints, compare, report, stats, storage
+from zipfit_ray import checkpoints, compare, compressors, report, stats, storage
 from zipfit_ray.alignment import prepare_targets
+from zipfit_ray.compressors import DEFAULT_COMPRESSOR
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.progress import Progress, log
@@ -237,6 +238,7 @@ def _publish(config: SelectConfig, summary: dict[str, Any], seconds: dict[str, f
     """The report, then summary.json, then _SUCCESS: the result is complete only now."""
     options = config.storage_options
     summary["arguments"] = config.public_dict()
+    summary["compressor"] = compressors.describe(config.compressor, config.level)
     with timed(seconds, "report"):
         report.write_report(config.out, summary, options)
     summary["seconds"] = seconds
@@ -258,11 +260,15 @@ class Tally:
     bad_files: list[str] = field(default_factory=list)
     groups: Counter = field(default_factory=Counter)
     histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
+    length_histogram: np.ndarray = field(default_factory=lambda: stats.length_histogram([]))
     # with --min-score, what the shards wrote out themselves
     parts: list[str] = field(default_factory=list)
     selected_rows: int = 0
     selected_tokens: int = 0
     selected_histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
+    selected_length_histogram: np.ndarray = field(
+        default_factory=lambda: stats.length_histogram([])
+    )
     selected_groups: Counter = field(default_factory=Counter)
 
     def add(self, notes: dict[str, Any]) -> None:
@@ -271,12 +277,14 @@ class Tally:
         self.bad_files += notes["bad_files"]
         self.groups.update(notes["groups"])
         self.histogram += notes["histogram"]
+        self.length_histogram += notes["length_histogram"]
         if notes["selected"] is not None:
             if notes["selected"]["part"]:
                 self.parts.append(notes["selected"]["part"])
             self.selected_rows += notes["selected"]["rows"]
             self.selected_tokens += notes["selected"]["tokens"]
             self.selected_histogram += np.asarray(notes["selected"]["histogram"])
+            self.selected_length_histogram += np.asarray(notes["selected"]["length_histogram"])
             self.selected_groups.update(notes["selected"]["groups"])
 
 
@@ -301,6 +309,7 @@ def _select(
         _remove_outputs(config.out, keep=set(parts), options=config.storage_options)
         rows, tokens = tally.selected_rows, tally.selected_tokens
         histogram, groups = tally.selected_histogram, tally.selected_groups
+        length_histogram = tally.selected_length_histogram
         quantiles = stats.histogram_quantiles(histogram)
     else:
         with timed(seconds, "reduce"):
@@ -318,6 +327,7 @@ def _select(
             parts, groups, tokens = _materialize(selected, shared_ref, config)
         rows = len(selected)
         histogram = stats.histogram(selected["score"])
+        length_histogram = stats.length_histogram(selected["length"])
         quantiles = stats.quantiles(selected["score"])
     return {
         "rows_read": 0,
@@ -343,6 +353,9 @@ def _select(
             ],
             "pool": tally.histogram.tolist(),
             "selected": histogram.tolist(),
+            "length_edges": stats.LENGTH_EDGES.tolist(),
+            "pool_lengths": tally.length_histogram.tolist(),
+            "selected_lengths": length_histogram.tolist(),
         },
         "groups": {"pool": dict(tally.groups), "selected": dict(groups)}
         if config.group_column
@@ -490,7 +503,7 @@ def run_compare(
     seed: int = 0,
     text_column: str = "text",
     target_column: str = "text",
-    compressor: str = "gzip",
+    compressor: str = DEFAULT_COMPRESSOR,
     level: int | None = None,
     max_bytes: int = SelectConfig.max_bytes,
     storage_options: dict[str, Any] | None = None,

@@ -38,6 +38,8 @@ def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> 
         _overview(summary),
         "<h2>Scores: pool and selection</h2>",
         _histogram_svg(summary),
+        "<h2>Text lengths: pool and selection</h2>",
+        _lengths_svg(summary),
         _groups(summary),
         f"<h2>{'Best' if ranked else 'Some'} selected rows</h2>",
         _rows(head, *columns),
@@ -150,6 +152,68 @@ def _histogram_svg(summary: dict[str, Any]) -> str:
         "selected</p>"
     )
     return "".join(parts) + legend
+
+
+def _bytes(n: int) -> str:
+    """A bin edge (a power of two) in whole units: 512 B, 2 KiB, 4 MiB."""
+    for shift, unit in ((20, "MiB"), (10, "KiB")):
+        if n >= 1 << shift:
+            return f"{n >> shift} {unit}"
+    return f"{n} B"
+
+
+def _lengths_svg(summary: dict[str, Any]) -> str:
+    """The share of pool and of selected rows per length bin, side by side, so that a
+    selection tilted towards short (or long) texts shows at a glance. ZIP-FIT's NCD divides
+    by max(C(x), C(y)), so a compressor's fixed overhead favours short texts."""
+    histograms = summary["histograms"]
+    edges = histograms["length_edges"]
+    pool = np.asarray(histograms["pool_lengths"], dtype=float)
+    selected = np.asarray(histograms["selected_lengths"], dtype=float)
+    used = np.flatnonzero(pool + selected)
+    if len(used) == 0 or selected.sum() == 0:
+        return "<p>No rows were selected.</p>"
+    bins = range(used[0], used[-1] + 1)
+    pool_share, selected_share = pool / max(1, pool.sum()), selected / selected.sum()
+    w, h, pad = 900, 260, 40
+    group_w = (w - 2 * pad) / len(bins)
+    scale_y = (h - 2 * pad) / max(pool_share.max(), selected_share.max())
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' "
+        "role='img' aria-label='length histogram'>"
+    ]
+    for slot, b in enumerate(bins):
+        x = pad + slot * group_w
+        for offset, shares, color, cls in (
+            (0.1, pool_share, POOL_COLOR, "pool-length"),
+            (0.5, selected_share, SELECTED_COLOR, "selected-length"),
+        ):
+            bh = shares[b] * scale_y
+            if shares[b]:
+                parts.append(
+                    f"<rect class='{cls}' x='{x + offset * group_w:.1f}' y='{h - pad - bh:.1f}' "
+                    f"width='{0.4 * group_w:.1f}' height='{max(1.0, bh):.1f}' fill='{color}'>"
+                    f"<title>{shares[b]:.1%}</title></rect>"
+                )
+        parts.append(
+            f"<text x='{x + group_w / 2:.1f}' y='{h - pad + 16}' font-size='11' "
+            f"text-anchor='middle'>{_bytes(edges[b])}</text>"
+        )
+    parts.append(f"<line x1='{pad}' x2='{w - pad}' y1='{h - pad}' y2='{h - pad}' stroke='#888'/>")
+    parts.append("</svg>")
+    return "".join(parts) + (
+        f"<p class='legend'>share of rows per length in bytes (each bin up to twice its "
+        f"start):<span style='background:{POOL_COLOR}'></span>pool"
+        f"<span style='background:{SELECTED_COLOR}'></span>selected; median bin: pool "
+        f"{_median_bin(pool, edges)}, selected {_median_bin(selected, edges)}</p>"
+    )
+
+
+def _median_bin(counts: np.ndarray, edges: list[int]) -> str:
+    b = int(np.searchsorted(np.cumsum(counts), counts.sum() / 2))
+    if b + 1 == len(edges):
+        return f"{_bytes(edges[b])} and up"
+    return f"{_bytes(edges[b])} to {_bytes(edges[b + 1])}"
 
 
 def _groups(summary: dict[str, Any]) -> str:

@@ -51,6 +51,7 @@ class ShardOutcome:
     bad_files: list[str] = field(default_factory=list)
     groups: Counter = field(default_factory=Counter)  # scored rows per --group-column value
     histogram: np.ndarray | None = None  # stats.histogram of all scored rows
+    length_histogram: np.ndarray | None = None  # stats.length_histogram of the same rows
     selected: dict | None = None  # with --min-score, the stats of rows this shard wrote out
 
 
@@ -120,7 +121,8 @@ def _score_piece(
         finished = ~np.isnan(scores)
         outcome.counts["rows_dropped_early"] += int((~finished).sum())
         counts = tokens.count(kept) if tokens else None
-        entries = topk.entries(scores, row_ids[present], counts)
+        lengths = np.fromiter((len(t) for t in kept), np.int64, len(kept))
+        entries = topk.entries(scores, row_ids[present], counts, lengths)
         batches.append(entries[finished])
         if groups is not None:  # counted over every row scored, dropped early or not
             outcome.groups.update(group_counts(g for g, p in zip(groups, present) if p))

@@ -9,12 +9,20 @@ import numpy as np
 # Alignment is 1 - mean NCD; NCD lies in [0, ~1.1], so scores lie in about [-0.1, 1].
 BIN_EDGES = np.linspace(-0.25, 1.0, 1001)  # 0.00125 wide; outliers land in the end bins
 QUANTILES = (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
+# Text lengths in bytes, in bins that double: [0, 32), [32, 64), ..., [4 MiB, 8 MiB) and up
+LENGTH_EDGES = np.array([0, *(2 ** np.arange(5, 24))], dtype=np.int64)
 
 
 def histogram(scores: np.ndarray) -> np.ndarray:
     """Counts per bin (int64, len(BIN_EDGES) - 1); summing shards' histograms is exact."""
     clipped = np.clip(scores, BIN_EDGES[0], BIN_EDGES[-1])
     return np.histogram(clipped, bins=BIN_EDGES)[0].astype(np.int64)
+
+
+def length_histogram(lengths: np.ndarray) -> np.ndarray:
+    """Rows per LENGTH_EDGES bin (the last bin is open-ended); adds up across shards."""
+    bins = np.searchsorted(LENGTH_EDGES, np.asarray(lengths, dtype=np.int64), side="right") - 1
+    return np.bincount(bins, minlength=len(LENGTH_EDGES)).astype(np.int64)
 
 
 def quantiles(scores: np.ndarray) -> dict[str, float]:

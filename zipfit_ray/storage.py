@@ -358,7 +358,7 @@ def write_part(
 
 
 def write_scores(uri: str, scored: np.ndarray, storage_options: dict[str, Any]) -> None:
-    """Every scored row's (row_id, score, tokens), for selecting again without scoring."""
+    """Every scored row's (score, row_id, tokens, length), for selecting again without scoring."""
     table = pa.table({name: scored[name] for name in scored.dtype.names})
     write_atomic(uri, table, storage_options)
 

@@ -71,6 +71,7 @@ def process_shard(
         "bad_files": outcome.bad_files,
         "groups": dict(outcome.groups),
         "histogram": outcome.histogram,
+        "length_histogram": outcome.length_histogram,
         "selected": outcome.selected,
         "resumed": resume,
     }
@@ -136,6 +137,7 @@ def _conclude(outcome: scoring.ShardOutcome, shared: Shared, name: str) -> scori
             storage.join(config.out, SCORES, name + ".parquet"), scored, config.storage_options
         )
     outcome.histogram = stats.histogram(scored["score"])
+    outcome.length_histogram = stats.length_histogram(scored["length"])
     outcome.entries = config.rule.keep(scored)
     if config.rule.streamed:
         kept = outcome.entries[np.argsort(outcome.entries["row_id"], kind="stable")]
@@ -149,6 +151,7 @@ def _conclude(outcome: scoring.ShardOutcome, shared: Shared, name: str) -> scori
             "part": part if len(kept) else None,
             "rows": len(kept),
             "histogram": stats.histogram(kept["score"]).tolist(),
+            "length_histogram": stats.length_histogram(kept["length"]).tolist(),
             **written,
         }
         outcome.entries = kept[:0]
@@ -165,7 +168,9 @@ def rescore_rows(file_index: int, rows: np.ndarray, shared: Shared) -> tuple[np.
         path, row_group_sizes, rows, config.text_column, config.max_bytes, config.storage_options
     )
     scores, pairs = scoring.exact_scorer(shared.targets)(texts)
-    return config.rule.keep(topk.entries(scores, storage.pack_row_id(file_index, rows))), pairs
+    lengths = np.fromiter((len(t) for t in texts), np.int64, len(texts))
+    scored = topk.entries(scores, storage.pack_row_id(file_index, rows), lengths=lengths)
+    return config.rule.keep(scored), pairs
 
 
 @ray.remote(max_retries=TASK_RETRIES)

@@ -11,12 +11,16 @@ from collections.abc import Iterable
 
 import numpy as np
 
-# tokens: the row's token count, for selection by token budget
-ENTRY = np.dtype([("score", "<f8"), ("row_id", "<i8"), ("tokens", "<i8")])
+# tokens: the row's token count, for selection by token budget; length: the bytes scored,
+# for the report's length distributions
+ENTRY = np.dtype([("score", "<f8"), ("row_id", "<i8"), ("tokens", "<i8"), ("length", "<i8")])
 
 
 def entries(
-    scores: np.ndarray, row_ids: np.ndarray, tokens: np.ndarray | None = None
+    scores: np.ndarray,
+    row_ids: np.ndarray,
+    tokens: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pack parallel arrays into one ENTRY array."""
     out = np.zeros(len(scores), dtype=ENTRY)
@@ -24,6 +28,8 @@ def entries(
     out["row_id"] = row_ids
     if tokens is not None:
         out["tokens"] = tokens
+    if lengths is not None:
+        out["length"] = lengths
     return out
 
 
