@@ -11,6 +11,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from tests.naive import naive_alignment
 from zipfit_ray import SelectConfig, ZipfitError, run_select
 from zipfit_ray.cli import main as cli_main
+from zipfit_ray.compressors import DEFAULT_COMPRESSOR
 from zipfit_ray.job import run_compare, run_reselect
 from zipfit_ray.tokens import approximate_tokens
 
@@ -165,3 +166,17 @@ def test_compare_datasets_ranks_code_above_prose_for_code_targets(
     assert code == 0
     saved = json.loads((tmp_path / "compare.json").read_text())
     assert saved["datasets"] == results
+    assert saved["compressor"]["compressor"] == DEFAULT_COMPRESSOR
+
+
+@pytest.mark.parametrize("compressor", ["gzip", "deflate-fixed", "zlib-ng:deflate", "zstd"])
+def test_compare_datasets_with_other_backends(
+    ray_session, sample_tables, corpus, tmp_path, compressor
+):
+    pool = sample_tables[0]
+    for kind in ("python", "prose"):
+        rows = pool.filter(pool.column("kind").to_numpy(zero_copy_only=False) == kind)
+        pq.write_table(rows.slice(0, 200), tmp_path / f"{kind}.parquet")
+    datasets = [str(tmp_path / "prose.parquet"), str(tmp_path / "python.parquet")]
+    results = run_compare(datasets, str(corpus.targets_path), sample=40, compressor=compressor)
+    assert results[1]["alignment"] > results[0]["alignment"]

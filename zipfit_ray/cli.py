@@ -9,7 +9,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from zipfit_ray.compressors import BACKENDS, DEFAULT_COMPRESSOR, PAPER_COMPRESSOR
+from zipfit_ray.compressors import (
+    BACKENDS,
+    DEFAULT_COMPRESSOR,
+    PAPER_COMPRESSOR,
+    describe,
+    resolve_level,
+)
 from zipfit_ray.config import MODES, ON_BAD_FILE, PREFILTERS, SelectConfig
 from zipfit_ray.errors import ZipfitError
 
@@ -318,8 +324,7 @@ def _compare(args: argparse.Namespace) -> None:
     if args.out:
         saved = {
             "targets": args.targets,
-            "compressor": args.compressor,
-            "level": args.level,
+            "compressor": describe(args.compressor, resolve_level(args.compressor, args.level)),
             "sample": args.sample,
             "seed": args.seed,
             "datasets": results,
