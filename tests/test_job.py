@@ -3,7 +3,6 @@
 import importlib.metadata
 import json
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -37,11 +36,16 @@ def naive_selection(corpus, k, compressor="gzip"):
 def test_selection_is_the_naive_top_k(ray_session, corpus, tmp_path, compressor):
     summary = select(corpus, tmp_path, k=25, compressor=compressor)
     positions, scores = naive_selection(corpus, 25, compressor)
-    table = read_selection(tmp_path)
-    assert table.column("id").to_pylist() == positions  # the sample's id is the pool position
-    assert np.max(np.abs(np.array(table.column("zipfit_score")) - scores)) <= 1e-12
+    table = read_selection(tmp_path)  # in pool order; the sample's id is the pool position
+    assert table.column("id").to_pylist() == sorted(positions)
+    expected = dict(zip(positions, scores))
+    got = table.column("zipfit_score").to_pylist()
+    assert max(abs(s - expected[i]) for i, s in zip(sorted(positions), got)) <= 1e-12
     assert table.column_names == ["id", "text", "kind", "source", "zipfit_score"]
-    assert table.column("text").to_pylist() == [corpus.texts[i].decode() for i in positions]
+    assert table.column("text").to_pylist() == [corpus.texts[i].decode() for i in sorted(positions)]
+    assert [e["row_id"] & ((1 << 40) - 1) for e in summary["examples"]["best"]] != []
+    assert summary["examples"]["best"][0]["score"] == max(scores)
+    assert summary["examples"]["last"][-1]["score"] == min(scores)
     assert summary["rows_selected"] == 25
     assert (tmp_path / "_SUCCESS").exists()
 
@@ -99,8 +103,8 @@ def test_summary_counts_and_records_the_run(ray_session, corpus, tmp_path):
         "plan",
         "targets",
         "score",
-        "reduce",
-        "materialize",
+        "cut",
+        "write",
         "report",
     }
     quantiles = summary["selected_score_quantiles"]
@@ -115,14 +119,15 @@ def test_k_larger_than_the_pool_keeps_every_scored_row(ray_session, corpus, tmp_
     assert sorted(ids) == [i for i, t in enumerate(corpus.texts) if t is not None]
 
 
-def test_selection_is_split_into_parts_best_first(ray_session, corpus, tmp_path):
-    summary = select(corpus, tmp_path, k=25, compressor="lz4", part_rows=10)
-    assert summary["parts"] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
-    assert [pq.read_metadata(tmp_path / p).num_rows for p in summary["parts"]] == [10, 10, 5]
-    scores = read_selection(tmp_path).column("zipfit_score").to_pylist()
-    assert scores == sorted(scores, reverse=True)
-    positions, _ = naive_selection(corpus, 25, "lz4")
-    assert read_selection(tmp_path).column("id").to_pylist() == positions
+def test_parts_hold_the_selection_in_pool_order_about_part_rows_each(ray_session, corpus, tmp_path):
+    summary = select(corpus, tmp_path, k=60, compressor="lz4", part_rows=20, shard_rows=10)
+    sizes = [pq.read_metadata(tmp_path / p).num_rows for p in summary["parts"]]
+    assert summary["parts"] == [f"part-{i:05d}.parquet" for i in range(len(sizes))]
+    assert sum(sizes) == 60 and len(sizes) >= 3
+    assert max(sizes) <= 20 + 10  # a part grows past --part-rows by less than one shard
+    ids = read_selection(tmp_path).column("id").to_pylist()
+    positions, _ = naive_selection(corpus, 60, "lz4")
+    assert ids == sorted(positions)
 
 
 def test_a_finished_result_is_kept_unless_overwrite(ray_session, corpus, tmp_path):

@@ -74,18 +74,23 @@ def test_a_headless_browser_draws_the_plots(report, tmp_path):
     assert color_pixels(shot, SELECTED_COLOR) > 100  # the selection's bars
 
 
-def test_a_min_score_of_zero_is_reported_as_a_threshold_not_a_ranking(
+def test_a_min_score_report_shows_the_best_and_the_last_rows_selected(
     ray_session, corpus, tmp_path
 ):
     out = tmp_path / "out"
-    run_select(
+    summary = run_select(
         SelectConfig(
             pool=(str(corpus.pool_dir),),
             targets=str(corpus.targets_path),
             out=str(out),
             min_score=0.0,
             compressor="lz4",
+            shard_rows=10,
         )
     )
     page = (out / "report.html").read_text()
-    assert "Some selected rows" in page and "Borderline" not in page
+    shown = [float(x) for x in re.findall(r"zipfit_score (-?[0-9.]+)</p>", page)]
+    assert len(shown) == 10 and min(shown) >= 0.0 and shown == sorted(shown, reverse=True)
+    quantiles = summary["selected_score_quantiles"]
+    assert shown[0] == pytest.approx(quantiles["q1"], abs=1e-6)
+    assert shown[-1] == pytest.approx(quantiles["q0"], abs=1e-6)

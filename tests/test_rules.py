@@ -58,7 +58,7 @@ def test_budget_keeps_the_best_rows_while_their_tokens_fit(
             break
         expected.append(i)
         used += tokens
-    assert read(tmp_path).column("id").to_pylist() == expected
+    assert read(tmp_path).column("id").to_pylist() == sorted(expected)  # pool order
     assert summary["tokens_selected"] == used and summary["rule"] == "--budget-tokens 3000"
 
 

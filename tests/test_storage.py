@@ -181,12 +181,3 @@ def test_a_second_column_comes_along_with_the_texts(corpus):
     [(texts, kinds, _)] = list(storage.iter_piece_texts(piece, ["text", "kind"], 1000, {}))
     assert len(kinds) == len(texts) == piece.num_rows
     assert set(kinds) <= {"python", "prose", "c"}
-
-
-def test_head_and_tail_rows_of_a_part(tmp_path):
-    table = pa.table({"text": [f"row {i}" for i in range(25)], "n": list(range(25))})
-    pq.write_table(table, tmp_path / "p.parquet", row_group_size=4)
-    head = storage.read_part_rows(str(tmp_path / "p.parquet"), ["n"], 6, {}, "head")
-    tail = storage.read_part_rows(str(tmp_path / "p.parquet"), ["n"], 6, {}, "tail")
-    assert [r["n"] for r in head] == [0, 1, 2, 3, 4, 5]
-    assert [r["n"] for r in tail] == [19, 20, 21, 22, 23, 24]

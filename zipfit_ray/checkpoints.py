@@ -1,4 +1,5 @@
-"""Resume: every finished shard's top-K is saved under <out>/_checkpoints/.
+"""Resume: every finished shard's notes (counts, histograms) are saved under
+<out>/_checkpoints/, beside its scored rows under <out>/scores/.
 
 The directory belongs to one job, named by a fingerprint of its inputs (pool file footers,
 target texts) and scoring arguments. A rerun with the same fingerprint reuses finished
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from zipfit_ray import compressors, storage
+from zipfit_ray import compressors, storage, topk
 from zipfit_ray.alignment import PreparedTargets
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
@@ -23,7 +24,7 @@ from zipfit_ray.scoring import ShardOutcome
 
 DIRECTORY = "_checkpoints"
 JOB_FILE = "job.json"
-FORMAT = 2
+FORMAT = 3
 
 
 def fingerprint(
@@ -115,8 +116,8 @@ def save(uri: str, outcome: ShardOutcome, options: dict) -> None:
     buffer = io.BytesIO()
     np.savez(
         buffer,
-        entries=outcome.entries,
         histogram=outcome.histogram,
+        token_histogram=outcome.token_histogram,
         length_histogram=outcome.length_histogram,
         **{name: np.array(json.dumps(getattr(outcome, name))) for name in JSON_FIELDS},
     )
@@ -127,11 +128,12 @@ def load(uri: str, options: dict) -> ShardOutcome:
     with np.load(io.BytesIO(storage.read_bytes(uri, options)), allow_pickle=False) as saved:
         values = {name: json.loads(str(saved[name])) for name in JSON_FIELDS}
         return ShardOutcome(
-            entries=saved["entries"],
+            entries=np.empty(0, dtype=topk.ENTRY),
             counts=Counter(values["counts"]),
             bad_files=values["bad_files"],
             groups=Counter(values["groups"]),
             histogram=saved["histogram"],
+            token_histogram=saved["token_histogram"],
             length_histogram=saved["length_histogram"],
             selected=values["selected"],
         )

@@ -1,4 +1,4 @@
-"""The Ray job: plan -> broadcast -> score shards -> keep by rule, merge -> materialize -> report.
+"""The Ray job: plan -> broadcast -> score shards -> cut -> write the selection -> report.
 
 With tasks.py, the only modules that import ray. The work itself (IO, the kernel, the
 ordering, the rules) lives in storage, alignment, topk and selection, which know nothing of
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import ray
 
-from zipfit_ray import checkpoints, compare, compressors, report, stats, storage
+from zipfit_ray import checkpoints, compare, compressors, cut, report, stats, storage, topk
 from zipfit_ray.alignment import prepare_targets
 from zipfit_ray.compressors import DEFAULT_COMPRESSOR
 from zipfit_ray.config import SelectConfig
@@ -29,21 +29,24 @@ from zipfit_ray.tasks import (
     SCORES,
     Shared,
     ThresholdBoard,
-    merge_results,
+    count_selected,
+    count_windows,
+    gather_window,
     process_shard,
-    rescore_rows,
+    rescore_shard,
     score_column,
     score_sample,
+    scores_uri,
     write_part,
 )
 from zipfit_ray.tokens import TokenCounter
 
-MERGE_FAN_IN = 16  # results merged per merge task
 MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
 SHARDS_PER_CPU = 16  # default lower bound on shards per CPU, so the last wave of tasks is short
 SUCCESS = "_SUCCESS"
 SUMMARY = "summary.json"
 SCORES_JOB = "_job.json"
+RESCORED = "_rescored"  # approx-cascade: exact scores of the shortlisted rows, per shard
 BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
 # what reselect takes from the job that saved the scores (the rest comes from its own flags)
 RESELECT_KEEPS = (
@@ -59,31 +62,6 @@ RESELECT_KEEPS = (
 
 
 # ---------------------------------------------------------------- driver
-
-
-class MergeTree:
-    """Merges shard results as they arrive, MERGE_FAN_IN at a time per level.
-
-    A tree rather than one driver loop: merges run as tasks in parallel with scoring, and
-    the object store never holds more than a fan-in's worth of unmerged results per level.
-    """
-
-    def __init__(self, rule: SelectionRule) -> None:
-        self.rule = rule
-        self.levels: list[list[ray.ObjectRef]] = []
-
-    def add(self, result: ray.ObjectRef, level: int = 0) -> None:
-        if level == len(self.levels):
-            self.levels.append([])
-        self.levels[level].append(result)
-        if len(self.levels[level]) == MERGE_FAN_IN:
-            merged = merge_results.remote(self.rule, *self.levels[level])
-            self.levels[level] = []
-            self.add(merged, level + 1)
-
-    def result(self) -> np.ndarray:
-        remaining = [ref for level in self.levels for ref in level]
-        return self.rule.finish(ray.get(merge_results.remote(self.rule, *remaining)))
 
 
 @contextmanager
@@ -146,6 +124,9 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     summary.update(files_skipped=len(bad_files), bad_files=bad_files[:BAD_FILES_LISTED])
     _publish(config, summary, seconds)
     checkpoints.remove_all(config.out, options)
+    for leftover in ([] if config.all_scores else [SCORES]) + [RESCORED]:
+        if storage.exists(storage.join(config.out, leftover), options):
+            storage.remove(storage.join(config.out, leftover), options)
     return summary
 
 
@@ -252,6 +233,43 @@ def _publish(config: SelectConfig, summary: dict[str, Any], seconds: dict[str, f
 
 
 @dataclass
+class Selection:
+    """What the written parts report, added up: the selection's figures and examples."""
+
+    parts: list[str] = field(default_factory=list)
+    rows: int = 0
+    tokens: int = 0
+    histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
+    length_histogram: np.ndarray = field(default_factory=lambda: stats.length_histogram([]))
+    groups: Counter = field(default_factory=Counter)
+    best: list[dict[str, Any]] = field(default_factory=list)  # the best rows, best first
+    last: list[dict[str, Any]] = field(default_factory=list)  # the last rows selected
+
+    def add(self, written: dict[str, Any]) -> None:
+        if written["part"] is None:
+            return
+        self.parts.append(written["part"])
+        self.rows += written["rows"]
+        self.tokens += written["tokens"]
+        self.histogram += np.asarray(written["histogram"])
+        self.length_histogram += np.asarray(written["length_histogram"])
+        self.groups.update(written["groups"])
+        self.best = _best_first(self.best + written["best"])[: report.EXAMPLES]
+        self.last = _best_first(self.last + written["last"])[-report.EXAMPLES :]
+
+    def quantiles(self) -> dict[str, float]:
+        """Read off the histogram, but the lowest and highest exactly."""
+        if not self.rows:
+            return {}
+        found = stats.histogram_quantiles(self.histogram)
+        return {**found, "q0": self.last[-1]["score"], "q1": self.best[0]["score"]}
+
+
+def _best_first(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(examples, key=lambda e: (-e["score"], e["row_id"]))
+
+
+@dataclass
 class Tally:
     """What the driver adds up from the shards' notes as they come in."""
 
@@ -260,16 +278,9 @@ class Tally:
     bad_files: list[str] = field(default_factory=list)
     groups: Counter = field(default_factory=Counter)
     histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
+    token_histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
     length_histogram: np.ndarray = field(default_factory=lambda: stats.length_histogram([]))
-    # with --min-score, what the shards wrote out themselves
-    parts: list[str] = field(default_factory=list)
-    selected_rows: int = 0
-    selected_tokens: int = 0
-    selected_histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
-    selected_length_histogram: np.ndarray = field(
-        default_factory=lambda: stats.length_histogram([])
-    )
-    selected_groups: Counter = field(default_factory=Counter)
+    selection: Selection = field(default_factory=Selection)  # --min-score: written by shards
 
     def add(self, notes: dict[str, Any]) -> None:
         self.counts.update(notes["counts"])
@@ -277,15 +288,10 @@ class Tally:
         self.bad_files += notes["bad_files"]
         self.groups.update(notes["groups"])
         self.histogram += notes["histogram"]
+        self.token_histogram += notes["token_histogram"]
         self.length_histogram += notes["length_histogram"]
         if notes["selected"] is not None:
-            if notes["selected"]["part"]:
-                self.parts.append(notes["selected"]["part"])
-            self.selected_rows += notes["selected"]["rows"]
-            self.selected_tokens += notes["selected"]["tokens"]
-            self.selected_histogram += np.asarray(notes["selected"]["histogram"])
-            self.selected_length_histogram += np.asarray(notes["selected"]["length_histogram"])
-            self.selected_groups.update(notes["selected"]["groups"])
+            self.selection.add(notes["selected"])
 
 
 def _select(
@@ -294,41 +300,34 @@ def _select(
     finished: set[str],
     seconds: dict[str, float],
 ) -> dict[str, Any]:
-    """Process every source, then merge and write what the rule keeps. Returns the summary's
-    counts and statistics."""
+    """Score every source, cut the order where the rule says, write what it selects.
+    Returns the summary's counts and statistics."""
     config = shared.config
     if config.mode == "approx-early-exit" and config.k is not None:
         shared = replace(shared, board=ThresholdBoard.remote(config.k))
-    if config.mode == "approx-cascade":  # the first pass keeps the best c*K by prefilter
-        shared = replace(shared, config=replace(config, k=config.cascade_factor * config.k))
+    first_pass = config.rule
+    if config.mode == "approx-cascade":  # the first pass shortlists the best c*K by prefilter
+        first_pass = SelectionRule(k=config.cascade_factor * config.k)
     shared_ref = ray.put(shared)
     with timed(seconds, "score"):
-        merge_tree, tally = _process_all(sources, shared_ref, finished, shared)
+        tally = _process_all(sources, shared_ref, finished, shared)
+    names = [name for _, name in sources]
+    saved = [s if isinstance(s, str) else scores_uri(config.out, n) for s, n in sources]
     if config.rule.streamed:
-        parts = sorted(tally.parts)
-        _remove_outputs(config.out, keep=set(parts), options=config.storage_options)
-        rows, tokens = tally.selected_rows, tally.selected_tokens
-        histogram, groups = tally.selected_histogram, tally.selected_groups
-        length_histogram = tally.selected_length_histogram
-        quantiles = stats.histogram_quantiles(histogram)
+        selection = tally.selection
+        _remove_outputs(config.out, keep=set(selection.parts), options=config.storage_options)
     else:
-        with timed(seconds, "reduce"):
-            selected = merge_tree.result()
+        with timed(seconds, "cut"):
+            boundary = _cut(first_pass, tally.histogram, tally.token_histogram, saved, config)
         if config.mode == "approx-cascade":
             with timed(seconds, "rescore"):
-                rescoring = ray.put(replace(shared, config=config))
-                selected, pairs = _rescore(selected, rescoring, config.rule)
-            tally.counts["pair_compressions"] += pairs
-        if config.k is not None and len(selected) < config.k:
-            log(
-                f"warning: only {len(selected):,} rows were scored; --k {config.k:,} keeps them all"
-            )
-        with timed(seconds, "materialize"):
-            parts, groups, tokens = _materialize(selected, shared_ref, config)
-        rows = len(selected)
-        histogram = stats.histogram(selected["score"])
-        length_histogram = stats.length_histogram(selected["length"])
-        quantiles = stats.quantiles(selected["score"])
+                saved, histogram, pairs = _rescore(saved, names, boundary, shared, config)
+                tally.counts["pair_compressions"] += pairs
+                boundary = _cut(config.rule, histogram, histogram * 0, saved, config)
+        with timed(seconds, "write"):
+            selection = _write(saved, boundary, shared_ref, config)
+        if config.k is not None and selection.rows < config.k:
+            log(f"warning: only {selection.rows:,} rows were scored; --k keeps them all")
     return {
         "rows_read": 0,
         "rows_skipped_null": 0,
@@ -341,10 +340,11 @@ def _select(
         "rule": config.rule.describe(),
         "mode": config.mode,
         "score_column": score_column(config),
-        "rows_selected": rows,
-        "tokens_selected": tokens,
-        "parts": parts,
-        "selected_score_quantiles": quantiles,
+        "rows_selected": selection.rows,
+        "tokens_selected": selection.tokens,
+        "parts": sorted(selection.parts),
+        "selected_score_quantiles": selection.quantiles(),
+        "examples": {"best": selection.best, "last": selection.last},
         "histograms": {
             "bins": [
                 float(stats.BIN_EDGES[0]),
@@ -352,12 +352,12 @@ def _select(
                 len(stats.BIN_EDGES) - 1,
             ],
             "pool": tally.histogram.tolist(),
-            "selected": histogram.tolist(),
+            "selected": selection.histogram.tolist(),
             "length_edges": stats.LENGTH_EDGES.tolist(),
             "pool_lengths": tally.length_histogram.tolist(),
-            "selected_lengths": length_histogram.tolist(),
+            "selected_lengths": selection.length_histogram.tolist(),
         },
-        "groups": {"pool": dict(tally.groups), "selected": dict(groups)}
+        "groups": {"pool": dict(tally.groups), "selected": dict(selection.groups)}
         if config.group_column
         else None,
     }
@@ -368,94 +368,129 @@ def _process_all(
     shared_ref: ray.ObjectRef,
     finished: set[str],
     shared: Shared,
-) -> tuple[MergeTree, Tally]:
-    """Submit one task per source, at most max_in_flight at a time, merging as they finish.
+) -> Tally:
+    """Submit one task per source, at most max_in_flight at a time, adding up their notes.
 
     Shards with a checkpoint from an earlier run of the same job are loaded, not scored.
     """
     config = shared.config
-    merge_tree = MergeTree(config.rule)
     tally = Tally()
     rows_to_score = sum(
         s.num_rows for s, name in sources if isinstance(s, storage.Shard) and name not in finished
     )
     progress = Progress("score", rows_to_score, "rows")
-    queue = iter(sources)
-    in_flight: dict[ray.ObjectRef, tuple[ray.ObjectRef, str]] = {}  # notes -> entries, name
+    submitted = (
+        (name, process_shard.remote(source, shared_ref, name, name in finished))
+        for source, name in sources
+    )
+    for shards_done, (name, notes) in enumerate(_bounded(submitted, config), start=1):
+        if shared.board is not None:
+            shared.board.finish.remote(name)
+        tally.add(notes)
+        scored_rows = 0 if notes["resumed"] else notes["counts"].get("rows_read", 0)
+        progress.advance(scored_rows, f"{shards_done}/{len(sources)} shards")
+    progress.close()
+    return tally
 
-    def submit_next() -> None:
-        source, name = next(queue, (None, None))
-        if source is not None:
-            kept, notes = process_shard.remote(source, shared_ref, name, name in finished)
-            in_flight[notes] = (kept, name)
 
-    for _ in range(_max_in_flight(config)):
-        submit_next()
-    shards_done = 0
+def _bounded(submitted: Iterator[tuple[Any, ray.ObjectRef]], config: SelectConfig):
+    """(key, result) of tasks submitted lazily, at most max_in_flight at a time, as they
+    finish."""
+    in_flight: dict[ray.ObjectRef, Any] = {}
+    for key, ref in submitted:
+        in_flight[ref] = key
+        if len(in_flight) >= _max_in_flight(config):
+            done, _ = ray.wait(list(in_flight), num_returns=1)
+            yield in_flight.pop(done[0]), ray.get(done[0])
     while in_flight:
         done, _ = ray.wait(list(in_flight), num_returns=1)
-        for notes_ref in done:
-            kept, name = in_flight.pop(notes_ref)
-            merge_tree.add(kept)
-            notes = ray.get(notes_ref)
-            if shared.board is not None:
-                shared.board.finish.remote(name)
-            tally.add(notes)
-            shards_done += 1
-            scored_rows = 0 if notes["resumed"] else notes["counts"].get("rows_read", 0)
-            progress.advance(scored_rows, f"{shards_done}/{len(sources)} shards")
-            submit_next()
-    progress.close()
-    return merge_tree, tally
+        yield in_flight.pop(done[0]), ray.get(done[0])
+
+
+def _cut(
+    rule: SelectionRule,
+    rows: np.ndarray,
+    tokens: np.ndarray,
+    saved: list[str],
+    config: SelectConfig,
+) -> cut.Boundary:
+    """cut.find over the shards' saved scores: they count windows and hand over the
+    boundary's neighbourhood; the driver only adds up."""
+    options = config.storage_options
+
+    def count(windows: list[cut.Window]) -> cut.Counts:
+        windows_ref = ray.put(windows)
+        total = None
+        for _, counted in _bounded(
+            ((u, count_windows.remote(u, windows_ref, options)) for u in saved), config
+        ):
+            total = counted if total is None else cut.add(total, counted)
+        return total
+
+    def gather(window: cut.Window) -> np.ndarray:
+        found = _bounded(((u, gather_window.remote(u, window, options)) for u in saved), config)
+        return topk.concatenate(entries for _, entries in found)
+
+    return cut.find(rule, rows, tokens, count, gather)
 
 
 def _rescore(
-    shortlist: np.ndarray, shared_ref: ray.ObjectRef, rule: SelectionRule
-) -> tuple[np.ndarray, int]:
-    """Exact scores for the cascade's shortlist, in tasks of at most MAX_SHARD_ROWS rows of
-    one file; returns the rule's rows of them and the pair compressions spent."""
-    file_index, row_index = storage.unpack_row_id(shortlist["row_id"])
-    refs = []
-    for f in np.unique(file_index):
-        rows = np.sort(row_index[file_index == f])
-        for start in range(0, len(rows), MAX_SHARD_ROWS):
-            refs.append(
-                rescore_rows.remote(int(f), rows[start : start + MAX_SHARD_ROWS], shared_ref)
-            )
-    results = ray.get(refs)
-    return rule.finish(rule.merge([entries for entries, _ in results])), sum(p for _, p in results)
+    saved: list[str],
+    names: list[str],
+    boundary: cut.Boundary,
+    shared: Shared,
+    config: SelectConfig,
+) -> tuple[list[str], np.ndarray, int]:
+    """approx-cascade's second pass: exact scores of every shard's shortlisted rows, saved
+    per shard. Returns where, their histogram and the pair compressions spent."""
+    rescored = [storage.join(config.out, RESCORED, name + ".parquet") for name in names]
+    shared_ref = ray.put(replace(shared, config=config))
+    histogram, pairs = stats.histogram(np.empty(0)), 0
+    submitted = (
+        (u, rescore_shard.remote(u, boundary, shared_ref, r)) for u, r in zip(saved, rescored)
+    )
+    for _, notes in _bounded(submitted, config):
+        histogram += notes["histogram"]
+        pairs += notes["pairs"]
+    return rescored, histogram, pairs
 
 
-def _materialize(
-    selected: np.ndarray, shared_ref: ray.ObjectRef, config: SelectConfig
-) -> tuple[list[str], dict[str, int], int]:
-    """Write the selection as part-NNNNN.parquet files, best rows first; drop stale parts.
-    Returns the part names, the selected rows per group and their tokens."""
-    chunks = [selected[i : i + config.part_rows] for i in range(0, len(selected), config.part_rows)]
-    chunks = chunks or [selected]  # an empty selection still gets one (empty) part
-    names = [f"part-{i:05d}.parquet" for i in range(len(chunks))]
-    progress = Progress("write", len(chunks), "parts")
-    groups: Counter = Counter()
-    tokens = 0
-    in_flight: list[ray.ObjectRef] = []
-    max_in_flight = _max_in_flight(config)
-
-    def collect(refs: list[ray.ObjectRef]) -> None:
-        nonlocal tokens
-        for written in ray.get(refs):  # raises if a part failed
-            groups.update(written["groups"])
-            tokens += written["tokens"]
-        progress.advance(len(refs))
-
-    for name, chunk in zip(names, chunks):
-        if len(in_flight) >= max_in_flight:
-            done, in_flight = ray.wait(in_flight, num_returns=1)
-            collect(done)
-        in_flight.append(write_part.remote(storage.join(config.out, name), chunk, shared_ref))
-    collect(in_flight)
+def _write(
+    saved: list[str], boundary: cut.Boundary, shared_ref: ray.ObjectRef, config: SelectConfig
+) -> Selection:
+    """Write the selection as parts in pool order: runs of consecutive shards holding about
+    --part-rows selected rows each (a shard is never split), each part written by one task
+    that reads the row groups it needs once. Drops stale parts."""
+    options = config.storage_options
+    counted = dict(
+        _bounded(
+            ((i, count_selected.remote(u, boundary, options)) for i, u in enumerate(saved)), config
+        )
+    )
+    groups: list[list[str]] = [[]]
+    rows_in_group = 0
+    for i, uri in enumerate(saved):
+        if not counted[i]:
+            continue
+        if groups[-1] and rows_in_group + counted[i] > config.part_rows:
+            groups.append([])
+            rows_in_group = 0
+        groups[-1].append(uri)
+        rows_in_group += counted[i]
+    groups = [g for g in groups if g]
+    names = [f"part-{i:05d}.parquet" for i in range(len(groups))]
+    progress = Progress("write", len(groups), "parts")
+    selection = Selection()
+    submitted = (
+        (name, write_part.remote(storage.join(config.out, name), uris, boundary, shared_ref))
+        for name, uris in zip(names, groups)
+    )
+    for _, written in _bounded(submitted, config):
+        selection.add(written)
+        progress.advance(1)
     progress.close()
-    _remove_outputs(config.out, keep=set(names), options=config.storage_options)
-    return names, dict(groups), tokens
+    _remove_outputs(config.out, keep=set(names), options=options)
+    return selection
 
 
 def _auto_shard_rows(num_rows: int) -> int:

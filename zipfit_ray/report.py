@@ -28,10 +28,8 @@ pre { background: #f6f6f6; padding: 0.5rem; white-space: pre-wrap; max-height: 1
 
 
 def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> None:
-    arguments = summary["arguments"]
-    columns = [arguments["text_column"], summary["score_column"]]
-    head, tail = _examples(out, summary["parts"], columns, options)
-    ranked = arguments.get("min_score") is None  # --min-score parts are in pool order
+    score_column = summary["score_column"]
+    examples = summary["examples"]
     mode = "" if summary["mode"] == "exact" else f" ({summary['mode']})"
     sections = [
         f"<h1>ZIP-FIT selection: {html.escape(summary['rule'])}{mode}</h1>",
@@ -41,19 +39,18 @@ def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> 
         "<h2>Text lengths: pool and selection</h2>",
         _lengths_svg(summary),
         _groups(summary),
-        f"<h2>{'Best' if ranked else 'Some'} selected rows</h2>",
-        _rows(head, *columns),
+        "<h2>Best selected rows</h2>",
+        _rows(examples["best"], score_column),
+        "<h2>Borderline: the last rows selected</h2>",
+        _rows(examples["last"], score_column),
     ]
-    if ranked:
-        sections += [
-            "<h2>Borderline: the last rows selected</h2>",
-            _rows(tail, *columns),
-        ]
     sections.append(
         "<h2>Run</h2><details><summary>summary.json</summary><pre>"
         + html.escape(
             json.dumps(
-                {k: v for k, v in summary.items() if k != "histograms"}, indent=2, sort_keys=True
+                {k: v for k, v in summary.items() if k not in ("histograms", "examples")},
+                indent=2,
+                sort_keys=True,
             )
         )
         + "</pre></details>"
@@ -235,26 +232,17 @@ def _groups(summary: dict[str, Any]) -> str:
     )
 
 
-def _examples(out: str, parts: list[str], columns: list[str], options: dict[str, Any]):
-    if not parts:
-        return [], []
-    head = storage.read_part_rows(storage.join(out, parts[0]), columns, EXAMPLES, options, "head")
-    tail = storage.read_part_rows(storage.join(out, parts[-1]), columns, EXAMPLES, options, "tail")
-    return head, tail
-
-
-def _rows(rows: list[dict[str, Any]], text_column: str, score_column: str) -> str:
+def _rows(rows: list[dict[str, Any]], score_column: str) -> str:
     if not rows:
         return "<p>None.</p>"
     return "".join(
-        f"<p>{score_column} {row[score_column]:.6f}</p><pre>"
-        + html.escape(_text(row[text_column]))
-        + "</pre>"
+        f"<p>{score_column} {row['score']:.6f}</p><pre>" + html.escape(row["text"]) + "</pre>"
         for row in rows
     )
 
 
-def _text(value: str | bytes | None) -> str:
+def excerpt(value: str | bytes | None) -> str:
+    """The start of a text, as the report shows it."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
     value = value or ""

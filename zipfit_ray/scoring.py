@@ -46,11 +46,12 @@ def exact_scorer(targets: PreparedTargets) -> Scorer:
 class ShardOutcome:
     """What one shard contributes to the job; also what its checkpoint holds."""
 
-    entries: np.ndarray  # topk.ENTRY rows: scoring returns all; the job keeps what the rule keeps
+    entries: np.ndarray  # topk.ENTRY rows: every scored row (saved by the task, not returned)
     counts: Counter = field(default_factory=Counter)  # rows_read, rows_skipped_null, ...
     bad_files: list[str] = field(default_factory=list)
     groups: Counter = field(default_factory=Counter)  # scored rows per --group-column value
     histogram: np.ndarray | None = None  # stats.histogram of all scored rows
+    token_histogram: np.ndarray | None = None  # their tokens summed per histogram bin
     length_histogram: np.ndarray | None = None  # stats.length_histogram of the same rows
     selected: dict | None = None  # with --min-score, the stats of rows this shard wrote out
 

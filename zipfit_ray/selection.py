@@ -1,19 +1,14 @@
 """Selection rules: which scored rows a job keeps. Exactly one per job.
 
-Each rule's `keep` can be applied to any piece of the pool and again to the union of the
-kept pieces, giving what it gives on the whole pool; that is what lets shards reduce their
-rows locally and a tree of merges finish the job.
+--min-score is a boundary known before scoring; --k and --budget-tokens cut the total order
+at a place found after it (cut.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
-from zipfit_ray import topk
 from zipfit_ray.errors import ZipfitError
 
 
@@ -51,24 +46,3 @@ class SelectionRule:
         if self.budget_tokens is not None:
             return f"--budget-tokens {self.budget_tokens}"
         return f"--min-score {self.min_score}"
-
-    def keep(self, items: np.ndarray) -> np.ndarray:
-        """The rows of ``items`` this rule selects, best first."""
-        if self.k is not None:
-            return topk.top_k(items, self.k)
-        if self.budget_tokens is not None:
-            # the rows that fit, and the first that does not: where the selection stops
-            # depends on it, so a piece must pass it on to the merge (finish drops it)
-            ordered = topk.best_first(items)
-            return ordered[: self._fitting(ordered) + 1]
-        return topk.best_first(items[items["score"] >= self.min_score])
-
-    def merge(self, parts: Iterable[np.ndarray]) -> np.ndarray:
-        return self.keep(topk.concatenate(parts))
-
-    def finish(self, kept: np.ndarray) -> np.ndarray:
-        """The selection, from what keep or merge kept of the whole pool."""
-        return kept[: self._fitting(kept)] if self.budget_tokens is not None else kept
-
-    def _fitting(self, ordered: np.ndarray) -> int:
-        return int(np.searchsorted(np.cumsum(ordered["tokens"]), self.budget_tokens, "right"))

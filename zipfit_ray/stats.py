@@ -13,10 +13,11 @@ QUANTILES = (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
 LENGTH_EDGES = np.array([0, *(2 ** np.arange(5, 24))], dtype=np.int64)
 
 
-def histogram(scores: np.ndarray) -> np.ndarray:
-    """Counts per bin (int64, len(BIN_EDGES) - 1); summing shards' histograms is exact."""
+def histogram(scores: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Counts per bin (int64, len(BIN_EDGES) - 1), or the sums of ``weights`` (tokens) per
+    bin; summing shards' histograms is exact."""
     clipped = np.clip(scores, BIN_EDGES[0], BIN_EDGES[-1])
-    return np.histogram(clipped, bins=BIN_EDGES)[0].astype(np.int64)
+    return np.histogram(clipped, bins=BIN_EDGES, weights=weights)[0].astype(np.int64)
 
 
 def length_histogram(lengths: np.ndarray) -> np.ndarray:

@@ -369,32 +369,6 @@ def read_scores(uri: str, storage_options: dict[str, Any]) -> pa.Table:
         return pq.read_table(f)
 
 
-def read_part_rows(
-    uri: str, columns: list[str], n: int, storage_options: dict[str, Any], end: str
-) -> list[dict[str, Any]]:
-    """The first (end="head") or last ("tail") n rows of a Parquet file, reading only the
-    row groups at that end."""
-    fs, path = filesystem(uri, storage_options)
-    with fs.open(path, "rb") as f:
-        parquet = pq.ParquetFile(f)
-        groups = list(range(parquet.num_row_groups))
-        if end == "tail":
-            groups.reverse()
-        tables, rows = [], 0
-        for group in groups:
-            if rows >= n:
-                break
-            tables.append(parquet.read_row_group(group, columns=columns))
-            rows += tables[-1].num_rows
-    if not tables:
-        return []
-    if end == "tail":
-        tables.reverse()
-    table = pa.concat_tables(tables)
-    table = table.slice(0, n) if end == "head" else table.slice(max(0, table.num_rows - n))
-    return table.to_pylist()
-
-
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """The table with exactly ``schema``'s columns, in order (missing ones as nulls)."""
     columns = [

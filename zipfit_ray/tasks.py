@@ -11,16 +11,22 @@ import numpy as np
 import pyarrow as pa
 import ray
 
-from zipfit_ray import checkpoints, compare, scoring, stats, storage, topk
+from zipfit_ray import checkpoints, compare, cut, scoring, stats, storage, topk
 from zipfit_ray.alignment import PreparedTargets, score
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer
 from zipfit_ray.prefilter import DictionaryPrefilter
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray.report import EXAMPLES, excerpt
 from zipfit_ray.tokens import TokenCounter
 
 TASK_RETRIES = 3  # Ray reruns a task whose worker or node died this often
-SCORES = "scores"  # --all-scores: <out>/scores/<shard>.parquet and _job.json
+SCORES = "scores"  # <out>/scores/<shard>.parquet: every shard's scored rows (and _job.json)
+
+
+def scores_uri(out: str, name: str) -> str:
+    """Where the shard called ``name`` saves its scored rows: what the cut counts, what the
+    writing reads, and with --all-scores what reselect reads."""
+    return storage.join(out, SCORES, name + ".parquet")
 
 
 @dataclass(frozen=True)
@@ -38,12 +44,13 @@ class Shared:
 # ---------------------------------------------------------------- tasks
 
 
-@ray.remote(num_returns=2, max_retries=TASK_RETRIES)
+@ray.remote(max_retries=TASK_RETRIES)
 def process_shard(
     source: storage.Shard | str, shared: Shared, name: str, resume: bool
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Score one shard (or load its checkpoint, or its saved scores: ``source`` a path) and
-    keep what the rule keeps. Returns (kept entries, notes for the driver).
+) -> dict[str, Any]:
+    """Score one shard and save its scored rows (or load its checkpoint; or count the scores
+    a job saved: ``source`` a path). Returns the notes for the driver: counts and
+    histograms, never rows.
 
     The checkpoint is written by the task itself, so finished work survives the driver.
     """
@@ -52,10 +59,9 @@ def process_shard(
     if resume:
         outcome = checkpoints.load(checkpoint, config.storage_options)
     elif isinstance(source, str):
-        saved = storage.read_scores(source, config.storage_options)
-        entries = topk.entries(*(saved.column(n).to_numpy() for n in topk.ENTRY.names))
+        entries = saved_entries(source, config.storage_options)
         outcome = _conclude(
-            scoring.ShardOutcome(entries, Counter(rows_read=len(entries))), shared, name
+            scoring.ShardOutcome(entries, Counter(rows_read=len(entries))), shared, name, None
         )
     else:
         # rows' tokens are needed to select by budget and to save for reselect; otherwise only
@@ -63,18 +69,28 @@ def process_shard(
         needs_tokens = config.budget_tokens is not None or config.all_scores
         tokens = TokenCounter(shared.tokenizer_json) if needs_tokens else None
         outcome = _conclude(
-            scoring.score_shard(source, _scorer(shared, name), config, tokens), shared, name
+            scoring.score_shard(source, _scorer(shared, name), config, tokens),
+            shared,
+            name,
+            scores_uri(config.out, name),
         )
         checkpoints.save(checkpoint, outcome, config.storage_options)
-    return outcome.entries, {
+    return {
         "counts": dict(outcome.counts),
         "bad_files": outcome.bad_files,
         "groups": dict(outcome.groups),
         "histogram": outcome.histogram,
+        "token_histogram": outcome.token_histogram,
         "length_histogram": outcome.length_histogram,
         "selected": outcome.selected,
         "resumed": resume,
     }
+
+
+def saved_entries(uri: str, options: dict[str, Any]) -> np.ndarray:
+    """A shard's saved scored rows, as topk.ENTRY records."""
+    saved = storage.read_scores(uri, options)
+    return topk.entries(*(saved.column(n).to_numpy() for n in topk.ENTRY.names))
 
 
 def _scorer(shared: Shared, name: str) -> scoring.Scorer:
@@ -128,71 +144,116 @@ class _BoardClient:
         self.actor.post.remote(self.shard, histogram)
 
 
-def _conclude(outcome: scoring.ShardOutcome, shared: Shared, name: str) -> scoring.ShardOutcome:
-    """From all of a shard's scored rows to what it contributes: saved scores (--all-scores),
-    a histogram, and the rows the rule keeps; with --min-score those are written out here."""
+def _conclude(
+    outcome: scoring.ShardOutcome, shared: Shared, name: str, save_to: str | None
+) -> scoring.ShardOutcome:
+    """From all of a shard's scored rows to what it contributes: its saved scores (to
+    ``save_to``), histograms of scores, tokens and lengths; with --min-score the boundary is
+    known, so its selected rows are written out here."""
     config, scored = shared.config, outcome.entries
-    if config.all_scores:
-        storage.write_scores(
-            storage.join(config.out, SCORES, name + ".parquet"), scored, config.storage_options
-        )
+    if save_to is not None:
+        storage.write_scores(save_to, scored, config.storage_options)
     outcome.histogram = stats.histogram(scored["score"])
+    outcome.token_histogram = stats.histogram(scored["score"], scored["tokens"])
     outcome.length_histogram = stats.length_histogram(scored["length"])
-    outcome.entries = config.rule.keep(scored)
     if config.rule.streamed:
-        kept = outcome.entries[np.argsort(outcome.entries["row_id"], kind="stable")]
+        kept = scored[cut.Boundary(config.min_score, cut.LAST_ROW).selects(scored)]
         part = f"part-{name}.parquet"
-        written = (
-            _write_part(storage.join(config.out, part), kept, shared)
-            if len(kept)
-            else {"groups": {}, "tokens": 0}
-        )
-        outcome.selected = {
-            "part": part if len(kept) else None,
-            "rows": len(kept),
-            "histogram": stats.histogram(kept["score"]).tolist(),
-            "length_histogram": stats.length_histogram(kept["length"]).tolist(),
-            **written,
-        }
-        outcome.entries = kept[:0]
+        outcome.selected = _write_selected(storage.join(config.out, part), kept, shared)
+    outcome.entries = scored[:0]
     return outcome
 
 
 @ray.remote(max_retries=TASK_RETRIES)
-def rescore_rows(file_index: int, rows: np.ndarray, shared: Shared) -> tuple[np.ndarray, int]:
-    """approx-cascade's second pass: exact scores of shortlisted rows of one file.
-    Returns (entries, pair compressions)."""
-    config = shared.config
-    path, row_group_sizes = shared.files[file_index]
-    texts = _read_texts(
-        path, row_group_sizes, rows, config.text_column, config.max_bytes, config.storage_options
+def count_windows(uri: str, windows: list[cut.Window], options: dict[str, Any]) -> cut.Counts:
+    """One shard's saved rows counted per window of the order (see cut.find)."""
+    return cut.count(saved_entries(uri, options), windows)
+
+
+@ray.remote(max_retries=TASK_RETRIES)
+def gather_window(uri: str, window: cut.Window, options: dict[str, Any]) -> np.ndarray:
+    """One shard's saved rows inside a window: the boundary's neighbourhood."""
+    entries = saved_entries(uri, options)
+    return entries[window.holds(entries)]
+
+
+@ray.remote(max_retries=TASK_RETRIES)
+def count_selected(uri: str, boundary: cut.Boundary, options: dict[str, Any]) -> int:
+    return int(boundary.selects(saved_entries(uri, options)).sum())
+
+
+@ray.remote(max_retries=TASK_RETRIES)
+def write_part(
+    part_uri: str, uris: list[str], boundary: cut.Boundary, shared: Shared
+) -> dict[str, Any]:
+    """The selected rows of consecutive shards (their saved scores at ``uris``) as one part,
+    each row group they touch read once."""
+    options = shared.config.storage_options
+    selected = topk.concatenate(
+        entries[boundary.selects(entries)] for entries in (saved_entries(u, options) for u in uris)
     )
-    scores, pairs = scoring.exact_scorer(shared.targets)(texts)
-    lengths = np.fromiter((len(t) for t in texts), np.int64, len(texts))
-    scored = topk.entries(scores, storage.pack_row_id(file_index, rows), lengths=lengths)
-    return config.rule.keep(scored), pairs
+    return _write_selected(part_uri, selected, shared)
 
 
 @ray.remote(max_retries=TASK_RETRIES)
-def merge_results(rule: SelectionRule, *parts: np.ndarray) -> np.ndarray:
-    return rule.merge(parts)
-
-
-@ray.remote(max_retries=TASK_RETRIES)
-def write_part(uri: str, selected: np.ndarray, shared: Shared) -> dict[str, Any]:
-    return _write_part(uri, selected, shared)
-
-
-def _write_part(uri: str, selected: np.ndarray, shared: Shared) -> dict[str, Any]:
-    """Read back the selected rows (all columns), in the order given, add the score, write
-    one part. Returns its rows per --group-column value and its tokens."""
+def rescore_shard(uri: str, boundary: cut.Boundary, shared: Shared, save_to: str) -> dict[str, Any]:
+    """approx-cascade's second pass over one shard: exact scores of its shortlisted rows
+    (those the prefilter's boundary selects), saved to ``save_to``. Returns their histogram
+    and the pair compressions spent."""
     config = shared.config
+    shortlist = saved_entries(uri, config.storage_options)
+    shortlist = shortlist[boundary.selects(shortlist)]
+    file_index, row_index = storage.unpack_row_id(shortlist["row_id"])
+    texts: list[bytes] = []
+    for f in np.unique(file_index):
+        path, row_group_sizes = shared.files[int(f)]
+        texts += _read_texts(
+            path,
+            row_group_sizes,
+            row_index[file_index == f],
+            config.text_column,
+            config.max_bytes,
+            config.storage_options,
+        )
+    scores, pairs = scoring.exact_scorer(shared.targets)(texts)
+    exact = topk.entries(scores, shortlist["row_id"], shortlist["tokens"], shortlist["length"])
+    storage.write_scores(save_to, exact, config.storage_options)
+    return {"histogram": stats.histogram(scores), "pairs": pairs}
+
+
+def _write_selected(uri: str, selected: np.ndarray, shared: Shared) -> dict[str, Any]:
+    """Write selected rows as one part in pool order, every pool column plus the score.
+    Returns what the summary and report need of them: counts, histograms, tokens, groups
+    and the best and last few rows (an empty selection writes nothing)."""
+    config = shared.config
+    if len(selected) == 0:
+        return {"part": None, "rows": 0}
+    selected = selected[np.argsort(selected["row_id"], kind="stable")]
     table = storage.write_part(
         uri, selected, shared.files, shared.schema, config.storage_options, score_column(config)
     )
     texts = storage.column_bytes(table.column(config.text_column))
     tokens = TokenCounter(shared.tokenizer_json).count([t[: config.max_bytes] for t in texts])
-    return {"groups": _group_counts(table, config.group_column), "tokens": int(tokens.sum())}
+    best_first = np.lexsort((selected["row_id"], -selected["score"]))
+
+    def example(i: int) -> dict[str, Any]:
+        row = selected[i]
+        return {
+            "score": float(row["score"]),
+            "row_id": int(row["row_id"]),
+            "text": excerpt(texts[i]),
+        }
+
+    return {
+        "part": uri.rsplit("/", 1)[-1],
+        "rows": len(selected),
+        "tokens": int(tokens.sum()),
+        "groups": _group_counts(table, config.group_column),
+        "histogram": stats.histogram(selected["score"]).tolist(),
+        "length_histogram": stats.length_histogram(selected["length"]).tolist(),
+        "best": [example(i) for i in best_first[:EXAMPLES]],
+        "last": [example(i) for i in best_first[-EXAMPLES:]],
+    }
 
 
 def score_column(config: SelectConfig) -> str:

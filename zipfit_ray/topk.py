@@ -1,8 +1,7 @@
 """Scored rows as numpy records, in one total order: score descending, then row id ascending.
 
-The order is total, so keeping the best rows of any split of the pool and merging the
-pieces gives the same rows as ranking everything at once: the output cannot depend on
-shard sizes, worker counts or the order in which shards finish.
+The order is total, so where a rule cuts it (cut.py) does not depend on shard sizes,
+worker counts or the order in which shards finish.
 """
 
 from __future__ import annotations
@@ -38,25 +37,6 @@ def best_first(items: np.ndarray) -> np.ndarray:
     return items[np.lexsort((items["row_id"], -items["score"]))]
 
 
-def top_k(items: np.ndarray, k: int) -> np.ndarray:
-    """The best k items, sorted best first.
-
-    Linear-time cut at the k-th best score first, so only about k items are sorted.
-    """
-    if len(items) > k:
-        kth_score = np.partition(items["score"], len(items) - k)[len(items) - k]
-        above = items[items["score"] > kth_score]
-        tied = items[items["score"] == kth_score]
-        tied = np.sort(tied, order="row_id")[: k - len(above)]
-        items = np.concatenate([above, tied])
-    return best_first(items)
-
-
 def concatenate(parts: Iterable[np.ndarray]) -> np.ndarray:
     parts = list(parts)
     return np.concatenate(parts) if parts else np.empty(0, dtype=ENTRY)
-
-
-def merge(parts: Iterable[np.ndarray], k: int) -> np.ndarray:
-    """Top k of the union of several top-k results."""
-    return top_k(concatenate(parts), k)

@@ -1,0 +1,105 @@
+"""The exact cut from histograms and gathered boundary windows, against a plain sort."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zipfit_ray import cut, stats, topk
+from zipfit_ray.selection import SelectionRule
+
+
+def naive_selection(entries: np.ndarray, rule: SelectionRule) -> set[int]:
+    ordered = topk.best_first(entries)
+    if rule.k is not None:
+        return set(ordered["row_id"][: rule.k].tolist())
+    fitting = np.searchsorted(np.cumsum(ordered["tokens"]), rule.budget_tokens, "right")
+    return set(ordered["row_id"][:fitting].tolist())
+
+
+def cut_selection(shards: list[np.ndarray], rule: SelectionRule) -> tuple[set[int], list]:
+    """The boundary found as the job finds it, with every request the shards answered."""
+    requests = []
+    everything = topk.concatenate(shards)
+    bins = np.digitize(
+        np.clip(everything["score"], stats.BIN_EDGES[0], stats.BIN_EDGES[-1]), stats.BIN_EDGES[1:-1]
+    )
+    rows = np.bincount(bins, minlength=len(stats.BIN_EDGES) - 1)
+    tokens = np.bincount(bins, weights=everything["tokens"], minlength=len(rows)).astype(np.int64)
+    assert (rows == stats.histogram(everything["score"])).all()
+
+    def count_windows(windows):
+        requests.append(("count", len(windows)))
+        counted = [cut.count(shard, windows) for shard in shards]
+        total = counted[0]
+        for more in counted[1:]:
+            total = cut.add(total, more)
+        return total
+
+    def gather(window):
+        found = topk.concatenate(shard[window.holds(shard)] for shard in shards)
+        requests.append(("gather", len(found)))
+        return found
+
+    boundary = cut.find(rule, rows, tokens, count_windows, gather)
+    return set(everything["row_id"][boundary.selects(everything)].tolist()), requests
+
+
+def pool(scores, tokens, shards: int) -> list[np.ndarray]:
+    row_ids = np.arange(len(scores)) * 7919 + (1 << 50)  # row ids past 2**53 / 2**3
+    entries = topk.entries(np.array(scores, dtype=float), row_ids, np.array(tokens))
+    return np.array_split(entries, shards)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    scores=st.lists(
+        st.sampled_from([0.1, 0.1000001, 0.25, 0.5, 2.0, -1.0, 0.3]), min_size=1, max_size=60
+    ),
+    shards=st.integers(1, 5),
+    k=st.integers(1, 70),
+    budget=st.integers(1, 400),
+    limit=st.integers(1, 8),
+    sub_bins=st.integers(2, 6),
+)
+def test_the_cut_is_the_naive_prefix_with_ties_and_refinement(
+    scores, shards, k, budget, limit, sub_bins
+):
+    tokens = [(i * 37) % 23 + 1 for i in range(len(scores))]
+    entries = pool(scores, tokens, shards)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cut, "GATHER_LIMIT", limit)
+        patch.setattr(cut, "SUB_BINS", sub_bins)
+        for rule in (SelectionRule(k=k), SelectionRule(budget_tokens=budget)):
+            got, requests = cut_selection(entries, rule)
+            assert got == naive_selection(topk.concatenate(entries), rule)
+            assert all(n <= limit for kind, n in requests if kind == "gather")
+
+
+def test_a_large_tie_is_split_by_row_id_and_only_a_bounded_boundary_is_gathered(monkeypatch):
+    monkeypatch.setattr(cut, "GATHER_LIMIT", 50)
+    scores = [0.5] * 5000 + [0.7] * 30 + [0.1] * 100
+    entries = pool(scores, [1] * len(scores), shards=7)
+    got, requests = cut_selection(entries, SelectionRule(k=2000))
+    assert got == naive_selection(topk.concatenate(entries), SelectionRule(k=2000))
+    assert max(n for kind, n in requests if kind == "gather") <= 50
+    assert sum(kind == "count" for kind, _ in requests) >= 2  # refined, by score then row id
+
+
+def test_everything_fits():
+    entries = pool([0.2, 0.4], [5, 5], shards=2)
+    assert cut_selection(entries, SelectionRule(k=10))[0] == {1 << 50, 7919 + (1 << 50)}
+    assert cut_selection(entries, SelectionRule(budget_tokens=10))[0] == {1 << 50, 7919 + (1 << 50)}
+    assert cut_selection(entries, SelectionRule(budget_tokens=4))[0] == set()
+
+
+def test_a_threshold_is_a_boundary_at_its_score():
+    (entries,) = pool([0.1, 0.3, 0.3, 0.5], [1] * 4, shards=1)
+    selected = cut.Boundary(0.3, cut.LAST_ROW).selects(entries)
+    assert selected.tolist() == [False, True, True, True]
+
+
+def test_budget_stops_at_the_first_row_that_does_not_fit():
+    entries = pool([0.9, 0.8, 0.7], [4, 7, 1], shards=2)
+    got, _ = cut_selection(entries, SelectionRule(budget_tokens=10))
+    assert got == {1 << 50}  # not rows 0 and 2: rows are taken in score order
