@@ -98,6 +98,38 @@ def test_a_killed_driver_is_resumed_to_the_same_result(ray_session, corpus, long
     assert selection(tmp_path / "out").equals(selection(tmp_path / "undisturbed"))
 
 
+def test_a_driver_killed_while_writing_is_resumed_to_the_same_result(
+    ray_session, corpus, long_pool, tmp_path
+):
+    address = ray.get_runtime_context().gcs_address
+    flags = ["--k", "40", "--compressor", "zlib", "--address", address]
+    args = long_job_args(
+        corpus, long_pool, tmp_path / "out", *flags, "--part-rows", "1", "--max-in-flight", "1"
+    )
+    with open(tmp_path / "first.log", "w") as log:
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "zipfit_ray.cli", *args], cwd=ROOT, stdout=log, stderr=log
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not list((tmp_path / "out").glob("part-*.parquet")):
+                assert driver.poll() is None, "the job ended before it could be interrupted"
+                assert time.monotonic() < deadline, "no part was written"
+                time.sleep(0.01)
+        finally:
+            driver.kill()  # while the parts are being written
+            driver.wait()
+    assert not (tmp_path / "out" / "_SUCCESS").exists()
+
+    resumed = cli(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["shards_resumed"] == summary["shards_total"]  # nothing scored twice
+    undisturbed = cli(*long_job_args(corpus, long_pool, tmp_path / "undisturbed", *flags))
+    assert undisturbed.returncode == 0, undisturbed.stderr
+    assert selection(tmp_path / "out").equals(selection(tmp_path / "undisturbed"))
+
+
 def test_checkpoints_of_another_job_are_refused(ray_session, corpus, tmp_path):
     address = ray.get_runtime_context().gcs_address
     out = tmp_path / "out"

@@ -29,6 +29,10 @@ PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 ROW_BITS = 40  # a row id is file index << 40 | row within the file
 SCORE_COLUMN = "zipfit_score"
 FOOTER_READERS = 16  # concurrent footer reads while planning (IO-bound)
+# Bytes read from a file's end to find its footer (more is fetched if the footer is larger).
+# fsspec's default sample is 1 MB and s3fs's read-ahead block several MB: per row group read,
+# that was more than the row group itself (benchmarks/scale.py).
+FOOTER_SAMPLE_BYTES = 64 * 1024
 
 
 def pack_row_id(file_index: int, row_index: np.ndarray | int) -> np.ndarray:
@@ -131,7 +135,7 @@ def _hidden(relative_path: str) -> bool:
 def read_footer(uri: str, storage_options: dict[str, Any]) -> pq.FileMetaData:
     fs, path = filesystem(uri, storage_options)
     try:
-        with fs.open(path, "rb") as f:
+        with fs.open(path, "rb", cache_type="bytes", block_size=FOOTER_SAMPLE_BYTES) as f:
             return pq.ParquetFile(f).metadata
     except (pa.ArrowException, OSError) as exc:
         raise ZipfitError(f"{uri}: not a readable Parquet file ({exc})") from exc
@@ -324,7 +328,12 @@ def open_parquet(
     over the network."""
     fs, path = filesystem(uri, storage_options)
     with fsspec.parquet.open_parquet_file(
-        path, fs=fs, columns=columns, row_groups=row_groups, engine="pyarrow"
+        path,
+        fs=fs,
+        columns=columns,
+        row_groups=row_groups,
+        engine="pyarrow",
+        footer_sample_size=FOOTER_SAMPLE_BYTES,
     ) as f:
         yield pq.ParquetFile(f)
 
