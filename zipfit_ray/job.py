@@ -321,7 +321,7 @@ def _select(
             boundary = _cut(first_pass, tally.histogram, tally.token_histogram, saved, config)
         if config.mode == "approx-cascade":
             with timed(seconds, "rescore"):
-                saved, histogram, pairs = _rescore(saved, names, boundary, shared, config)
+                saved, histogram, pairs = _rescore(saved, names, boundary, shared_ref, config)
                 tally.counts["pair_compressions"] += pairs
                 boundary = _cut(config.rule, histogram, histogram * 0, saved, config)
         with timed(seconds, "write"):
@@ -438,13 +438,12 @@ def _rescore(
     saved: list[str],
     names: list[str],
     boundary: cut.Boundary,
-    shared: Shared,
+    shared_ref: ray.ObjectRef,
     config: SelectConfig,
 ) -> tuple[list[str], np.ndarray, int]:
     """approx-cascade's second pass: exact scores of every shard's shortlisted rows, saved
     per shard. Returns where, their histogram and the pair compressions spent."""
     rescored = [storage.join(config.out, RESCORED, name + ".parquet") for name in names]
-    shared_ref = ray.put(replace(shared, config=config))
     histogram, pairs = stats.histogram(np.empty(0)), 0
     submitted = (
         (u, rescore_shard.remote(u, boundary, shared_ref, r)) for u, r in zip(saved, rescored)
