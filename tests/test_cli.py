@@ -73,6 +73,8 @@ def test_every_flag_reaches_the_config():
             "3",
             "--part-rows",
             "11",
+            "--order",
+            "score",
             "--overwrite",
             "--max-bytes",
             "1000",
@@ -87,6 +89,7 @@ def test_every_flag_reaches_the_config():
     assert (config.compressor, config.level, config.address) == ("zstd", 5, "auto")
     assert config.storage_options == {"anon": True}
     assert (config.shard_rows, config.max_in_flight, config.part_rows) == (9, 3, 11)
+    assert config.order == "score"
     assert config.overwrite and config.num_cpus is None
     assert (config.max_bytes, config.on_bad_file) == (1000, "skip")
     local = config_from_args(

@@ -130,6 +130,19 @@ def test_parts_hold_the_selection_in_pool_order_about_part_rows_each(ray_session
     assert ids == sorted(positions)
 
 
+def test_order_score_adds_a_copy_best_first_sorted_by_ray_data(ray_session, corpus, tmp_path):
+    select(corpus, tmp_path, k=40, compressor="lz4", order="score", part_rows=15, shard_rows=20)
+    ranked = pq.ParquetDataset(sorted((tmp_path / "ranked").glob("part-*.parquet"))).read()
+    positions, scores = naive_selection(corpus, 40, "lz4")
+    assert ranked.column("id").to_pylist() == positions  # best first, ties by pool position
+    assert ranked.column("zipfit_score").to_pylist() == pytest.approx(scores, abs=1e-12)
+    in_pool_order = read_selection(tmp_path)
+    assert in_pool_order.column("id").to_pylist() == sorted(positions)
+    assert "zipfit_position" in in_pool_order.column_names
+    select(corpus, tmp_path, k=40, compressor="lz4", overwrite=True)
+    assert not (tmp_path / "ranked").exists()  # a stale copy does not outlive its run
+
+
 def test_a_finished_result_is_kept_unless_overwrite(ray_session, corpus, tmp_path):
     select(corpus, tmp_path, k=25, compressor="lz4", part_rows=10)
     with pytest.raises(ZipfitError, match="already holds a finished result"):

@@ -16,7 +16,7 @@ from zipfit_ray.compressors import (
     describe,
     resolve_level,
 )
-from zipfit_ray.config import MODES, ON_BAD_FILE, PREFILTERS, SelectConfig
+from zipfit_ray.config import MODES, ON_BAD_FILE, ORDERS, PREFILTERS, SelectConfig
 from zipfit_ray.errors import ZipfitError
 
 
@@ -195,6 +195,13 @@ def _add_job_flags(parser: argparse.ArgumentParser) -> None:
         "--part-rows", type=int, default=SelectConfig.part_rows, help="rows per output Parquet part"
     )
     parser.add_argument(
+        "--order",
+        choices=ORDERS,
+        default=SelectConfig.order,
+        help="pool: parts in pool order (default); score: also a copy best first under "
+        "OUT/ranked/, sorted by Ray Data (pip install 'zipfit-ray[data]')",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace a finished result or another job's checkpoints in --out",
@@ -246,6 +253,7 @@ def _selection_options(args: argparse.Namespace) -> dict[str, Any]:
         tokenizer=args.tokenizer,
         group_column=args.group_column,
         part_rows=args.part_rows,
+        order=args.order,
         overwrite=args.overwrite,
         max_in_flight=args.max_in_flight,
         **_ray_options(args),

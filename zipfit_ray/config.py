@@ -11,6 +11,8 @@ from zipfit_ray.errors import ZipfitError
 from zipfit_ray.selection import SelectionRule
 
 ON_BAD_FILE = ("fail", "skip")
+# pool: the parts hold the selection in pool order; score: also a copy sorted best first
+ORDERS = ("pool", "score")
 # exact is ZIP-FIT as the paper defines it; the others trade exactness for fewer compressions
 MODES = ("exact", "approx-early-exit", "approx-cascade", "approx-prefilter")
 PREFILTERS = prefilter.KINDS
@@ -37,6 +39,7 @@ class SelectConfig:
     shard_rows: int | None = None  # None: sized from the pool and the cluster's CPUs
     max_in_flight: int | None = None  # None: twice the cluster's CPUs
     part_rows: int = 100_000
+    order: str = "pool"  # see ORDERS
     overwrite: bool = False
     max_bytes: int = 4 * 1024 * 1024  # longer texts are cut to this many bytes (and counted)
     on_bad_file: str = "fail"  # or "skip": leave unreadable files / row groups out, counted
@@ -61,6 +64,8 @@ class SelectConfig:
             if self.address is not None:
                 raise ZipfitError("--num-cpus: only applies to a local Ray, not with --address")
         _positive("--max-bytes", self.max_bytes)
+        if self.order not in ORDERS:
+            raise ZipfitError(f"--order: choose from {ORDERS}, got {self.order!r}")
         if self.on_bad_file not in ON_BAD_FILE:
             raise ZipfitError(f"--on-bad-file: choose from {ON_BAD_FILE}, got {self.on_bad_file!r}")
         self._check_mode()

@@ -47,6 +47,7 @@ SUCCESS = "_SUCCESS"
 SUMMARY = "summary.json"
 SCORES_JOB = "_job.json"
 RESCORED = "_rescored"  # approx-cascade: exact scores of the shortlisted rows, per shard
+RANKED = "ranked"  # --order score: the selection best first
 BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
 # what reselect takes from the job that saved the scores (the rest comes from its own flags)
 RESELECT_KEEPS = (
@@ -80,6 +81,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     """
     options = config.storage_options
     seconds: dict[str, float] = {}
+    _check_order(config)
     _claim_output(config)
     scan = _plan(config, seconds)
     with timed(seconds, "targets"):
@@ -142,6 +144,7 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     scored_with = {key: saved["arguments"][key] for key in RESELECT_KEEPS}
     config = SelectConfig(**{**scored_with, "pool": tuple(scored_with["pool"]), **options})
     seconds: dict[str, float] = {}
+    _check_order(config)
     _claim_output(config)
     scan = _plan(config, seconds)
     if saved["job"]["pool"] != checkpoints.pool_digest(scan):
@@ -328,6 +331,11 @@ def _select(
             selection = _write(saved, boundary, shared_ref, config)
         if config.k is not None and selection.rows < config.k:
             log(f"warning: only {selection.rows:,} rows were scored; --k keeps them all")
+    if config.order == "score":
+        with timed(seconds, "rank"):
+            _write_ranked(config, sorted(selection.parts))
+    elif storage.exists(storage.join(config.out, RANKED), config.storage_options):
+        storage.remove(storage.join(config.out, RANKED), config.storage_options)  # stale
     return {
         "rows_read": 0,
         "rows_skipped_null": 0,
@@ -490,6 +498,45 @@ def _write(
     progress.close()
     _remove_outputs(config.out, keep=set(names), options=options)
     return selection
+
+
+def _check_order(config: SelectConfig) -> None:
+    """--order score sorts with Ray Data: say so before any work if it is missing."""
+    if config.order == "score":
+        try:
+            import ray.data  # noqa: F401
+        except ImportError as exc:
+            raise ZipfitError(
+                "--order score: sorts with Ray Data (pip install 'zipfit-ray[data]')"
+            ) from exc
+
+
+def _write_ranked(config: SelectConfig, parts: list[str]) -> None:
+    """A copy of the selection best first, as <out>/ranked/part-*.parquet: Ray Data sorts
+    the parts by score, then pool position (the job's order). Its files hold disjoint runs
+    of that order, so ordering them by their first rows gives the names."""
+    import ray.data
+
+    options = config.storage_options
+    ranked = storage.join(config.out, RANKED)
+    if storage.exists(ranked, options):
+        storage.remove(ranked, options)
+    if not parts:
+        return
+    fs, root = storage.arrow_filesystem(config.out, options)
+    key = [score_column(config), storage.POSITION_COLUMN]
+    ray.data.read_parquet([f"{root}/{p}" for p in parts], filesystem=fs).sort(
+        key, descending=[True, False]
+    ).write_parquet(f"{root}/{RANKED}", filesystem=fs)
+    written = [storage.join(ranked, n) for n in storage.list_names(ranked, options)]
+    firsts = {uri: storage.first_row(uri, key, options) for uri in written}
+    for uri in [u for u, first in firsts.items() if first is None]:
+        storage.remove(uri, options)
+    ordered = sorted(
+        (u for u in written if firsts[u]), key=lambda u: (-firsts[u][key[0]], firsts[u][key[1]])
+    )
+    for i, uri in enumerate(ordered):
+        storage.move(uri, storage.join(ranked, f"part-{i:05d}.parquet"), options)
 
 
 def _auto_shard_rows(num_rows: int) -> int:

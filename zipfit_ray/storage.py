@@ -20,6 +20,7 @@ import fsspec
 import fsspec.parquet
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
@@ -28,6 +29,7 @@ from zipfit_ray.errors import ZipfitError
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 ROW_BITS = 40  # a row id is file index << 40 | row within the file
 SCORE_COLUMN = "zipfit_score"
+POSITION_COLUMN = "zipfit_position"  # with --order score: file index << ROW_BITS | row in file
 FOOTER_READERS = 16  # concurrent footer reads while planning (IO-bound)
 # Bytes read from a file's end to find its footer (more is fetched if the footer is larger).
 # fsspec's default sample is 1 MB and s3fs's read-ahead block several MB: per row group read,
@@ -345,10 +347,12 @@ def write_part(
     schema: pa.Schema,
     storage_options: dict[str, Any],
     score_column: str = SCORE_COLUMN,
+    with_position: bool = False,
 ) -> pa.Table:
     """Write selected rows as one Parquet file: every pool column (as ``schema``), in the
-    order of ``selected`` (an ENTRY array), plus the score. ``files`` maps file index to
-    (path, row group sizes). Returns the table written."""
+    order of ``selected`` (an ENTRY array), plus the score (and the pool position, for a
+    sort that breaks ties as the job does). ``files`` maps file index to (path, row group
+    sizes). Returns the table written."""
     file_index, row_index = unpack_row_id(selected["row_id"])
     tables, positions = [], []
     for f in np.unique(file_index):
@@ -362,6 +366,8 @@ def write_part(
     if positions:
         table = table.take(np.argsort(np.concatenate(positions), kind="stable"))
     table = table.append_column(score_column, pa.array(selected["score"], pa.float64()))
+    if with_position:
+        table = table.append_column(POSITION_COLUMN, pa.array(selected["row_id"], pa.int64()))
     write_atomic(uri, table, storage_options)
     return table
 
@@ -499,6 +505,27 @@ def remove(uri: str, storage_options: dict[str, Any]) -> None:
     """Remove a file, or a directory and everything under it."""
     fs, path = filesystem(uri, storage_options)
     fs.rm(path, recursive=True)
+
+
+def move(source: str, destination: str, storage_options: dict[str, Any]) -> None:
+    fs, path = filesystem(source, storage_options)
+    fs.mv(path, filesystem(destination, storage_options)[1])
+
+
+def arrow_filesystem(uri: str, storage_options: dict[str, Any]) -> tuple[pa.fs.FileSystem, str]:
+    """The same filesystem for libraries that take pyarrow's (Ray Data), and the path."""
+    fs, path = filesystem(uri, storage_options)
+    return pa.fs.PyFileSystem(pa.fs.FSSpecHandler(fs)), path
+
+
+def first_row(uri: str, columns: list[str], storage_options: dict[str, Any]) -> dict | None:
+    """The first row of a Parquet file (these columns), or None if it has no rows."""
+    fs, path = filesystem(uri, storage_options)
+    with fs.open(path, "rb") as f:
+        parquet = pq.ParquetFile(f)
+        if parquet.metadata.num_rows == 0:
+            return None
+        return parquet.read_row_group(0, columns=columns).slice(0, 1).to_pylist()[0]
 
 
 def make_dirs(directory: str, storage_options: dict[str, Any]) -> None:

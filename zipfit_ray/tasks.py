@@ -230,7 +230,13 @@ def _write_selected(uri: str, selected: np.ndarray, shared: Shared) -> dict[str,
         return {"part": None, "rows": 0}
     selected = selected[np.argsort(selected["row_id"], kind="stable")]
     table = storage.write_part(
-        uri, selected, shared.files, shared.schema, config.storage_options, score_column(config)
+        uri,
+        selected,
+        shared.files,
+        shared.schema,
+        config.storage_options,
+        score_column(config),
+        with_position=config.order == "score",
     )
     texts = storage.column_bytes(table.column(config.text_column))
     tokens = TokenCounter(shared.tokenizer_json).count([t[: config.max_bytes] for t in texts])
