@@ -129,6 +129,20 @@ def test_modes_on_ray_keep_exact_scores_and_compress_less(
         overlap = set(table.column("id").to_pylist()) & set(exact.column("id").to_pylist())
         assert len(overlap) >= 18  # evaluate_modes.py measures this properly, on a bigger pool
 
+    # every dropped row checked: the check sees at least every true top-K row early exit
+    # missed, and sees none when none was missed
+    summary, table = run(
+        tmp_path / "checked", k=20, mode="approx-early-exit", early_exit_z=0.5, early_exit_check=1.0
+    )
+    check = summary["early_exit_check"]
+    assert check["rows_checked"] == check["rows_dropped"] == summary["rows_dropped_early"] > 0
+    missed = 20 - len(set(table.column("id").to_pylist()) & set(exact.column("id").to_pylist()))
+    assert check["checked_rows_that_would_be_selected"] >= missed
+    assert (check["checked_rows_that_would_be_selected"] == 0) == (missed == 0)
+    assert check["estimated_rows_missed"] == check["checked_rows_that_would_be_selected"]
+    assert exact_summary["early_exit_check"] is None
+    assert not (tmp_path / "checked" / "_checks").exists()
+
     summary, table = run(tmp_path / "prefilter", k=20, mode="approx-prefilter")
     assert "prefilter_score" in table.column_names and table.num_rows == 20
     assert summary["pair_compressions"] == 0

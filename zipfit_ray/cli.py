@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="approx-early-exit: the bound's width, in standard errors",
     )
     select.add_argument(
+        "--early-exit-check",
+        type=float,
+        default=SelectConfig.early_exit_check,
+        metavar="SHARE",
+        help="approx-early-exit: this share of the dropped rows is scored anyway, and "
+        "summary.json says how many of them would have been selected",
+    )
+    select.add_argument(
         "--cascade-factor",
         type=int,
         default=SelectConfig.cascade_factor,
@@ -274,6 +282,7 @@ def config_from_args(args: argparse.Namespace) -> SelectConfig:
         all_scores=args.all_scores,
         mode=args.mode,
         early_exit_z=args.early_exit_z,
+        early_exit_check=args.early_exit_check,
         cascade_factor=args.cascade_factor,
         prefilter=args.prefilter,
         **_selection_options(args),

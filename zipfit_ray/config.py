@@ -45,6 +45,7 @@ class SelectConfig:
     on_bad_file: str = "fail"  # or "skip": leave unreadable files / row groups out, counted
     mode: str = "exact"  # see MODES
     early_exit_z: float = early_exit.DEFAULT_Z  # approx-early-exit: width in standard errors
+    early_exit_check: float = 0.01  # approx-early-exit: share of dropped rows scored anyway
     cascade_factor: int = 10  # approx-cascade: prefilter to this many times K, then rescore
     prefilter: str = "zlib"  # approx-cascade / approx-prefilter: the dictionary compressor
 
@@ -80,6 +81,10 @@ class SelectConfig:
         if self.prefilter not in PREFILTERS:
             raise ZipfitError(f"--prefilter: choose from {PREFILTERS}, got {self.prefilter!r}")
         _positive("--cascade-factor", self.cascade_factor)
+        if not (isinstance(self.early_exit_check, int | float) and 0 <= self.early_exit_check <= 1):
+            raise ZipfitError(
+                f"--early-exit-check: a share from 0 to 1, got {self.early_exit_check!r}"
+            )
         if not (isinstance(self.early_exit_z, int | float) and self.early_exit_z > 0):
             raise ZipfitError(
                 f"--early-exit-z: must be a positive number, got {self.early_exit_z!r}"

@@ -26,9 +26,11 @@ from zipfit_ray.errors import ZipfitError
 from zipfit_ray.progress import Progress, log
 from zipfit_ray.selection import SelectionRule
 from zipfit_ray.tasks import (
+    CHECKS,
     SCORES,
     Shared,
     ThresholdBoard,
+    checks_uri,
     count_selected,
     count_windows,
     gather_window,
@@ -126,7 +128,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     summary.update(files_skipped=len(bad_files), bad_files=bad_files[:BAD_FILES_LISTED])
     _publish(config, summary, seconds)
     checkpoints.remove_all(config.out, options)
-    for leftover in ([] if config.all_scores else [SCORES]) + [RESCORED]:
+    for leftover in ([] if config.all_scores else [SCORES]) + [RESCORED, CHECKS]:
         if storage.exists(storage.join(config.out, leftover), options):
             storage.remove(storage.join(config.out, leftover), options)
     return summary
@@ -319,6 +321,7 @@ def _select(
     if config.rule.streamed:
         selection = tally.selection
         _remove_outputs(config.out, keep=set(selection.parts), options=config.storage_options)
+        boundary = cut.Boundary(config.min_score, cut.LAST_ROW)
     else:
         with timed(seconds, "cut"):
             boundary = _cut(first_pass, tally.histogram, tally.token_histogram, saved, config)
@@ -331,6 +334,9 @@ def _select(
             selection = _write(saved, boundary, shared_ref, config)
         if config.k is not None and selection.rows < config.k:
             log(f"warning: only {selection.rows:,} rows were scored; --k keeps them all")
+    check = None
+    if config.mode == "approx-early-exit":
+        check = _early_exit_check(tally, names, boundary, config)
     if config.order == "score":
         with timed(seconds, "rank"):
             _write_ranked(config, sorted(selection.parts))
@@ -368,6 +374,7 @@ def _select(
         "groups": {"pool": dict(tally.groups), "selected": dict(selection.groups)}
         if config.group_column
         else None,
+        "early_exit_check": check,
     }
 
 
@@ -413,6 +420,25 @@ def _bounded(submitted: Iterator[tuple[Any, ray.ObjectRef]], config: SelectConfi
     while in_flight:
         done, _ = ray.wait(list(in_flight), num_returns=1)
         yield in_flight.pop(done[0]), ray.get(done[0])
+
+
+def _early_exit_check(
+    tally: Tally, names: list[str], boundary: cut.Boundary, config: SelectConfig
+) -> dict[str, Any]:
+    """How many of the dropped rows that were scored anyway the final boundary selects, and
+    the number of rows early exit missed that this implies."""
+    checks = [checks_uri(config.out, name) for name in names]
+    found = _bounded(
+        ((u, count_selected.remote(u, boundary, config.storage_options)) for u in checks), config
+    )
+    would_be_selected = sum(n for _, n in found)
+    dropped, checked = tally.counts["rows_dropped_early"], tally.counts["rows_checked"]
+    return {
+        "rows_dropped": dropped,
+        "rows_checked": checked,
+        "checked_rows_that_would_be_selected": would_be_selected,
+        "estimated_rows_missed": would_be_selected * dropped / checked if checked else None,
+    }
 
 
 def _cut(

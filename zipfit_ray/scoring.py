@@ -54,10 +54,15 @@ class ShardOutcome:
     token_histogram: np.ndarray | None = None  # their tokens summed per histogram bin
     length_histogram: np.ndarray | None = None  # stats.length_histogram of the same rows
     selected: dict | None = None  # with --min-score, the stats of rows this shard wrote out
+    checked: np.ndarray | None = None  # early exit: exact scores of a sample of dropped rows
 
 
 def score_shard(
-    shard: storage.Shard, scorer: Scorer, config: SelectConfig, tokens: TokenCounter | None
+    shard: storage.Shard,
+    scorer: Scorer,
+    config: SelectConfig,
+    tokens: TokenCounter | None,
+    check: Scorer | None = None,
 ) -> ShardOutcome:
     """Score every row of ``shard``; entries for all of them (but those early exit drops),
     in pool order, with token counts if ``tokens`` is given (else 0).
@@ -65,12 +70,15 @@ def score_shard(
     Null texts are skipped, texts longer than ``config.max_bytes`` are cut to that length,
     and each row group is retried with backoff on read errors. A row group that still fails
     is an error naming the file, or is skipped and counted with ``--on-bad-file skip``.
+
+    ``check`` (early exit) exactly scores a seeded sample of the rows the scorer dropped,
+    ``config.early_exit_check`` of them, into ``checked``: what tells whether dropping held.
     """
     outcome = ShardOutcome(np.empty(0, dtype=topk.ENTRY))
-    pieces = []
+    pieces, checked = [], []
     for piece in shard.pieces:
         try:
-            piece_outcome = _score_piece_with_retries(piece, scorer, config, tokens)
+            piece_outcome = _score_piece_with_retries(piece, scorer, config, tokens, check)
         except (OSError, pa.ArrowException) as exc:
             if config.on_bad_file != "skip":
                 raise ZipfitError(
@@ -82,19 +90,25 @@ def score_shard(
                 outcome.bad_files.append(piece.path)
             continue
         pieces.append(piece_outcome.entries)
+        checked.append(piece_outcome.checked)
         outcome.counts.update(piece_outcome.counts)
         outcome.groups.update(piece_outcome.groups)
     outcome.entries = topk.concatenate(pieces)
+    outcome.checked = topk.concatenate(checked) if check else None
     return outcome
 
 
 def _score_piece_with_retries(
-    piece: storage.Piece, scorer: Scorer, config: SelectConfig, tokens: TokenCounter | None
+    piece: storage.Piece,
+    scorer: Scorer,
+    config: SelectConfig,
+    tokens: TokenCounter | None,
+    check: Scorer | None,
 ) -> ShardOutcome:
     attempt = 1
     while True:
         try:
-            return _score_piece(piece, scorer, config, tokens)
+            return _score_piece(piece, scorer, config, tokens, check)
         except (OSError, pa.ArrowException):
             if attempt == READ_ATTEMPTS:
                 raise
@@ -103,10 +117,14 @@ def _score_piece_with_retries(
 
 
 def _score_piece(
-    piece: storage.Piece, scorer: Scorer, config: SelectConfig, tokens: TokenCounter | None
+    piece: storage.Piece,
+    scorer: Scorer,
+    config: SelectConfig,
+    tokens: TokenCounter | None,
+    check: Scorer | None,
 ) -> ShardOutcome:
     outcome = ShardOutcome(np.empty(0, dtype=topk.ENTRY))
-    batches = []
+    batches, checked = [], []
     columns = [config.text_column, *([config.group_column] if config.group_column else [])]
     for texts, groups, row_ids in storage.iter_piece_texts(
         piece, columns, batch_rows(config), config.storage_options
@@ -125,7 +143,33 @@ def _score_piece(
         lengths = np.fromiter((len(t) for t in kept), np.int64, len(kept))
         entries = topk.entries(scores, row_ids[present], counts, lengths)
         batches.append(entries[finished])
+        if check is not None:
+            checked.append(_check_dropped(kept, entries, finished, check, config, outcome))
         if groups is not None:  # counted over every row scored, dropped early or not
             outcome.groups.update(group_counts(g for g, p in zip(groups, present) if p))
     outcome.entries = topk.concatenate(batches)
+    outcome.checked = topk.concatenate(checked)
     return outcome
+
+
+def _check_dropped(
+    texts: Sequence[bytes],
+    entries: np.ndarray,
+    finished: np.ndarray,
+    check: Scorer,
+    config: SelectConfig,
+    outcome: ShardOutcome,
+) -> np.ndarray:
+    """Exact scores of a sample of the rows early exit dropped (seeded by their row ids, so
+    a rerun checks the same rows)."""
+    dropped = np.flatnonzero(~finished)
+    draws = np.random.default_rng(entries["row_id"][dropped]).random(len(dropped))
+    sample = dropped[draws < config.early_exit_check] if len(dropped) else dropped
+    if len(sample) == 0:
+        return entries[:0]
+    scores, pairs = check([texts[i] for i in sample])
+    outcome.counts["rows_checked"] += len(sample)
+    outcome.counts["pair_compressions_check"] += pairs
+    checked = entries[sample].copy()
+    checked["score"] = scores
+    return checked

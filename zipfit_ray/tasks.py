@@ -23,6 +23,13 @@ TASK_RETRIES = 3  # Ray reruns a task whose worker or node died this often
 SCORES = "scores"  # <out>/scores/<shard>.parquet: every shard's scored rows (and _job.json)
 
 
+CHECKS = "_checks"  # approx-early-exit: exact scores of a sample of the dropped rows
+
+
+def checks_uri(out: str, name: str) -> str:
+    return storage.join(out, CHECKS, name + ".parquet")
+
+
 def scores_uri(out: str, name: str) -> str:
     """Where the shard called ``name`` saves its scored rows: what the cut counts, what the
     writing reads, and with --all-scores what reselect reads."""
@@ -68,12 +75,14 @@ def process_shard(
         # the selected rows' tokens are counted, as they are written
         needs_tokens = config.budget_tokens is not None or config.all_scores
         tokens = TokenCounter(shared.tokenizer_json) if needs_tokens else None
-        outcome = _conclude(
-            scoring.score_shard(source, _scorer(shared, name), config, tokens),
-            shared,
-            name,
-            scores_uri(config.out, name),
-        )
+        early = config.mode == "approx-early-exit"
+        check = scoring.exact_scorer(shared.targets) if early else None
+        scored = scoring.score_shard(source, _scorer(shared, name), config, tokens, check)
+        if early:
+            storage.write_scores(
+                checks_uri(config.out, name), scored.checked, config.storage_options
+            )
+        outcome = _conclude(scored, shared, name, scores_uri(config.out, name))
         checkpoints.save(checkpoint, outcome, config.storage_options)
     return {
         "counts": dict(outcome.counts),
