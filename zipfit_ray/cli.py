@@ -130,6 +130,28 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", metavar="FILE", help="also save the results as JSON here")
     _add_ray_flags(compare)
 
+    estimate = commands.add_parser(
+        "estimate", help="what a select would cost and where it would cut, from a sample"
+    )
+    estimate.add_argument("--pool", nargs="+", required=True, metavar="URI")
+    _add_target_flags(estimate)
+    _add_rule_flags(estimate)
+    estimate.add_argument("--text-column", default="text", help="pool column to score")
+    estimate.add_argument("--max-bytes", type=int, default=SelectConfig.max_bytes)
+    estimate.add_argument("--shard-rows", type=int, default=None)
+    estimate.add_argument("--sample", type=int, default=2000, help="rows sampled (uniformly)")
+    estimate.add_argument("--seed", type=int, default=0, help="which rows are sampled")
+    estimate.add_argument(
+        "--compare-compressors",
+        default="",
+        metavar="NAME:LEVEL,...",
+        help="also estimate these, e.g. gzip:9,lz4-block:0",
+    )
+    estimate.add_argument("--cpus", type=int, help="also the wall time on this many CPUs")
+    estimate.add_argument("--core-hour-price", type=float, help="also the cost, per core-hour")
+    estimate.add_argument("--json", metavar="FILE", help="also save the estimate as JSON")
+    _add_ray_flags(estimate)
+
     sample = commands.add_parser(
         "make-sample", help="write a small pool and target set from Python's standard library"
     )
@@ -268,8 +290,9 @@ def _selection_options(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def config_from_args(args: argparse.Namespace) -> SelectConfig:
-    return SelectConfig(
+def _scoring_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options select and estimate share: what is scored, and how."""
+    return dict(
         pool=tuple(args.pool),
         targets=args.targets,
         target_column=args.target_column,
@@ -278,6 +301,12 @@ def config_from_args(args: argparse.Namespace) -> SelectConfig:
         level=args.level,
         shard_rows=args.shard_rows,
         max_bytes=args.max_bytes,
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> SelectConfig:
+    return SelectConfig(
+        **_scoring_options(args),
         on_bad_file=args.on_bad_file,
         all_scores=args.all_scores,
         mode=args.mode,
@@ -304,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
         elif args.command == "compare-datasets":
             _compare(args)
+        elif args.command == "estimate":
+            _estimate(args)
         elif args.command == "make-sample":
             from zipfit_ray.sample import write_sample
 
@@ -347,6 +378,76 @@ def _compare(args: argparse.Namespace) -> None:
             "datasets": results,
         }
         storage.write_json(args.out, saved, options["storage_options"])
+
+
+def _estimate(args: argparse.Namespace) -> None:
+    from zipfit_ray import storage
+    from zipfit_ray.job import run_estimate
+
+    if args.sample < 2:
+        raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
+    settings = []
+    for item in filter(None, args.compare_compressors.split(",")):
+        name, _, level = item.partition(":")
+        if level and not level.lstrip("-").isdigit():
+            raise ZipfitError(f"--compare-compressors: {item!r} is not NAME or NAME:LEVEL")
+        settings.append((name, resolve_level(name, int(level) if level else None)))
+    config = SelectConfig(
+        **_scoring_options(args),
+        out="",  # nothing is written
+        k=args.k,
+        budget_tokens=args.budget_tokens,
+        min_score=args.min_score,
+        tokenizer=args.tokenizer,
+        **_ray_options(args),
+    )
+    found = run_estimate(
+        config,
+        sample=args.sample,
+        seed=args.seed,
+        settings=settings,
+        cpus=args.cpus,
+        core_hour_price=args.core_hour_price,
+    )
+    print(estimate_table(found))
+    if args.json:
+        storage.write_json(args.json, found, config.storage_options)
+
+
+def estimate_table(found: dict[str, Any]) -> str:
+    pool = found["pool"]
+    lines = [
+        f"pool: {pool['rows']:,} rows in {pool['files']:,} files ({pool['row_groups']:,} row "
+        f"groups), text column {pool['text_column_bytes'] / 1e6:,.1f} MB; sample: "
+        f"{found['sample']['scored']:,} rows scored; {found['rule']}; "
+        f"{found['cluster_cpus']} CPUs, shards of {found['shard_rows']:,} rows",
+        "",
+        f"{'compressor':<20} {'mode':<18} {'pair compressions (95%)':>34} {'us/pair':>8} "
+        f"{'core-h':>9} {'wall':>9} {'threshold (95%)':>28} {'selected':>9}",
+    ]
+    for e in found["estimates"]:
+        pairs, cut = e["pair_compressions"], e["threshold"]
+        extra = ""
+        if "wall_seconds_on_cpus" in e:
+            extra += f"  on --cpus: {_duration(e['wall_seconds_on_cpus'])}"
+        if "cost" in e:
+            extra += f"  cost {e['cost']:,.2f}"
+        lines.append(
+            f"{e['compressor'] + ':' + str(e['level']):<20} {e['mode']:<18} "
+            f"{pairs['estimate']:>12,.0f} [{pairs['low']:,.0f}, {pairs['high']:,.0f}]".ljust(75)
+            + f"{e['seconds_per_pair'] * 1e6:>8.2f} {e['core_hours']:>9.3f} "
+            f"{_duration(e['wall_seconds']):>9} "
+            f"{cut['estimate']:>10.5f} [{cut['low']:.5f}, {cut['high']:.5f}] "
+            f"{e['share_selected']['estimate']:>8.2%}{extra}"
+        )
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f} s"
 
 
 if __name__ == "__main__":

@@ -18,7 +18,17 @@ from typing import Any
 import numpy as np
 import ray
 
-from zipfit_ray import checkpoints, compare, compressors, cut, report, stats, storage, topk
+from zipfit_ray import (
+    checkpoints,
+    compare,
+    compressors,
+    cut,
+    estimate,
+    report,
+    stats,
+    storage,
+    topk,
+)
 from zipfit_ray.alignment import prepare_targets
 from zipfit_ray.compressors import DEFAULT_COMPRESSOR
 from zipfit_ray.config import SelectConfig
@@ -35,10 +45,12 @@ from zipfit_ray.tasks import (
     count_windows,
     gather_window,
     process_shard,
+    read_sample,
     rescore_shard,
     score_column,
     score_sample,
     scores_uri,
+    time_scoring,
     write_part,
 )
 from zipfit_ray.tokens import TokenCounter
@@ -664,3 +676,120 @@ def _batches(reads: list[compare.SampleRead]) -> list[list[compare.SampleRead]]:
         batches[-1].append(read)
         rows += len(read.rows)
     return [b for b in batches if b]
+
+
+# ---------------------------------------------------------------- estimate
+
+
+def run_estimate(
+    config: SelectConfig,
+    *,
+    sample: int,
+    seed: int = 0,
+    settings: list[tuple[str, int | None]] = (),
+    cpus: int | None = None,
+    core_hour_price: float | None = None,
+) -> dict[str, Any]:
+    """What ``config``'s selection would cost, for its compressor and ``settings``, in exact
+    mode and with early exit: from a uniform sample of the pool scored (and timed) on the
+    cluster's own workers. Nothing is written."""
+    options = config.storage_options
+    scan = _plan(config, {})
+    target_texts = storage.read_targets(config.targets, config.target_column, options)
+    tokenizer_json = (
+        storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
+    )
+    chosen = (config.compressor, config.level)
+    settings = [chosen, *[s for s in settings if (s[0], compressors.resolve_level(*s)) != chosen]]
+    reads = compare.plan_sample(scan, sample, seed)
+    sampled = sum(len(read.rows) for read in reads)
+    rule = config.rule
+
+    def work() -> dict[str, Any]:
+        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
+        refs = [
+            read_sample.remote(b, config.text_column, config.max_bytes, options)
+            for b in _batches(reads)
+        ]
+        texts = [t for batch in ray.get(refs) for t in batch]
+        tokens = TokenCounter(tokenizer_json).count(texts)
+        present = estimate.share_interval(len(texts), sampled)
+        rows = scan.num_rows * present.estimate
+        chunks = [
+            texts[i : i + SAMPLE_ROWS_PER_TASK] for i in range(0, len(texts), SAMPLE_ROWS_PER_TASK)
+        ]
+        shard_rows = config.shard_rows or _auto_shard_rows(scan.num_rows)
+        results = []
+        for name, level in settings:
+            targets = prepare_targets(target_texts, name, level)
+            targets_ref, m = ray.put(targets), len(targets.texts)
+            timed_chunks = ray.get(
+                [time_scoring.remote(c, targets_ref, None, config.early_exit_z) for c in chunks]
+            )
+            scores = np.concatenate([t["scores"] for t in timed_chunks])
+            per_pair = sum(t["seconds"] for t in timed_chunks) / sum(
+                t["pairs"] for t in timed_chunks
+            )
+            share = estimate.selected_share(rule, scores, tokens, scan.num_rows)
+            if rule.min_score is None:
+                cut_at = estimate.threshold(scores, share)
+                selected = estimate.Interval(share, share, share)
+            else:
+                cut_at = estimate.Interval(rule.min_score, rule.min_score, rule.min_score)
+                selected = estimate.share_interval(
+                    int((scores >= rule.min_score).sum()), len(scores)
+                )
+            modes = {"exact": estimate.Interval(m, m, m)}
+            if rule.budget_tokens is None:  # early exit selects by --k or --min-score
+                early = ray.get(
+                    [
+                        time_scoring.remote(c, targets_ref, cut_at.estimate, config.early_exit_z)
+                        for c in chunks
+                    ]
+                )
+                modes["approx-early-exit"] = estimate.mean_interval(
+                    np.array([e["pairs"] / len(c) for e, c in zip(early, chunks)])
+                )
+            for mode, pairs_per_row in modes.items():
+                pairs = rows * pairs_per_row.estimate
+                core_seconds = pairs * per_pair
+                record = {
+                    "compressor": name,
+                    "level": targets.level,
+                    "mode": mode,
+                    "pair_compressions": {
+                        "estimate": pairs,
+                        "low": scan.num_rows * present.low * pairs_per_row.low,
+                        "high": scan.num_rows * present.high * pairs_per_row.high,
+                    },
+                    "seconds_per_pair": per_pair,
+                    "core_hours": core_seconds / 3600,
+                    "wall_seconds": estimate.wall_seconds(
+                        round(rows), shard_rows, pairs_per_row.estimate, per_pair, cluster_cpus
+                    ),
+                    "threshold": vars(cut_at),
+                    "share_selected": vars(selected),
+                }
+                if cpus:
+                    record["wall_seconds_on_cpus"] = estimate.wall_seconds(
+                        round(rows), shard_rows, pairs_per_row.estimate, per_pair, cpus
+                    )
+                if core_hour_price is not None:
+                    record["cost"] = core_seconds / 3600 * core_hour_price
+                results.append(record)
+        return {
+            "pool": {
+                "rows": scan.num_rows,
+                "files": len(scan.files),
+                "row_groups": sum(len(g) for g in scan.row_groups),
+                "text_column_bytes": scan.text_bytes,
+                "rows_with_text": vars(present),
+            },
+            "sample": {"rows": sampled, "seed": seed, "scored": len(texts)},
+            "cluster_cpus": cluster_cpus,
+            "shard_rows": shard_rows,
+            "rule": rule.describe(),
+            "estimates": results,
+        }
+
+    return _run_on_ray(config.address, config.num_cpus, work)

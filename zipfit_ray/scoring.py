@@ -135,7 +135,9 @@ def _score_piece(
         kept = [t for t in texts if t is not None]
         outcome.counts["rows_truncated"] += sum(len(t) > config.max_bytes for t in kept)
         kept = [t[: config.max_bytes] for t in kept]
+        start = time.perf_counter()
         scores, pairs = scorer(kept)
+        outcome.counts["scoring_core_seconds"] += time.perf_counter() - start
         outcome.counts["pair_compressions"] += pairs
         finished = ~np.isnan(scores)
         outcome.counts["rows_dropped_early"] += int((~finished).sum())

@@ -97,6 +97,7 @@ class PoolScan:
     schema: pa.Schema  # all files' schemas unified: the output's columns
     footer_digests: tuple[str, ...]
     skipped_files: tuple[str, ...] = ()  # unreadable, left out by --on-bad-file skip
+    text_bytes: int = 0  # the text column's compressed bytes: what scoring fetches
 
     @property
     def num_rows(self) -> int:
@@ -204,7 +205,20 @@ def scan_pool(
         schema=schema.remove_metadata(),
         footer_digests=tuple(footer_digest(f) for _, f in good),
         skipped_files=tuple(skipped),
+        text_bytes=sum(_column_bytes(f, text_column) for _, f in good),
     )
+
+
+def _column_bytes(footer: pq.FileMetaData, column: str) -> int:
+    """Compressed bytes of a top-level column in one file, from its footer."""
+    total = 0
+    for g in range(footer.num_row_groups):
+        group = footer.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            if chunk.path_in_schema.split(".")[0] == column:
+                total += chunk.total_compressed_size
+    return total
 
 
 def _footer_or_error(uri: str, storage_options: dict[str, Any]) -> pq.FileMetaData | ZipfitError:

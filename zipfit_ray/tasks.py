@@ -3,6 +3,7 @@ of scoring, storage, selection and the approximate modes. job.py orchestrates th
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from zipfit_ray.config import SelectConfig
 from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer
 from zipfit_ray.prefilter import DictionaryPrefilter
 from zipfit_ray.report import EXAMPLES, excerpt
+from zipfit_ray.selection import SelectionRule
 from zipfit_ray.tokens import TokenCounter
 
 TASK_RETRIES = 3  # Ray reruns a task whose worker or node died this often
@@ -295,6 +297,34 @@ def score_sample(
             read.path, read.row_group_sizes, read.rows, text_column, max_bytes, options
         )
     return score(texts, targets)
+
+
+@ray.remote(max_retries=TASK_RETRIES)
+def read_sample(
+    reads: list[compare.SampleRead], text_column: str, max_bytes: int, options: dict[str, Any]
+) -> list[bytes]:
+    """The sampled rows' texts (nulls skipped, long texts cut as in select)."""
+    texts: list[bytes] = []
+    for read in reads:
+        texts += _read_texts(
+            read.path, read.row_group_sizes, read.rows, text_column, max_bytes, options
+        )
+    return texts
+
+
+@ray.remote(max_retries=TASK_RETRIES)
+def time_scoring(
+    texts: list[bytes], targets: PreparedTargets, early_exit_at: float | None, z: float
+) -> dict[str, Any]:
+    """Score texts on a worker and time the kernel: exact, or with early exit against a
+    fixed threshold (then only the pair compressions count)."""
+    start = time.perf_counter()
+    if early_exit_at is None:
+        scores, pairs = score(texts, targets), len(texts) * len(targets.texts)
+    else:
+        rule = SelectionRule(min_score=early_exit_at)
+        scores, pairs = EarlyExitScorer(targets, rule, EarlyExit(z))(texts)
+    return {"scores": scores, "pairs": pairs, "seconds": time.perf_counter() - start}
 
 
 def _read_texts(

@@ -1,0 +1,68 @@
+"""What a selection will cost and where it will cut, from a uniform sample of the pool.
+
+Pure arithmetic on a sample's scores, tokens and measured seconds per pair; the Ray side
+(plan, sample, time the kernel on the cluster's own workers) is job.run_estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from zipfit_ray.compare import Z_95
+from zipfit_ray.selection import SelectionRule
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+
+def selected_share(rule: SelectionRule, scores: np.ndarray, tokens: np.ndarray, pool_rows: int):
+    """The share of the pool the rule selects, as the sample predicts it."""
+    if rule.k is not None:
+        return min(1.0, rule.k / pool_rows)
+    if rule.budget_tokens is not None:
+        order = np.argsort(-scores, kind="stable")
+        scaled = np.cumsum(tokens[order]) * pool_rows / len(scores)  # tokens over the pool
+        return int(np.searchsorted(scaled, rule.budget_tokens, "right")) / len(scores)
+    return float(np.mean(scores >= rule.min_score))
+
+
+def threshold(scores: np.ndarray, share: float) -> Interval:
+    """The score at which the best ``share`` of the pool begins, with a distribution-free
+    95% interval (the order statistics whose ranks bracket the quantile)."""
+    ordered = np.sort(scores)
+    n, q = len(ordered), 1.0 - share
+    spread = Z_95 * math.sqrt(n * q * (1 - q))
+    low = int(np.clip(math.floor(n * q - spread) - 1, 0, n - 1))
+    high = int(np.clip(math.ceil(n * q + spread), 0, n - 1))
+    return Interval(float(np.quantile(ordered, q)), float(ordered[low]), float(ordered[high]))
+
+
+def share_interval(selected: int, n: int) -> Interval:
+    """A Wilson 95% interval for a share seen in a sample (for --min-score)."""
+    p = selected / n
+    centre = (p + Z_95**2 / (2 * n)) / (1 + Z_95**2 / n)
+    half = Z_95 * math.sqrt(p * (1 - p) / n + Z_95**2 / (4 * n * n)) / (1 + Z_95**2 / n)
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mean_interval(values: np.ndarray) -> Interval:
+    mean = float(np.mean(values))
+    half = Z_95 * float(np.std(values, ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0
+    return Interval(mean, mean - half, mean + half)
+
+
+def wall_seconds(
+    rows: int, shard_rows: int, pairs_per_row: float, seconds_per_pair: float, cpus: int
+) -> float:
+    """Scoring time on ``cpus`` CPUs: shards run in waves of ``cpus``, the last one too
+    (the last-wave effect); reading and Ray's own start-up are not counted."""
+    shards = math.ceil(rows / shard_rows)
+    per_shard = min(rows, shard_rows) * pairs_per_row * seconds_per_pair
+    return math.ceil(shards / cpus) * per_shard
