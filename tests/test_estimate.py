@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from zipfit_ray import SelectConfig, estimate, run_select
 from zipfit_ray.cli import main as cli_main
@@ -26,7 +27,7 @@ def test_budget_and_threshold_shares():
     assert estimate.selected_share(SelectionRule(min_score=0.6), scores, tokens, 400) == 0.5
     share = estimate.share_interval(30, 100)
     assert share.low < 0.3 < share.high
-    assert estimate.wall_seconds(1000, 100, 10, 0.001, cpus=3) == 4 * 100 * 10 * 0.001
+    assert estimate.wall_seconds(1000, 100, 0.01, cpus=3) == pytest.approx(4 * 100 * 0.01)
 
 
 def test_the_estimate_agrees_with_a_real_run(ray_session, corpus, tmp_path, capsys):
@@ -44,12 +45,13 @@ def test_the_estimate_agrees_with_a_real_run(ray_session, corpus, tmp_path, caps
     assert pairs["low"] <= summary["pair_compressions"] <= pairs["high"]
     kth_best = summary["selected_score_quantiles"]["q0"]
     assert exact["threshold"]["low"] <= kth_best <= exact["threshold"]["high"]
-    assert {(e["compressor"], e["mode"]) for e in found["estimates"]} == {
-        (config.compressor, "exact"),
-        (config.compressor, "approx-early-exit"),
-        ("gzip", "exact"),
-        ("gzip", "approx-early-exit"),
-    }
+    modes = ("exact", "approx-early-exit", "approx-cascade", "approx-prefilter")
+    assert [(e["compressor"], e["mode"]) for e in found["estimates"]] == [
+        (name, mode) for name in (config.compressor, "gzip") for mode in modes
+    ]
+    cascade, prefilter = (e["pair_compressions"]["estimate"] for e in found["estimates"][2:4])
+    assert cascade == exact["pair_compressions"]["estimate"]  # c*K = 400 rows: all of them
+    assert prefilter == 0
     assert summary["scoring_core_seconds"] > 0
 
     code = cli_main(

@@ -427,6 +427,7 @@ def estimate_table(found: dict[str, Any]) -> str:
     ]
     for e in found["estimates"]:
         pairs, cut = e["pair_compressions"], e["threshold"]
+        where = f"{cut['estimate']:>10.5f} [{cut['low']:.5f}, {cut['high']:.5f}]" if cut else "-"
         extra = ""
         if "wall_seconds_on_cpus" in e:
             extra += f"  on --cpus: {_duration(e['wall_seconds_on_cpus'])}"
@@ -436,8 +437,7 @@ def estimate_table(found: dict[str, Any]) -> str:
             f"{e['compressor'] + ':' + str(e['level']):<20} {e['mode']:<18} "
             f"{pairs['estimate']:>12,.0f} [{pairs['low']:,.0f}, {pairs['high']:,.0f}]".ljust(75)
             + f"{e['seconds_per_pair'] * 1e6:>8.2f} {e['core_hours']:>9.3f} "
-            f"{_duration(e['wall_seconds']):>9} "
-            f"{cut['estimate']:>10.5f} [{cut['low']:.5f}, {cut['high']:.5f}] "
+            f"{_duration(e['wall_seconds']):>9} {where:>28} "
             f"{e['share_selected']['estimate']:>8.2%}{extra}"
         )
     return "\n".join(lines)

@@ -58,11 +58,8 @@ def mean_interval(values: np.ndarray) -> Interval:
     return Interval(mean, mean - half, mean + half)
 
 
-def wall_seconds(
-    rows: int, shard_rows: int, pairs_per_row: float, seconds_per_pair: float, cpus: int
-) -> float:
+def wall_seconds(rows: int, shard_rows: int, seconds_per_row: float, cpus: int) -> float:
     """Scoring time on ``cpus`` CPUs: shards run in waves of ``cpus``, the last one too
     (the last-wave effect); reading and Ray's own start-up are not counted."""
     shards = math.ceil(rows / shard_rows)
-    per_shard = min(rows, shard_rows) * pairs_per_row * seconds_per_pair
-    return math.ceil(shards / cpus) * per_shard
+    return math.ceil(shards / cpus) * min(rows, shard_rows) * seconds_per_row

@@ -739,7 +739,8 @@ def run_estimate(
                 selected = estimate.share_interval(
                     int((scores >= rule.min_score).sum()), len(scores)
                 )
-            modes = {"exact": estimate.Interval(m, m, m)}
+            # per mode: pair compressions per row, and other work in seconds per row
+            modes = {"exact": (estimate.Interval(m, m, m), 0.0)}
             if rule.budget_tokens is None:  # early exit selects by --k or --min-score
                 early = ray.get(
                     [
@@ -747,12 +748,20 @@ def run_estimate(
                         for c in chunks
                     ]
                 )
-                modes["approx-early-exit"] = estimate.mean_interval(
-                    np.array([e["pairs"] / len(c) for e, c in zip(early, chunks)])
+                pairs_per_row = np.array([e["pairs"] / len(c) for e, c in zip(early, chunks)])
+                modes["approx-early-exit"] = (estimate.mean_interval(pairs_per_row), 0.0)
+            if rule.k is not None:  # the prefilter's pass, then (cascade) c*K rows exactly
+                timed_pass = ray.get(
+                    [time_scoring.remote(c, targets_ref, None, 0, config.prefilter) for c in chunks]
                 )
-            for mode, pairs_per_row in modes.items():
+                pass_per_row = sum(t["seconds"] for t in timed_pass) / len(texts)
+                shortlisted = min(1.0, config.cascade_factor * rule.k / scan.num_rows) * m
+                shortlist = estimate.Interval(shortlisted, shortlisted, shortlisted)
+                modes["approx-cascade"] = (shortlist, pass_per_row)
+                modes["approx-prefilter"] = (estimate.Interval(0, 0, 0), pass_per_row)
+            for mode, (pairs_per_row, other_per_row) in modes.items():
                 pairs = rows * pairs_per_row.estimate
-                core_seconds = pairs * per_pair
+                per_row = pairs_per_row.estimate * per_pair + other_per_row
                 record = {
                     "compressor": name,
                     "level": targets.level,
@@ -763,19 +772,20 @@ def run_estimate(
                         "high": scan.num_rows * present.high * pairs_per_row.high,
                     },
                     "seconds_per_pair": per_pair,
-                    "core_hours": core_seconds / 3600,
+                    "core_hours": rows * per_row / 3600,
                     "wall_seconds": estimate.wall_seconds(
-                        round(rows), shard_rows, pairs_per_row.estimate, per_pair, cluster_cpus
+                        round(rows), shard_rows, per_row, cluster_cpus
                     ),
-                    "threshold": vars(cut_at),
+                    # the prefilter's scores are not ZIP-FIT's: no threshold on their scale
+                    "threshold": None if mode == "approx-prefilter" else vars(cut_at),
                     "share_selected": vars(selected),
                 }
                 if cpus:
                     record["wall_seconds_on_cpus"] = estimate.wall_seconds(
-                        round(rows), shard_rows, pairs_per_row.estimate, per_pair, cpus
+                        round(rows), shard_rows, per_row, cpus
                     )
                 if core_hour_price is not None:
-                    record["cost"] = core_seconds / 3600 * core_hour_price
+                    record["cost"] = rows * per_row / 3600 * core_hour_price
                 results.append(record)
         return {
             "pool": {

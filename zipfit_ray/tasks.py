@@ -314,12 +314,18 @@ def read_sample(
 
 @ray.remote(max_retries=TASK_RETRIES)
 def time_scoring(
-    texts: list[bytes], targets: PreparedTargets, early_exit_at: float | None, z: float
+    texts: list[bytes],
+    targets: PreparedTargets,
+    early_exit_at: float | None,
+    z: float,
+    prefilter: str | None = None,
 ) -> dict[str, Any]:
-    """Score texts on a worker and time the kernel: exact, or with early exit against a
-    fixed threshold (then only the pair compressions count)."""
+    """Score texts on a worker and time it: exact, with early exit against a fixed
+    threshold, or with the dictionary prefilter (no pairs at all)."""
     start = time.perf_counter()
-    if early_exit_at is None:
+    if prefilter is not None:
+        scores, pairs = DictionaryPrefilter(targets.texts, prefilter).score(texts), 0
+    elif early_exit_at is None:
         scores, pairs = score(texts, targets), len(texts) * len(targets.texts)
     else:
         rule = SelectionRule(min_score=early_exit_at)
