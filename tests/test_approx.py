@@ -142,6 +142,8 @@ def test_modes_on_ray_keep_exact_scores_and_compress_less(
     assert check["estimated_rows_missed"] == check["checked_rows_that_would_be_selected"]
     assert exact_summary["early_exit_check"] is None
     assert not (tmp_path / "checked" / "_checks").exists()
+    page = (tmp_path / "checked" / "report.html").read_text()
+    assert f"of {check['rows_checked']:,} dropped rows scored anyway" in page
 
     summary, table = run(tmp_path / "prefilter", k=20, mode="approx-prefilter")
     assert "prefilter_score" in table.column_names and table.num_rows == 20

@@ -80,6 +80,16 @@ def _overview(summary: dict[str, Any]) -> str:
             f"{summary['rows_skipped_null']:,}, {summary['rows_skipped_bad_file']:,}",
         ),
     ]
+    check = summary.get("early_exit_check")
+    if check:
+        rows.append(
+            (
+                "early exit check",
+                f"{check['checked_rows_that_would_be_selected']:,} of {check['rows_checked']:,} "
+                f"dropped rows scored anyway would have been selected "
+                f"({check['rows_dropped']:,} dropped)",
+            )
+        )
     return (
         "<table>"
         + "".join(f"<tr><th>{name}</th><td class='n'>{value}</td></tr>" for name, value in rows)
