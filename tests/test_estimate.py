@@ -7,8 +7,8 @@ import pytest
 
 from zipfit_ray import SelectConfig, estimate, run_select
 from zipfit_ray.cli import main as cli_main
-from zipfit_ray.job import run_estimate
 from zipfit_ray.selection import SelectionRule
+from zipfit_ray.survey import run_estimate
 
 
 def test_the_threshold_interval_holds_the_pools_own_quantile():

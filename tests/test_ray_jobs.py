@@ -26,7 +26,14 @@ def ray_head(tmp_path_factory):
     """`ray start --head --block` on 127.0.0.1; stopped by its PID, which stops its children."""
     ports = {name: free_port() for name in ("gcs", "dashboard", "client", "agent")}
     log_path = tmp_path_factory.mktemp("head") / "head.log"
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        # the Ray Client proxy waits 30 s for each client's own server process to start; on
+        # a busy 2-core machine that start was seen to take longer ("Starting Ray client
+        # server failed", grpc.FutureTimeoutError in the proxy's log)
+        "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "180",
+    }
     with open(log_path, "w") as log:
         head = subprocess.Popen(
             [

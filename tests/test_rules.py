@@ -12,7 +12,8 @@ from tests.naive import naive_alignment
 from zipfit_ray import SelectConfig, ZipfitError, run_select
 from zipfit_ray.cli import main as cli_main
 from zipfit_ray.compressors import DEFAULT_COMPRESSOR
-from zipfit_ray.job import run_compare, run_reselect
+from zipfit_ray.job import run_reselect
+from zipfit_ray.survey import run_compare
 from zipfit_ray.tokens import approximate_tokens
 
 LZ4 = {"compressor": "lz4"}

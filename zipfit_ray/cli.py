@@ -350,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _compare(args: argparse.Namespace) -> None:
     from zipfit_ray import compare, storage
-    from zipfit_ray.job import run_compare
+    from zipfit_ray.survey import run_compare
 
     if args.sample < 2:
         raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
@@ -382,7 +382,7 @@ def _compare(args: argparse.Namespace) -> None:
 
 def _estimate(args: argparse.Namespace) -> None:
     from zipfit_ray import storage
-    from zipfit_ray.job import run_estimate
+    from zipfit_ray.survey import run_estimate
 
     if args.sample < 2:
         raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")

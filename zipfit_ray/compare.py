@@ -1,6 +1,6 @@
 """Dataset-level alignment: how close a whole candidate dataset is to the targets, estimated
 from a uniform sample of its rows, with a confidence interval (the paper's view of
-alignment against downstream loss). The Ray side is in job.run_compare."""
+alignment against downstream loss). The Ray side is in survey.run_compare."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What a selection will cost and where it will cut, from a uniform sample of the pool.
 
 Pure arithmetic on a sample's scores, tokens and measured seconds per pair; the Ray side
-(plan, sample, time the kernel on the cluster's own workers) is job.run_estimate.
+(plan, sample, time the kernel on the cluster's own workers) is survey.run_estimate.
 """
 
 from __future__ import annotations
