@@ -95,7 +95,7 @@ def test_everything_fits():
 
 def test_a_threshold_is_a_boundary_at_its_score():
     (entries,) = pool([0.1, 0.3, 0.3, 0.5], [1] * 4, shards=1)
-    selected = cut.Boundary(0.3, cut.LAST_ROW).selects(entries)
+    selected = cut.at_least(0.3).selects(entries)
     assert selected.tolist() == [False, True, True, True]
 
 

@@ -41,6 +41,11 @@ class Boundary:
 EVERYTHING = Boundary(-np.inf, LAST_ROW)
 
 
+def at_least(score: float) -> Boundary:
+    """--min-score's boundary, known before any row is scored."""
+    return Boundary(score, LAST_ROW)
+
+
 @dataclass(frozen=True)
 class Window:
     """A run of the total order: scores in [low, high]; where low == high (a tie), only the

@@ -327,7 +327,7 @@ def _select(
     if config.rule.streamed:
         selection = tally.selection
         _remove_outputs(config.out, keep=set(selection.parts), options=config.storage_options)
-        boundary = cut.Boundary(config.min_score, cut.LAST_ROW)
+        boundary = cut.at_least(config.min_score)
     else:
         with timed(seconds, "cut"):
             boundary = _cut(first_pass, tally.histogram, tally.token_histogram, saved, config)

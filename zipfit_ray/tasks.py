@@ -23,12 +23,11 @@ from zipfit_ray.tokens import TokenCounter
 
 TASK_RETRIES = 3  # Ray reruns a task whose worker or node died this often
 SCORES = "scores"  # <out>/scores/<shard>.parquet: every shard's scored rows (and _job.json)
-
-
 CHECKS = "_checks"  # approx-early-exit: exact scores of a sample of the dropped rows
 
 
 def checks_uri(out: str, name: str) -> str:
+    """Where the shard called ``name`` saves its early-exit check (see scoring)."""
     return storage.join(out, CHECKS, name + ".parquet")
 
 
@@ -168,7 +167,7 @@ def _conclude(
     outcome.token_histogram = stats.histogram(scored["score"], scored["tokens"])
     outcome.length_histogram = stats.length_histogram(scored["length"])
     if config.rule.streamed:
-        kept = scored[cut.Boundary(config.min_score, cut.LAST_ROW).selects(scored)]
+        kept = scored[cut.at_least(config.min_score).selects(scored)]
         part = f"part-{name}.parquet"
         outcome.selected = _write_selected(storage.join(config.out, part), kept, shared)
     outcome.entries = scored[:0]
