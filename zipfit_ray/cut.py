@@ -11,7 +11,7 @@ by row id. The boundary is an entry: a row is selected when it comes at or befor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -74,9 +74,7 @@ class Window:
         (lowest/highest score; the lowest/highest row id where the scores are tied); best
         last, like histogram bins."""
         if low < high:
-            edges = np.unique(np.linspace(low, high, SUB_BINS + 1))
-            tops = [np.nextafter(e, -np.inf) for e in edges[1:-1]] + [high]
-            return [Window(float(a), float(b)) for a, b in zip(edges[:-1], tops)]
+            return _windows(np.unique(np.linspace(low, high, SUB_BINS + 1))[:-1], high)
         span = row_high + 1 - row_low  # row ids pass 2**53: integer arithmetic, not floats
         edges = sorted({row_low + span * i // SUB_BINS for i in range(SUB_BINS + 1)})
         # a tie is ordered by row id ascending, so the lowest ids come first (best last)
@@ -85,9 +83,13 @@ class Window:
 
 def fixed_windows() -> list[Window]:
     """The windows of stats.histogram's bins (its end bins hold the clipped outliers)."""
-    edges = stats.BIN_EDGES
-    lows = [-np.inf, *edges[1:-1]]
-    highs = [np.nextafter(e, -np.inf) for e in edges[1:-1]] + [np.inf]
+    return _windows([-np.inf, *stats.BIN_EDGES[1:-1]], np.inf)
+
+
+def _windows(lows: Sequence[float], top: float) -> list[Window]:
+    """Closed windows from ascending lower edges: each ends just below the next edge, the
+    last at ``top``."""
+    highs = [np.nextafter(b, -np.inf) for b in lows[1:]] + [top]
     return [Window(float(a), float(b)) for a, b in zip(lows, highs)]
 
 

@@ -417,10 +417,11 @@ def _process_all(
 def _bounded(submitted: Iterator[tuple[Any, ray.ObjectRef]], config: SelectConfig):
     """(key, result) of tasks submitted lazily, at most max_in_flight at a time, as they
     finish."""
+    limit = _max_in_flight(config)  # asks the cluster for its CPUs: once, not per task
     in_flight: dict[ray.ObjectRef, Any] = {}
     for key, ref in submitted:
         in_flight[ref] = key
-        if len(in_flight) >= _max_in_flight(config):
+        if len(in_flight) >= limit:
             done, _ = ray.wait(list(in_flight), num_returns=1)
             yield in_flight.pop(done[0]), ray.get(done[0])
     while in_flight:

@@ -290,16 +290,18 @@ def score_sample(
     options: dict[str, Any],
 ) -> np.ndarray:
     """Alignment of sampled rows (nulls skipped, long texts cut as in select)."""
-    texts: list[bytes] = []
-    for read in reads:
-        texts += _read_texts(
-            read.path, read.row_group_sizes, read.rows, text_column, max_bytes, options
-        )
-    return score(texts, targets)
+    return score(_sample_texts(reads, text_column, max_bytes, options), targets)
 
 
 @ray.remote(max_retries=TASK_RETRIES)
 def read_sample(
+    reads: list[compare.SampleRead], text_column: str, max_bytes: int, options: dict[str, Any]
+) -> list[bytes]:
+    """The sampled rows' texts, for the driver to hand to timed scoring tasks."""
+    return _sample_texts(reads, text_column, max_bytes, options)
+
+
+def _sample_texts(
     reads: list[compare.SampleRead], text_column: str, max_bytes: int, options: dict[str, Any]
 ) -> list[bytes]:
     """The sampled rows' texts (nulls skipped, long texts cut as in select)."""
