@@ -28,6 +28,8 @@ def test_the_scorer_adds_exact_scores_and_leaves_nulls_unscored(corpus):
     expected = alignment([t.encode()[:200] for t in texts[:-1]], corpus.targets)
     assert scored.column("zipfit_score").to_pylist()[:-1] == expected.tolist()
     assert scored.column("zipfit_score").to_pylist()[-1] is None
+    as_bytes = scorer(pa.table({"text": pa.array([t and t.encode() for t in texts], pa.binary())}))
+    assert as_bytes.column("zipfit_score").equals(scored.column("zipfit_score"))
 
 
 @pytest.mark.parametrize("blocks", [1, 3, 7])
