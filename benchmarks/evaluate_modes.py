@@ -4,7 +4,8 @@ The pool is made here from real text on the machine (nothing is downloaded or co
 in-domain rows are Python functions from the standard library; out-of-domain rows are
 English prose (docstrings, the bundled language reference), C headers and, where the machine
 has them, Perl modules. The targets are Python functions from standard library modules that
-supply no pool rows. For K = 1% and 10% of the pool it prints, per mode: recall of the exact
+supply no pool rows. For K = 1% and 10% of the pool it prints, per mode (the prefilter and
+the cascade; early exit has its own grid, early_exit.py): recall of the exact
 top-K, precision@K of the in-domain label, pair compressions per candidate, and the
 compressions saved against exact (every candidate against every target).
 
@@ -22,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from zipfit_ray.alignment import prepare_targets, score
-from zipfit_ray.early_exit import BATCH_ROWS, EarlyExit, EarlyExitScorer
 from zipfit_ray.prefilter import DictionaryPrefilter
 from zipfit_ray.sample import (
     c_headers,
@@ -31,7 +31,6 @@ from zipfit_ray.sample import (
     python_functions,
     python_sources,
 )
-from zipfit_ray.selection import SelectionRule
 
 PERL_DIRS = ("/usr/share/perl5", "/usr/lib/x86_64-linux-gnu/perl-base", "/usr/share/perl")
 
@@ -82,18 +81,6 @@ def ranked(scores: np.ndarray, k: int) -> np.ndarray:
     return order[:k]
 
 
-def early_exit_selection(texts, prepared, k, early: EarlyExit) -> tuple[np.ndarray, int]:
-    """The pool as one shard's stream of batches, through the job's scorer without the
-    cluster-wide board (the job also shares the threshold across shards)."""
-    scorer = EarlyExitScorer(prepared, SelectionRule(k=k), early)
-    scores, pairs = [], 0
-    for start in range(0, len(texts), BATCH_ROWS):
-        batch_scores, batch_pairs = scorer(texts[start : start + BATCH_ROWS])
-        scores.append(batch_scores)
-        pairs += batch_pairs
-    return ranked(np.concatenate(scores), k), pairs
-
-
 def print_row(fraction, mode, chosen, per_candidate, k, truth, labels, m) -> None:
     chosen = chosen.tolist()
     recall = len(truth & set(chosen)) / k
@@ -142,9 +129,6 @@ def main() -> None:
             print_row(fraction, mode, chosen, per_candidate, k, truth, labels, m)
 
         row("exact", ranked(exact, k), m)
-        for z in (4.0, 5.0):
-            chosen, pairs = early_exit_selection(texts, prepared, k, EarlyExit(z=z))
-            row(f"early exit, z={z:g}", chosen, pairs / n)
         for kind, prefilter_scores in prefilters.items():
             row(f"prefilter ({kind} dictionary)", ranked(prefilter_scores, k), 2)
             for factor in (2, 5, 10):

@@ -18,8 +18,9 @@ from zipfit_ray import (
     score,
     stats,
 )
-from zipfit_ray.compressors import BACKENDS
-from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer, score_early_exit
+from zipfit_ray.alignment import ncd_matrix
+from zipfit_ray.compressors import BACKENDS, Compressor
+from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer
 from zipfit_ray.prefilter import DictionaryPrefilter
 from zipfit_ray.selection import SelectionRule
 
@@ -36,34 +37,66 @@ def many_targets(corpus):
 
 
 def test_without_a_threshold_early_exit_is_the_exact_kernel(texts, many_targets):
-    scores, pairs = score_early_exit(texts, many_targets, lambda: -np.inf, EarlyExit())
+    scorer = EarlyExitScorer(many_targets, SelectionRule(k=len(texts)), EarlyExit())
+    scores, pairs = scorer(texts)
     assert scores.tobytes() == score(texts, many_targets).tobytes()
     assert pairs == len(texts) * len(many_targets.texts)
 
 
-def test_an_unreachable_threshold_stops_every_row_at_the_first_checkpoint(texts, many_targets):
-    scores, pairs = score_early_exit(texts, many_targets, lambda: np.inf, EarlyExit())
-    assert np.isnan(scores).all() and pairs == len(texts) * 8
+def test_an_unreachable_bar_stops_every_row_but_the_warm_up_at_the_first_checkpoint(
+    texts, many_targets
+):
+    scorer = EarlyExitScorer(many_targets, SelectionRule(min_score=10.0), EarlyExit())
+    scores, pairs = scorer(texts)
+    finished = early_exit.WARMUP_ROWS
+    assert (~np.isnan(scores)).sum() == finished
+    assert pairs == finished * len(many_targets.texts) + (len(texts) - finished) * 8
+
+
+def test_checkpoints_start_at_8_grow_by_an_eighth_and_stop_at_half_the_targets():
+    assert early_exit.checkpoints(40) == [8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 20, 40]
+    assert early_exit.checkpoints(150)[-3:] == [64, 72, 150]
+    assert early_exit.checkpoints(12) == [12]  # too few targets to drop anything
+    assert early_exit.checkpoints(3) == [3]
+
+
+def test_the_floor_is_a_high_quantile_of_the_finished_rows_residual_spreads(texts, many_targets):
+    """The bound's floor, recomputed by hand: residuals against each target's mean NCD
+    over the finished rows, their spread per row, the 90th percentile (to its bin)."""
+    warm_up = texts[: early_exit.WARMUP_ROWS]  # one sub-batch: one set of offsets
+    scorer = EarlyExitScorer(many_targets, SelectionRule(k=len(warm_up)), EarlyExit())
+    assert scorer.floor() == np.inf  # nothing finished: nothing may be dropped
+    scorer(warm_up)
+    compressor = Compressor(many_targets.compressor, many_targets.level)
+    cx = np.array([compressor.size(x) for x in warm_up])
+    ncd = ncd_matrix(
+        cx, many_targets.sizes, compressor.pair_size_matrix(warm_up, many_targets.texts)
+    )
+    spreads = (ncd - ncd.mean(axis=0)).std(axis=1)
+    expected = np.quantile(spreads, early_exit.FLOOR_QUANTILE, method="inverted_cdf")
+    assert expected < scorer.floor() <= expected + early_exit.SPREAD_BIN + 1e-12
+    assert np.allclose(scorer.offsets(), ncd.mean(axis=0), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("compressor", list(BACKENDS))
 def test_survivors_keep_their_exact_scores_with_every_backend(texts, many_targets, compressor):
     many_targets = prepare_targets(many_targets.texts, compressor)
     exact = score(texts, many_targets)
-    threshold = float(np.quantile(exact, 0.9))
-    scores, pairs = score_early_exit(texts, many_targets, lambda: threshold, EarlyExit())
+    threshold = float(np.max(exact))  # high enough that rows are dropped with any backend
+    scorer = EarlyExitScorer(many_targets, SelectionRule(min_score=threshold), EarlyExit())
+    scores, pairs = scorer(texts)
     kept = ~np.isnan(scores)
     assert scores[kept].tobytes() == exact[kept].tobytes()
     assert set(np.flatnonzero(exact >= threshold)) <= set(np.flatnonzero(kept))
-    # how much is saved depends on how NCD spreads with each compressor (evaluate_modes.py)
-    assert pairs < (0.7 if compressor == "zlib" else 0.9) * len(texts) * len(many_targets.texts)
+    # how much is saved depends on how NCD spreads with each compressor (early_exit.py)
+    assert pairs < len(texts) * len(many_targets.texts)
 
 
 def test_the_scorer_raises_its_own_bar_as_exact_scores_come_in(texts, many_targets):
     scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), EarlyExit())
     assert scorer.threshold() == -np.inf
     first, _ = scorer(texts[:60])
-    assert scorer.threshold() == np.sort(first)[-5]
+    assert scorer.threshold() == np.sort(first[~np.isnan(first)])[-5]
     _, pairs = scorer(texts[60:])
     assert pairs < 60 * len(many_targets.texts)
 
@@ -74,7 +107,9 @@ def test_the_bar_rises_within_one_call_best_rows_first(texts, many_targets, monk
     scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), EarlyExit())
     heard = []
     monkeypatch.setattr(
-        scorer, "_record", lambda s, record=scorer._record: heard.append(s) or record(s)
+        scorer,
+        "_record",
+        lambda s, ncd, record=scorer._record: heard.append(s) or record(s, ncd),
     )
     scores, pairs = scorer(texts)
     assert max(len(batch) for batch in heard) <= 10
