@@ -1,0 +1,86 @@
+"""Every byte the job reads or writes goes through this package, one module per concern:
+
+- ``files``: fsspec filesystems, atomic writes, listing and removing;
+- ``pool``: a pool's files planned into shards, a unit's texts, selected rows written out;
+- ``parquet``: Parquet pool files (footers, row groups) and the job's saved scores;
+- ``jsonl``: JSON-lines pool files, plain or compressed;
+- ``targets``: the target set's file.
+
+The names below are what the rest of the job uses.
+"""
+
+from zipfit_ray.storage.files import (
+    arrow_filesystem,
+    exists,
+    filesystem,
+    join,
+    list_names,
+    make_dirs,
+    move,
+    read_bytes,
+    remove,
+    write_atomic,
+    write_json,
+)
+from zipfit_ray.storage.parquet import (
+    FOOTER_SAMPLE_BYTES,
+    column_bytes,
+    first_row,
+    read_footer,
+    read_rows,
+    read_scores,
+    write_scores,
+)
+from zipfit_ray.storage.pool import (
+    POSITION_COLUMN,
+    ROW_BITS,
+    SCORE_COLUMN,
+    Piece,
+    PoolScan,
+    Shard,
+    conform,
+    cut_shards,
+    iter_piece_texts,
+    list_pool_files,
+    pack_row_id,
+    scan_pool,
+    unpack_row_id,
+    write_part,
+)
+from zipfit_ray.storage.targets import read_targets
+
+__all__ = [
+    "FOOTER_SAMPLE_BYTES",
+    "POSITION_COLUMN",
+    "ROW_BITS",
+    "SCORE_COLUMN",
+    "Piece",
+    "PoolScan",
+    "Shard",
+    "arrow_filesystem",
+    "column_bytes",
+    "conform",
+    "cut_shards",
+    "exists",
+    "filesystem",
+    "first_row",
+    "iter_piece_texts",
+    "join",
+    "list_names",
+    "list_pool_files",
+    "make_dirs",
+    "move",
+    "pack_row_id",
+    "read_bytes",
+    "read_footer",
+    "read_rows",
+    "read_scores",
+    "read_targets",
+    "remove",
+    "scan_pool",
+    "unpack_row_id",
+    "write_atomic",
+    "write_json",
+    "write_part",
+    "write_scores",
+]

@@ -1,0 +1,157 @@
+"""Parquet pool files: footers, the text column of a row group, rows by position; and the
+job's own Parquet files (saved scores)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import fsspec.parquet
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.storage.files import filesystem, write_atomic
+
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+# Bytes read from a file's end to find its footer (more is fetched if the footer is larger).
+# fsspec's default sample is 1 MB and s3fs's read-ahead block several MB: per row group read,
+# that was more than the row group itself (benchmarks/scale.py).
+FOOTER_SAMPLE_BYTES = 64 * 1024
+
+
+def read_footer(uri: str, storage_options: dict[str, Any]) -> pq.FileMetaData:
+    fs, path = filesystem(uri, storage_options)
+    try:
+        with fs.open(path, "rb", cache_type="bytes", block_size=FOOTER_SAMPLE_BYTES) as f:
+            return pq.ParquetFile(f).metadata
+    except (pa.ArrowException, OSError) as exc:
+        raise ZipfitError(f"{uri}: not a readable Parquet file ({exc})") from exc
+
+
+def footer_digest(footer: pq.FileMetaData) -> str:
+    """A hash of the serialized footer: changes when a file is rewritten (row counts,
+    offsets, statistics), so resumed work is never taken from a different file."""
+    sink = pa.BufferOutputStream()
+    footer.write_metadata_file(sink)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def is_text_type(data_type: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_binary(data_type)
+        or pa.types.is_large_binary(data_type)
+        or pa.types.is_string_view(data_type)
+        or pa.types.is_binary_view(data_type)
+    )
+
+
+def check_column(schema: pa.Schema, column: str, uri: str, flag: str) -> None:
+    if column not in schema.names:
+        raise ZipfitError(f"{uri}: no column {column!r} ({flag}); columns are {schema.names}")
+
+
+def check_text_column(schema: pa.Schema, column: str, uri: str, flag: str) -> None:
+    check_column(schema, column, uri, flag)
+    if not is_text_type(schema.field(column).type):
+        raise ZipfitError(
+            f"{uri}: column {column!r} ({flag}) is {schema.field(column).type}, "
+            "not a string or binary column"
+        )
+
+
+def column_compressed_bytes(footer: pq.FileMetaData, column: str) -> int:
+    """Compressed bytes of a top-level column in one file, from its footer."""
+    total = 0
+    for g in range(footer.num_row_groups):
+        group = footer.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            if chunk.path_in_schema.split(".")[0] == column:
+                total += chunk.total_compressed_size
+    return total
+
+
+def column_bytes(column: pa.ChunkedArray | pa.Array) -> list[bytes | None]:
+    """A string/binary column as Python bytes (None for nulls), without decoding text."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_string_view(column.type) or pa.types.is_binary_view(column.type):
+        column = column.cast(pa.large_binary())
+    elif pa.types.is_large_string(column.type):
+        column = column.view(pa.large_binary())
+    elif pa.types.is_string(column.type):
+        column = column.view(pa.binary())
+    return column.to_pylist()
+
+
+def read_rows(
+    path: str,
+    row_group_sizes: Sequence[int],
+    rows: np.ndarray,
+    storage_options: dict[str, Any],
+    columns: list[str] | None = None,
+) -> pa.Table:
+    """The given rows of one file (all columns, or ``columns``), in the order given.
+
+    Only the row groups holding those rows are fetched.
+    """
+    sizes = np.asarray(row_group_sizes, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    groups = np.searchsorted(starts, rows, side="right") - 1
+    needed = np.unique(groups)
+    with open_parquet(path, storage_options, needed.tolist(), columns) as parquet:
+        table = parquet.read_row_groups(needed.tolist(), columns=columns)
+    start_in_table = np.zeros(len(sizes), dtype=np.int64)
+    start_in_table[needed] = np.cumsum(sizes[needed]) - sizes[needed]
+    local = start_in_table[groups] + (rows - starts[groups])
+    return table.take(local)
+
+
+@contextmanager
+def open_parquet(
+    uri: str,
+    storage_options: dict[str, Any],
+    row_groups: list[int],
+    columns: list[str] | None = None,
+) -> Iterator[pq.ParquetFile]:
+    """A Parquet file with the byte ranges of just these row groups and columns fetched up
+    front, in a few concurrent range requests (fsspec.parquet), instead of many small reads
+    over the network."""
+    fs, path = filesystem(uri, storage_options)
+    with fsspec.parquet.open_parquet_file(
+        path,
+        fs=fs,
+        columns=columns,
+        row_groups=row_groups,
+        engine="pyarrow",
+        footer_sample_size=FOOTER_SAMPLE_BYTES,
+    ) as f:
+        yield pq.ParquetFile(f)
+
+
+def write_scores(uri: str, scored: np.ndarray, storage_options: dict[str, Any]) -> None:
+    """Every scored row's (score, row_id, tokens, length), for selecting again without scoring."""
+    table = pa.table({name: scored[name] for name in scored.dtype.names})
+    write_atomic(uri, table, storage_options)
+
+
+def read_scores(uri: str, storage_options: dict[str, Any]) -> pa.Table:
+    fs, path = filesystem(uri, storage_options)
+    with fs.open(path, "rb") as f:
+        return pq.read_table(f)
+
+
+def first_row(uri: str, columns: list[str], storage_options: dict[str, Any]) -> dict | None:
+    """The first row of a Parquet file (these columns), or None if it has no rows."""
+    fs, path = filesystem(uri, storage_options)
+    with fs.open(path, "rb") as f:
+        parquet = pq.ParquetFile(f)
+        if parquet.metadata.num_rows == 0:
+            return None
+        return parquet.read_row_group(0, columns=columns).slice(0, 1).to_pylist()[0]

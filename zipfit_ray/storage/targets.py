@@ -1,0 +1,73 @@
+"""The target set's file: Parquet, JSONL, a JSON list, or plain text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.storage.files import filesystem
+from zipfit_ray.storage.parquet import PARQUET_SUFFIXES, check_text_column, column_bytes
+
+
+def read_targets(uri: str, column: str, storage_options: dict[str, Any]) -> list[bytes]:
+    """The target set: Parquet (``column``), JSONL (field ``column``), a JSON list, or plain
+    text with one example per line (blank lines skipped). Nulls are dropped."""
+    fs, path = filesystem(uri, storage_options)
+    if not fs.isfile(path):
+        raise ZipfitError(f"--targets: no such file: {uri}")
+    try:
+        if path.endswith(PARQUET_SUFFIXES):
+            with fs.open(path, "rb") as f:
+                parquet = pq.ParquetFile(f)
+                check_text_column(parquet.schema_arrow, column, uri, flag="--target-column")
+                texts = column_bytes(parquet.read(columns=[column]).column(column))
+        else:
+            with fs.open(path, "rb") as f:
+                raw = f.read()
+            texts = _parse_text_targets(raw, column, uri, path)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise ZipfitError(f"--targets: cannot read {uri} ({exc})") from exc
+    texts = [t for t in texts if t is not None]
+    if not texts:
+        raise ZipfitError(f"--targets: {uri} holds no target texts")
+    return texts
+
+
+def _parse_text_targets(raw: bytes, column: str, uri: str, path: str) -> list[bytes | None]:
+    text = raw.decode("utf-8")
+    if path.endswith((".jsonl", ".ndjson")):
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ZipfitError(f"--targets: {uri} line {number}: not JSON ({exc})") from exc
+        return [_target_field(r, column, uri) for r in records]
+    if path.endswith(".json") or text.lstrip().startswith("["):
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ZipfitError(f"--targets: {uri}: not a JSON list ({exc})") from exc
+        if not isinstance(records, list):
+            raise ZipfitError(f"--targets: {uri}: expected a JSON list of texts or objects")
+        return [_target_field(r, column, uri) for r in records]
+    return [line.encode("utf-8") for line in text.splitlines() if line.strip()]
+
+
+def _target_field(record: Any, column: str, uri: str) -> bytes | None:
+    if isinstance(record, dict):
+        if column not in record:
+            raise ZipfitError(
+                f"--targets: {uri}: a record has no field {column!r} (--target-column)"
+            )
+        record = record[column]
+    if record is None:
+        return None
+    if not isinstance(record, str):
+        raise ZipfitError(f"--targets: {uri}: expected text, got {type(record).__name__}")
+    return record.encode("utf-8")
