@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import ray
+from moto.server import ThreadedMotoServer
 
 from zipfit_ray.sample import build_sample
 
@@ -86,3 +88,19 @@ def ray_session(_shutdown_ray_at_exit):
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     return ray
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_options():
+    """fsspec storage options for a moto S3 server, started here and stopped at the end."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield {"key": "testing", "secret": "testing", "endpoint_url": f"http://{host}:{port}"}
+    server.stop()

@@ -62,6 +62,7 @@ def test_save_and_load_round_trip(tmp_path):
         token_histogram=np.arange(5) * 7,
         length_histogram=np.arange(3),
         selected={"rows": 2, "groups": {"a": 2}},
+        fields={"text": ["string"], "meta": ["integer", "object"]},
     )
     outcome.counts.update(rows_read=3, rows_skipped_null=1)
     outcome.groups.update(a=2, b=1)
@@ -72,7 +73,7 @@ def test_save_and_load_round_trip(tmp_path):
     assert loaded.token_histogram.tolist() == [0, 7, 14, 21, 28]
     assert loaded.histogram.tolist() == [0, 1, 2, 3, 4]
     assert loaded.length_histogram.tolist() == [0, 1, 2]
-    for field in ("counts", "bad_files", "groups", "selected"):
+    for field in ("counts", "bad_files", "groups", "selected", "fields"):
         assert getattr(loaded, field) == getattr(outcome, field)
 
 

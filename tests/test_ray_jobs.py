@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from ray.job_submission import JobStatus, JobSubmissionClient
 
+from tests.conftest import free_port
 from tests.test_cli import ROOT, select_args
-from tests.test_s3 import free_port
 
 RAY = str(Path(sys.executable).parent / "ray")
 EXCLUDES = [".venv", ".git", "data"]

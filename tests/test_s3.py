@@ -2,35 +2,17 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pyarrow.parquet as pq
 import pytest
 import s3fs
-from moto.server import ThreadedMotoServer
 
 from tests.test_cli import ROOT
 from zipfit_ray import SelectConfig, run_select
 
 BUCKET = "zipfit-test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def s3_options():
-    """fsspec storage options for a moto S3 server, started here and stopped at the end."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield {"key": "testing", "secret": "testing", "endpoint_url": f"http://{host}:{port}"}
-    server.stop()
 
 
 @pytest.fixture(scope="session")

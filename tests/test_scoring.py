@@ -88,7 +88,7 @@ def test_an_unreadable_row_group_is_named_or_skipped(small_pool, monkeypatch):
     corrupt_row_group(path, 1)
     monkeypatch.setattr(scoring, "RETRY_DELAY", 0.0)
     with pytest.raises(
-        ZipfitError, match=r"pool\.parquet: cannot read row group 1 .*--on-bad-file"
+        ZipfitError, match=r"pool\.parquet row group 1: cannot be read .*--on-bad-file"
     ):
         score_shard(shard, config())
     result = score_shard(shard, config(on_bad_file="skip"))

@@ -24,7 +24,7 @@ from zipfit_ray.scoring import ShardOutcome
 
 DIRECTORY = "_checkpoints"
 JOB_FILE = "job.json"
-FORMAT = 3
+FORMAT = 4
 
 
 def fingerprint(
@@ -109,7 +109,7 @@ def uri(out: str, name: str) -> str:
     return storage.join(out, DIRECTORY, name + ".npz")
 
 
-JSON_FIELDS = ("counts", "bad_files", "groups", "selected")
+JSON_FIELDS = ("counts", "bad_files", "groups", "selected", "fields")
 
 
 def save(uri: str, outcome: ShardOutcome, options: dict) -> None:
@@ -136,6 +136,7 @@ def load(uri: str, options: dict) -> ShardOutcome:
             token_histogram=saved["token_histogram"],
             length_histogram=saved["length_histogram"],
             selected=values["selected"],
+            fields=values["fields"],
         )
 
 

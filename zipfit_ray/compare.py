@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zipfit_ray import storage
+from zipfit_ray.errors import ZipfitError
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -26,6 +27,11 @@ class SampleRead:
 def plan_sample(scan: storage.PoolScan, sample: int, seed: int) -> list[SampleRead]:
     """``sample`` rows drawn uniformly without replacement from the whole dataset (all rows
     if it has fewer), grouped by file. The same seed draws the same rows."""
+    if scan.jsonl_files:
+        raise ZipfitError(
+            "a uniform sample needs every file's row count, which JSONL files only give once "
+            "read: estimate and compare-datasets take Parquet pools for now"
+        )
     total = scan.num_rows
     drawn = np.sort(np.random.default_rng(seed).choice(total, min(sample, total), replace=False))
     file_starts = np.cumsum([0, *[sum(groups) for groups in scan.row_groups]])

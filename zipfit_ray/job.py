@@ -32,6 +32,7 @@ from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.progress import Progress, log
 from zipfit_ray.selection import SelectionRule
+from zipfit_ray.storage import jsonl
 from zipfit_ray.tasks import (
     CHECKS,
     SCORES,
@@ -57,6 +58,7 @@ SCORES_JOB = "_job.json"
 RESCORED = "_rescored"  # approx-cascade: exact scores of the shortlisted rows, per shard
 RANKED = "ranked"  # --order score: the selection best first
 BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
+SKIPPED_ROWS = ("rows_skipped_bad_file", "rows_skipped_bad_line")  # rows_total = read + these
 # what reselect takes from the job that saved the scores (the rest comes from its own flags)
 RESELECT_KEEPS = (
     "pool",
@@ -110,12 +112,15 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
             {"job": job, "arguments": config.public_dict(), "files": list(scan.files)},
             options,
         )
+    rows = f"{scan.num_rows:,} rows"
+    if scan.jsonl_files:
+        rows += f" in Parquet + {scan.jsonl_files} JSONL files (their rows counted as read)"
     log(
-        f"pool: {len(scan.files)} files, {scan.num_rows:,} rows; targets: {len(targets.texts)} "
+        f"pool: {len(scan.files)} files, {rows}; targets: {len(targets.texts)} "
         f"texts; {config.compressor} level {config.level}; {config.rule.describe()}"
     )
     for uri in scan.skipped_files:
-        log(f"warning: skipped {uri}: not a readable Parquet file")
+        log(f"warning: skipped {uri}: it cannot be read")
 
     def sources() -> list[tuple[storage.Shard, str]]:
         shard_rows = config.shard_rows or auto_shard_rows(scan.num_rows)
@@ -123,11 +128,12 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         _warn_if_row_groups_limit_parallelism(shards, shard_rows)
         return [(s, checkpoints.shard_name(s)) for s in shards]
 
-    shared = Shared(config, targets, tokenizer_json, _file_map(scan), scan.schema)
+    streamed = config.rule.streamed and not scan.jsonl_files
+    shared = Shared(config, targets, tokenizer_json, _file_map(scan), scan.schema, streamed)
     summary = _on_ray(config, lambda: _select(shared, sources(), finished, seconds))
     summary.update(
         files=len(scan.files) + len(scan.skipped_files),
-        rows_total=scan.num_rows,
+        rows_total=sum(summary[k] for k in ("rows_read", *SKIPPED_ROWS)),
         targets=len(targets.texts),
     )
     bad_files = list(dict.fromkeys([*scan.skipped_files, *summary.pop("bad_files")]))
@@ -155,6 +161,11 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     _check_order(config)
     _claim_output(config)
     scan = plan_pool(config, seconds)
+    if scan.jsonl_files:
+        raise ZipfitError(
+            "reselect: not yet for pools with JSONL files (the output's columns come from "
+            "reading them); run select again"
+        )
     if saved["job"]["pool"] != checkpoints.pool_digest(scan):
         raise ZipfitError(f"--scores: the pool {list(config.pool)} changed since it was scored")
     listed = storage.list_names(storage.join(scores, SCORES), config.storage_options)
@@ -292,6 +303,7 @@ class Tally:
     token_histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
     length_histogram: np.ndarray = field(default_factory=lambda: stats.length_histogram([]))
     selection: Selection = field(default_factory=Selection)  # --min-score: written by shards
+    fields: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per shard: JSONL
 
     def add(self, notes: dict[str, Any]) -> None:
         self.counts.update(notes["counts"])
@@ -324,10 +336,20 @@ def _select(
         tally = _process_all(sources, shared_ref, finished, shared)
     names = [name for _, name in sources]
     saved = [s if isinstance(s, str) else scores_uri(config.out, n) for s, n in sources]
-    if config.rule.streamed:
+    fields: dict[str, list[str]] = {}
+    for name in names:  # in pool order, so the columns' order does not depend on timing
+        jsonl.merge_kinds(fields, tally.fields.get(name, {}))
+    if fields:
+        shared = replace(shared, schema=storage.output_schema(shared.schema, fields))
+        shared_ref = ray.put(shared)
+    if shared.streamed:
         selection = tally.selection
         _remove_outputs(config.out, keep=set(selection.parts), options=config.storage_options)
         boundary = cut.at_least(config.min_score)
+    elif config.rule.streamed:  # --min-score on a pool with JSONL: the boundary is known
+        boundary = cut.at_least(config.min_score)
+        with timed(seconds, "write"):
+            selection = _write(saved, boundary, shared_ref, config)
     else:
         with timed(seconds, "cut"):
             boundary = _cut(first_pass, tally.histogram, tally.token_histogram, saved, config)
@@ -353,6 +375,7 @@ def _select(
         "rows_skipped_null": 0,
         "rows_truncated": 0,
         "rows_skipped_bad_file": 0,
+        "rows_skipped_bad_line": 0,
         **tally.counts,
         "shards_total": len(sources),
         "shards_resumed": tally.shards_resumed,
@@ -396,10 +419,13 @@ def _process_all(
     """
     config = shared.config
     tally = Tally()
-    rows_to_score = sum(
-        s.num_rows for s, name in sources if isinstance(s, storage.Shard) and name not in finished
+    to_score = [s for s, n in sources if isinstance(s, storage.Shard) and n not in finished]
+    by_rows = all(p.num_rows for s in to_score for p in s.pieces)  # JSONL: rows unknown
+    progress = (
+        Progress("score", sum(s.num_rows for s in to_score), "rows")
+        if by_rows
+        else Progress("score", len(sources), "shards")
     )
-    progress = Progress("score", rows_to_score, "rows")
     submitted = (
         (name, process_shard.remote(source, shared_ref, name, name in finished))
         for source, name in sources
@@ -408,8 +434,12 @@ def _process_all(
         if shared.board is not None:
             shared.board.finish.remote(name)
         tally.add(notes)
-        scored_rows = 0 if notes["resumed"] else notes["counts"].get("rows_read", 0)
-        progress.advance(scored_rows, f"{shards_done}/{len(sources)} shards")
+        tally.fields[name] = notes["fields"]
+        if by_rows:
+            scored_rows = 0 if notes["resumed"] else notes["counts"].get("rows_read", 0)
+            progress.advance(scored_rows, f"{shards_done}/{len(sources)} shards")
+        else:
+            progress.advance(1, f"{tally.counts['rows_read']:,} rows read")
     progress.close()
     return tally
 

@@ -76,8 +76,9 @@ def _overview(summary: dict[str, Any]) -> str:
         ("compressor", f"{arguments['compressor']} level {arguments['level']}"),
         ("targets", html.escape(str(arguments["targets"]))),
         (
-            "skipped (null, bad file)",
-            f"{summary['rows_skipped_null']:,}, {summary['rows_skipped_bad_file']:,}",
+            "skipped (null, bad file, bad line)",
+            f"{summary['rows_skipped_null']:,}, {summary['rows_skipped_bad_file']:,}, "
+            f"{summary.get('rows_skipped_bad_line', 0):,}",
         ),
     ]
     check = summary.get("early_exit_check")

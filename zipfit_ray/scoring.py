@@ -18,6 +18,7 @@ from zipfit_ray import early_exit, storage, topk
 from zipfit_ray.alignment import PreparedTargets, score
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
+from zipfit_ray.storage import jsonl
 from zipfit_ray.tokens import TokenCounter
 
 BATCH_ROWS = 1024  # rows per kernel call (early exit: early_exit.BATCH_ROWS)
@@ -55,6 +56,7 @@ class ShardOutcome:
     length_histogram: np.ndarray | None = None  # stats.length_histogram of the same rows
     selected: dict | None = None  # with --min-score, the stats of rows this shard wrote out
     checked: np.ndarray | None = None  # early exit: exact scores of a sample of dropped rows
+    fields: dict[str, list[str]] = field(default_factory=dict)  # JSONL: each field's JSON kinds
 
 
 def score_shard(
@@ -82,8 +84,8 @@ def score_shard(
         except (OSError, pa.ArrowException) as exc:
             if config.on_bad_file != "skip":
                 raise ZipfitError(
-                    f"{piece.path}: cannot read row group {piece.row_group} ({exc}); "
-                    "--on-bad-file skip leaves such row groups out"
+                    f"{piece.describe()}: cannot be read ({exc}); "
+                    "--on-bad-file skip leaves such files and row groups out"
                 ) from exc
             outcome.counts["rows_skipped_bad_file"] += piece.num_rows
             if piece.path not in outcome.bad_files:
@@ -93,6 +95,7 @@ def score_shard(
         checked.append(piece_outcome.checked)
         outcome.counts.update(piece_outcome.counts)
         outcome.groups.update(piece_outcome.groups)
+        jsonl.merge_kinds(outcome.fields, piece_outcome.fields)
     outcome.entries = topk.concatenate(pieces)
     outcome.checked = topk.concatenate(checked) if check else None
     return outcome
@@ -126,8 +129,17 @@ def _score_piece(
     outcome = ShardOutcome(np.empty(0, dtype=topk.ENTRY))
     batches, checked = [], []
     columns = [config.text_column, *([config.group_column] if config.group_column else [])]
+    kinds: dict[str, set[str]] = {}
+
+    def on_bad_line(number: int, why: str) -> None:
+        if config.on_bad_file != "skip":
+            raise ZipfitError(
+                f"{piece.path} line {number + 1}: {why}; --on-bad-file skip leaves such lines out"
+            )
+        outcome.counts["rows_skipped_bad_line"] += 1
+
     for texts, groups, row_ids in storage.iter_piece_texts(
-        piece, columns, batch_rows(config), config.storage_options
+        piece, columns, batch_rows(config), config.storage_options, on_bad_line, kinds
     ):
         outcome.counts["rows_read"] += len(texts)
         present = np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts))
@@ -151,6 +163,7 @@ def _score_piece(
             outcome.groups.update(group_counts(g for g, p in zip(groups, present) if p))
     outcome.entries = topk.concatenate(batches)
     outcome.checked = topk.concatenate(checked)
+    outcome.fields = {name: sorted(seen) for name, seen in kinds.items()}
     return outcome
 
 

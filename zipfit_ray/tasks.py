@@ -45,7 +45,8 @@ class Shared:
     targets: PreparedTargets | None  # None when re-selecting from saved scores
     tokenizer_json: str | None
     files: dict[int, tuple[str, tuple[int, ...]]]  # file index -> (path, row group sizes)
-    schema: pa.Schema
+    schema: pa.Schema  # the output's columns (with JSONL files: known once all are read)
+    streamed: bool = False  # --min-score on a pool without JSONL: shards write their rows
     board: Any = None  # approx-early-exit with --k: the ThresholdBoard actor
 
 
@@ -93,6 +94,7 @@ def process_shard(
         "token_histogram": outcome.token_histogram,
         "length_histogram": outcome.length_histogram,
         "selected": outcome.selected,
+        "fields": outcome.fields,
         "resumed": resume,
     }
 
@@ -166,7 +168,7 @@ def _conclude(
     outcome.histogram = stats.histogram(scored["score"])
     outcome.token_histogram = stats.histogram(scored["score"], scored["tokens"])
     outcome.length_histogram = stats.length_histogram(scored["length"])
-    if config.rule.streamed:
+    if shared.streamed:
         kept = scored[cut.at_least(config.min_score).selects(scored)]
         part = f"part-{name}.parquet"
         outcome.selected = _write_selected(storage.join(config.out, part), kept, shared)
@@ -343,5 +345,6 @@ def _read_texts(
     options: dict[str, Any],
 ) -> list[bytes]:
     """The non-null texts of the given rows of one file, cut to max_bytes as in scoring."""
-    table = storage.read_rows(path, row_group_sizes, rows, options, columns=[column])
+    text_only = pa.schema([(column, pa.large_binary())])
+    table = storage.read_rows(path, row_group_sizes, rows, options, text_only)
     return [t[:max_bytes] for t in storage.column_bytes(table.column(0)) if t is not None]

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.storage import parquet
+from zipfit_ray.storage import jsonl, parquet
 from zipfit_ray.storage.files import filesystem, uri_of, write_atomic
 
 ROW_BITS = 40  # a row id is file index << 40 | row within the file
@@ -36,13 +36,18 @@ def unpack_row_id(row_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Piece:
-    """One row group of one pool file."""
+    """A unit of reading: one row group of a Parquet file, or a whole JSONL file (row group
+    0, rows unknown until read: num_rows 0)."""
 
     file_index: int
     path: str
     row_group: int
     first_row: int  # index within the file of the row group's first row
     num_rows: int
+
+    def describe(self) -> str:
+        """How errors name it: the file, and the row group if the file has them."""
+        return self.path if jsonl.is_jsonl(self.path) else f"{self.path} row group {self.row_group}"
 
 
 @dataclass(frozen=True)
@@ -59,23 +64,32 @@ class Shard:
 
 @dataclass(frozen=True)
 class PoolScan:
-    """What planning learns from the footers alone."""
+    """What planning learns without reading any data: Parquet footers, JSONL listings."""
 
     files: tuple[str, ...]
-    row_groups: tuple[tuple[int, ...], ...]  # rows of each row group, per file
-    schema: pa.Schema  # all files' schemas unified: the output's columns
-    footer_digests: tuple[str, ...]
+    row_groups: tuple[tuple[int, ...], ...]  # rows of each row group, per file (JSONL: ())
+    schema: pa.Schema  # the Parquet files' schemas unified (JSONL fields join after scoring)
+    footer_digests: tuple[str, ...]  # per file: its footer's hash, or a JSONL file's stamp
     skipped_files: tuple[str, ...] = ()  # unreadable, left out by --on-bad-file skip
-    text_bytes: int = 0  # the text column's compressed bytes: what scoring fetches
+    text_bytes: int = 0  # the text column's compressed bytes (JSONL: whole files)
 
     @property
     def num_rows(self) -> int:
+        """Rows known before scoring: the Parquet files' (JSONL rows are counted as read)."""
         return sum(sum(groups) for groups in self.row_groups)
+
+    @property
+    def jsonl_files(self) -> int:
+        return sum(jsonl.is_jsonl(f) for f in self.files)
+
+
+def is_pool_file(path: str) -> bool:
+    return path.endswith(parquet.PARQUET_SUFFIXES) or jsonl.is_jsonl(path)
 
 
 def list_pool_files(uris: Sequence[str], storage_options: dict[str, Any]) -> list[str]:
-    """Expand files, directories (their Parquet files, recursively) and globs, in a fixed order:
-    the URIs as given, each one's matches sorted, duplicates dropped."""
+    """Expand files, directories (their Parquet and JSONL files, recursively) and globs, in
+    a fixed order: the URIs as given, each one's matches sorted, duplicates dropped."""
     files: list[str] = []
     for uri in uris:
         fs, path = filesystem(uri, storage_options)
@@ -84,13 +98,13 @@ def list_pool_files(uris: Sequence[str], storage_options: dict[str, Any]) -> lis
             if not matches:
                 raise ZipfitError(f"--pool: no files match {uri}")
         elif fs.isdir(path):
-            matches = [
-                p
-                for p in fs.find(path)
-                if p.endswith(parquet.PARQUET_SUFFIXES) and not _hidden(p[len(path) :])
-            ]
+            matches = [p for p in fs.find(path) if is_pool_file(p) and not _hidden(p[len(path) :])]
             if not matches:
-                raise ZipfitError(f"--pool: no Parquet files under {uri}")
+                raise ZipfitError(
+                    f"--pool: no Parquet or JSONL files under {uri} (by their names: "
+                    f"{', '.join(parquet.PARQUET_SUFFIXES + jsonl.SUFFIXES)}, the latter "
+                    "possibly compressed, e.g. .jsonl.gz, .json.zst)"
+                )
         elif fs.exists(path):
             matches = [path]
         else:
@@ -112,86 +126,137 @@ def scan_pool(
     on_footer: Callable[[], None] = lambda: None,
     group_column: str | None = None,
 ) -> PoolScan:
-    """Read the footer of every listed file (never the data) and check the columns.
+    """Read the footer of every listed Parquet file (never the data) and check the columns;
+    JSONL files are planned from their listing entries (their fields are checked as read).
 
-    A file that is not readable Parquet is an error naming it, or, with ``skip_bad_files``,
-    left out and listed in ``PoolScan.skipped_files``. ``on_footer`` is called per footer.
+    A file that cannot be read is an error naming it, or, with ``skip_bad_files``, left out
+    and listed in ``PoolScan.skipped_files``. ``on_footer`` is called per file.
     """
-    footers = []
+    plans = []
     with ThreadPoolExecutor(FOOTER_READERS) as pool:
-        for footer in pool.map(lambda f: _footer_or_error(f, storage_options), listed):
-            footers.append(footer)
+        for plan in pool.map(lambda f: _plan_or_error(f, storage_options), listed):
+            plans.append(plan)
             on_footer()
-    skipped = [uri for uri, footer in zip(listed, footers) if isinstance(footer, ZipfitError)]
+    skipped = [uri for uri, plan in zip(listed, plans) if isinstance(plan, ZipfitError)]
     if skipped and not skip_bad_files:
-        raise next(f for f in footers if isinstance(f, ZipfitError))
-    good = [(uri, f) for uri, f in zip(listed, footers) if not isinstance(f, ZipfitError)]
+        raise next(p for p in plans if isinstance(p, ZipfitError))
+    good = [(uri, p) for uri, p in zip(listed, plans) if not isinstance(p, ZipfitError)]
     if not good:
-        raise ZipfitError(f"--pool: none of the {len(listed)} files is readable Parquet")
+        raise ZipfitError(f"--pool: none of the {len(listed)} files can be read")
 
-    schema: pa.Schema | None = None
-    for uri, footer in good:
-        file_schema = footer.schema.to_arrow_schema()
+    schema = pa.schema([])
+    for uri, plan in good:
+        if isinstance(plan, tuple):  # JSONL
+            continue
+        file_schema = plan.schema.to_arrow_schema()
         parquet.check_text_column(file_schema, text_column, uri, flag="--text-column")
         if group_column is not None:
             parquet.check_column(file_schema, group_column, uri, flag="--group-column")
         if SCORE_COLUMN in file_schema.names:
             raise ZipfitError(f"{uri}: already has a {SCORE_COLUMN!r} column; rename it first")
         try:
-            schema = (
-                file_schema
-                if schema is None
-                else pa.unify_schemas([schema, file_schema], promote_options="permissive")
-            )
+            schema = pa.unify_schemas([schema, file_schema], promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise ZipfitError(f"{uri}: schema does not match the files before it ({exc})") from exc
-    assert schema is not None
     return PoolScan(
         files=tuple(uri for uri, _ in good),
         row_groups=tuple(
-            tuple(f.row_group(i).num_rows for i in range(f.num_row_groups)) for _, f in good
+            ()
+            if isinstance(p, tuple)
+            else tuple(p.row_group(i).num_rows for i in range(p.num_row_groups))
+            for _, p in good
         ),
         schema=schema.remove_metadata(),
-        footer_digests=tuple(parquet.footer_digest(f) for _, f in good),
+        footer_digests=tuple(
+            p[0] if isinstance(p, tuple) else parquet.footer_digest(p) for _, p in good
+        ),
         skipped_files=tuple(skipped),
-        text_bytes=sum(parquet.column_compressed_bytes(f, text_column) for _, f in good),
+        text_bytes=sum(
+            p[1] if isinstance(p, tuple) else parquet.column_compressed_bytes(p, text_column)
+            for _, p in good
+        ),
     )
 
 
-def _footer_or_error(uri: str, storage_options: dict[str, Any]) -> pq.FileMetaData | ZipfitError:
+def _plan_or_error(
+    uri: str, storage_options: dict[str, Any]
+) -> pq.FileMetaData | tuple[str, int] | ZipfitError:
+    """A Parquet file's footer, a JSONL file's (digest, size), or why neither can be had."""
     try:
+        if jsonl.is_jsonl(uri):
+            try:
+                return jsonl.file_digest(uri, storage_options)
+            except OSError as exc:
+                raise ZipfitError(f"{uri}: cannot be read ({exc})") from exc
         return parquet.read_footer(uri, storage_options)
     except ZipfitError as exc:
         return exc
 
 
+def output_schema(scan_schema: pa.Schema, kinds: dict[str, list[str]]) -> pa.Schema:
+    """The output's columns: the Parquet files' unified with the JSONL records' fields."""
+    found = jsonl.schema({name: set(seen) for name, seen in kinds.items()})
+    if SCORE_COLUMN in found.names:
+        raise ZipfitError(f"--pool: JSONL records have a {SCORE_COLUMN!r} field; rename it first")
+    try:
+        return pa.unify_schemas([scan_schema, found], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ZipfitError(
+            f"--pool: the JSONL records' fields do not match the Parquet files' columns ({exc})"
+        ) from exc
+
+
 def cut_shards(scan: PoolScan, shard_rows: int) -> tuple[Shard, ...]:
     """Consecutive row groups, in pool order, until a shard holds at least ``shard_rows`` rows
-    (a larger row group is a shard of its own)."""
+    (a larger row group is a shard of its own); a JSONL file is a shard of its own."""
     shards: list[Shard] = []
     pending: list[Piece] = []
+
+    def flush() -> None:
+        nonlocal pending
+        if pending:
+            shards.append(Shard(len(shards), tuple(pending)))
+            pending = []
+
     for file_index, (uri, sizes) in enumerate(zip(scan.files, scan.row_groups)):
+        if jsonl.is_jsonl(uri):
+            flush()
+            shards.append(Shard(len(shards), (Piece(file_index, uri, 0, 0, 0),)))
+            continue
         first_row = 0
         for rg, n in enumerate(sizes):
             if n:
                 pending.append(Piece(file_index, uri, rg, first_row, n))
             first_row += n
             if sum(p.num_rows for p in pending) >= shard_rows:
-                shards.append(Shard(len(shards), tuple(pending)))
-                pending = []
-    if pending:
-        shards.append(Shard(len(shards), tuple(pending)))
+                flush()
+    flush()
     return tuple(shards)
 
 
 def iter_piece_texts(
-    piece: Piece, columns: list[str], batch_rows: int, storage_options: dict[str, Any]
+    piece: Piece,
+    columns: list[str],
+    batch_rows: int,
+    storage_options: dict[str, Any],
+    on_bad_line: jsonl.OnBadLine | None = None,
+    kinds: dict[str, set[str]] | None = None,
 ) -> Iterator[tuple[list[bytes | None], list | None, np.ndarray]]:
-    """One row group's texts (None where null), the values of a second column if one is
-    named (else None), and the row ids, ``batch_rows`` rows at a time.
-
-    Only these columns' bytes are fetched; rows are decoded ``batch_rows`` at a time.
-    """
+    """One unit's texts (None where null), the values of a second column if one is named
+    (else None), and the row ids, ``batch_rows`` rows at a time. A unit is a Parquet row
+    group (only these columns' bytes are fetched) or a whole JSONL file (its bad lines go to
+    ``on_bad_line``, by default an error; its records' fields to ``kinds``)."""
+    if jsonl.is_jsonl(piece.path):
+        for texts, others, numbers in jsonl.iter_texts(
+            piece.path,
+            columns,
+            batch_rows,
+            storage_options,
+            on_bad_line,
+            {} if kinds is None else kinds,
+        ):
+            yield texts, others, pack_row_id(piece.file_index, numbers)
+        return
     with parquet.open_parquet(piece.path, storage_options, [piece.row_group], columns) as file:
         batches = file.iter_batches(
             batch_size=batch_rows, row_groups=[piece.row_group], columns=columns
@@ -203,6 +268,20 @@ def iter_piece_texts(
             rows = np.arange(next_row, next_row + len(texts))
             next_row += len(texts)
             yield texts, others, pack_row_id(piece.file_index, rows)
+
+
+def read_rows(
+    path: str,
+    row_group_sizes: Sequence[int],
+    rows: np.ndarray,
+    storage_options: dict[str, Any],
+    schema: pa.Schema,
+) -> pa.Table:
+    """The given rows of one pool file (rows within it, JSONL: line numbers), in the order
+    given, as ``schema``; only the row groups holding them are fetched."""
+    if jsonl.is_jsonl(path):
+        return jsonl.read_rows(path, rows, storage_options, schema)
+    return conform(parquet.read_rows(path, row_group_sizes, rows, storage_options), schema)
 
 
 def write_part(
@@ -223,11 +302,7 @@ def write_part(
     for f in np.unique(file_index):
         mine = np.flatnonzero(file_index == f)
         path, row_group_sizes = files[int(f)]
-        tables.append(
-            conform(
-                parquet.read_rows(path, row_group_sizes, row_index[mine], storage_options), schema
-            )
-        )
+        tables.append(read_rows(path, row_group_sizes, row_index[mine], storage_options, schema))
         positions.append(mine)
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     if positions:
