@@ -155,7 +155,8 @@ def test_rows_read_back_hold_every_field_as_the_schema_says(tmp_path):
     kinds: dict[str, set[str]] = {}
     for record in records:
         jsonl.note_kinds(record, kinds)
-    table = jsonl.read_rows(str(path), np.array([2, 0]), {}, jsonl.schema(kinds))
+    found = jsonl.read_records(str(path), np.array([2, 0]), {})
+    table = jsonl.records_table(found, jsonl.schema(kinds))
     assert table.to_pylist() == [
         {"text": "c", "meta": None, "n": 3, "tags": None},
         {"text": "a", "meta": '{"lang": "en"}', "n": 1, "tags": None},
@@ -248,3 +249,29 @@ def test_estimate_says_it_needs_parquet(corpus, mixed_pool):
     scan = storage.scan_pool(storage.list_pool_files([str(mixed_pool)], {}), "text", {})
     with pytest.raises(ZipfitError, match="JSONL files only give once read"):
         compare.plan_sample(scan, 10, 0)
+
+
+@pytest.mark.parametrize("out_format", ["jsonl", "jsonl.gz", "jsonl.zst"])
+def test_jsonl_output_holds_each_row_as_it_was_plus_its_score(
+    ray_session, corpus, mixed_pool, tmp_path, out_format
+):
+    common = dict(pool=(str(mixed_pool),), targets=str(corpus.targets_path), k=40, part_rows=15)
+    run_select(SelectConfig(out=str(tmp_path / "parquet"), compressor="zlib", **common))
+    summary = run_select(
+        SelectConfig(
+            out=str(tmp_path / "jsonl"), compressor="zlib", out_format=out_format, **common
+        )
+    )
+    parts = sorted((tmp_path / "jsonl").glob("part-*"))
+    assert [p.name for p in parts] == summary["parts"] and len(parts) > 1
+    assert all(p.name.endswith("." + out_format) for p in parts)
+    rows = [json.loads(line) for p in parts for _, line in jsonl.lines(str(p), {})]
+    expected = read_selection(tmp_path / "parquet").to_pylist()
+    assert rows == expected  # every field, in the same order, the score last
+
+
+def test_out_format_is_checked():
+    with pytest.raises(ZipfitError, match="--out-format: choose from"):
+        SelectConfig(pool=("p",), targets="t", out="o", k=1, out_format="csv")
+    with pytest.raises(ZipfitError, match="--order score: sorts Parquet parts"):
+        SelectConfig(pool=("p",), targets="t", out="o", k=1, order="score", out_format="jsonl")

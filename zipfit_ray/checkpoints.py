@@ -52,6 +52,7 @@ def fingerprint(
         "tokenizer": tokenizer_json and hashlib.sha256(tokenizer_json.encode()).hexdigest(),
         "group_column": config.group_column,
         "all_scores": config.all_scores,
+        "out_format": config.out_format,
         "max_bytes": config.max_bytes,
         "on_bad_file": config.on_bad_file,
         "mode": config.mode,

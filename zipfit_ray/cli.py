@@ -16,7 +16,7 @@ from zipfit_ray.compressors import (
     describe,
     resolve_level,
 )
-from zipfit_ray.config import MODES, ON_BAD_FILE, ORDERS, PREFILTERS, SelectConfig
+from zipfit_ray.config import MODES, ON_BAD_FILE, ORDERS, OUT_FORMATS, PREFILTERS, SelectConfig
 from zipfit_ray.errors import ZipfitError
 
 
@@ -232,6 +232,13 @@ def _add_job_flags(parser: argparse.ArgumentParser) -> None:
         "OUT/ranked/, sorted by Ray Data (pip install 'zipfit-ray[data]')",
     )
     parser.add_argument(
+        "--out-format",
+        choices=OUT_FORMATS,
+        default=SelectConfig.out_format,
+        help="the parts' format: Parquet (default), or JSON lines, plain or compressed, each "
+        "row's fields as they were plus the score",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace a finished result or another job's checkpoints in --out",
@@ -284,6 +291,7 @@ def _selection_options(args: argparse.Namespace) -> dict[str, Any]:
         group_column=args.group_column,
         part_rows=args.part_rows,
         order=args.order,
+        out_format=args.out_format,
         overwrite=args.overwrite,
         max_in_flight=args.max_in_flight,
         **_ray_options(args),

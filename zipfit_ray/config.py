@@ -15,6 +15,7 @@ ON_BAD_FILE = ("fail", "skip")
 ORDERS = ("pool", "score")
 # exact is ZIP-FIT as the paper defines it; the others trade exactness for fewer compressions
 MODES = ("exact", "approx-early-exit", "approx-cascade", "approx-prefilter")
+OUT_FORMATS = ("parquet", "jsonl", "jsonl.gz", "jsonl.zst")
 PREFILTERS = prefilter.KINDS
 
 
@@ -40,6 +41,7 @@ class SelectConfig:
     max_in_flight: int | None = None  # None: twice the cluster's CPUs
     part_rows: int = 100_000
     order: str = "pool"  # see ORDERS
+    out_format: str = "parquet"  # see OUT_FORMATS: the parts' format (and compression)
     overwrite: bool = False
     max_bytes: int = 4 * 1024 * 1024  # longer texts are cut to this many bytes (and counted)
     on_bad_file: str = "fail"  # or "skip": leave unreadable files / row groups out, counted
@@ -67,6 +69,12 @@ class SelectConfig:
         _positive("--max-bytes", self.max_bytes)
         if self.order not in ORDERS:
             raise ZipfitError(f"--order: choose from {ORDERS}, got {self.order!r}")
+        if self.out_format not in OUT_FORMATS:
+            raise ZipfitError(f"--out-format: choose from {OUT_FORMATS}, got {self.out_format!r}")
+        if self.order == "score" and self.out_format != "parquet":
+            raise ZipfitError(
+                "--order score: sorts Parquet parts; use it with --out-format parquet"
+            )
         if self.on_bad_file not in ON_BAD_FILE:
             raise ZipfitError(f"--on-bad-file: choose from {ON_BAD_FILE}, got {self.on_bad_file!r}")
         self._check_mode()
@@ -97,6 +105,11 @@ class SelectConfig:
             raise ZipfitError(f"--mode {self.mode}: select with --k or --min-score")
         if self.min_score is not None and self.mode != "approx-early-exit":
             raise ZipfitError(f"--mode {self.mode}: select with --k")
+
+    @property
+    def part_suffix(self) -> str:
+        """What the output parts' names end with."""
+        return "." + self.out_format
 
     @property
     def rule(self) -> SelectionRule:

@@ -548,7 +548,7 @@ def _write(
         groups[-1].append(uri)
         rows_in_group += counted[i]
     groups = [g for g in groups if g]
-    names = [f"part-{i:05d}.parquet" for i in range(len(groups))]
+    names = [f"part-{i:05d}{config.part_suffix}" for i in range(len(groups))]
     progress = Progress("write", len(groups), "parts")
     selection = Selection()
     submitted = (

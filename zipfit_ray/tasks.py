@@ -170,7 +170,7 @@ def _conclude(
     outcome.length_histogram = stats.length_histogram(scored["length"])
     if shared.streamed:
         kept = scored[cut.at_least(config.min_score).selects(scored)]
-        part = f"part-{name}.parquet"
+        part = f"part-{name}{config.part_suffix}"
         outcome.selected = _write_selected(storage.join(config.out, part), kept, shared)
     outcome.entries = scored[:0]
     return outcome
@@ -249,6 +249,7 @@ def _write_selected(uri: str, selected: np.ndarray, shared: Shared) -> dict[str,
         config.storage_options,
         score_column(config),
         with_position=config.order == "score",
+        out_format=config.out_format,
     )
     texts = storage.column_bytes(table.column(config.text_column))
     tokens = TokenCounter(shared.tokenizer_json).count([t[: config.max_bytes] for t in texts])

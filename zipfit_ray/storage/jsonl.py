@@ -13,6 +13,7 @@ top-level field holds (``note_kinds``), and ``schema`` maps them to one Arrow ty
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import lzma
@@ -28,7 +29,7 @@ import pyarrow as pa
 import zstandard
 
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.storage.files import filesystem
+from zipfit_ray.storage.files import filesystem, write_atomic
 
 SUFFIXES = (".jsonl", ".ndjson", ".json")
 CHUNK_BYTES = 1 << 20
@@ -176,12 +177,8 @@ def iter_texts(
         yield batch()
 
 
-def read_rows(
-    uri: str, numbers: np.ndarray, storage_options: dict[str, Any], schema: pa.Schema
-) -> pa.Table:
-    """The records on the given lines, in the order given, as ``schema``: fields it lacks
-    are nulls, string fields holding other JSON are JSON text. Reading stops after the last
-    line wanted."""
+def read_records(uri: str, numbers: np.ndarray, storage_options: dict[str, Any]) -> list[dict]:
+    """The records on the given lines, in the order given; reading stops after the last."""
     wanted = set(numbers.tolist())
     last = max(wanted, default=-1)
     records: dict[int, dict] = {}
@@ -190,10 +187,35 @@ def read_rows(
             records[number] = json.loads(line)
         if number >= last:
             break
-    ordered = [records[n] for n in numbers.tolist()]
+    return [records[n] for n in numbers.tolist()]
+
+
+def records_table(records: list[dict], schema: pa.Schema) -> pa.Table:
+    """Records as ``schema``: fields a record lacks are nulls, string fields holding other
+    JSON are JSON text."""
     return pa.Table.from_arrays(
-        [_column([r.get(f.name) for r in ordered], f.type) for f in schema], schema=schema
+        [_column([r.get(f.name) for r in records], f.type) for f in schema], schema=schema
     )
+
+
+def write_records(uri: str, records: list[dict], storage_options: dict[str, Any]) -> None:
+    """One JSON object per line, compressed as the name says (.gz, .zst: fsspec's names),
+    written atomically. Values JSON has no type for: bytes as UTF-8 text (invalid bytes
+    replaced), anything else (dates, decimals) as its string."""
+    data = "".join(json.dumps(r, ensure_ascii=False, default=_plain) + "\n" for r in records)
+    compression = fsspec.utils.infer_compression(uri)
+    raw = data.encode("utf-8")
+    if compression == "gzip":
+        raw = gzip.compress(raw)
+    elif compression == "zstd":
+        raw = zstandard.ZstdCompressor().compress(raw)
+    write_atomic(uri, raw, storage_options)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
 
 
 def _column(values: list, data_type: pa.DataType) -> pa.Array:

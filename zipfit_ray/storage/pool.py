@@ -280,7 +280,7 @@ def read_rows(
     """The given rows of one pool file (rows within it, JSONL: line numbers), in the order
     given, as ``schema``; only the row groups holding them are fetched."""
     if jsonl.is_jsonl(path):
-        return jsonl.read_rows(path, rows, storage_options, schema)
+        return jsonl.records_table(jsonl.read_records(path, rows, storage_options), schema)
     return conform(parquet.read_rows(path, row_group_sizes, rows, storage_options), schema)
 
 
@@ -292,25 +292,38 @@ def write_part(
     storage_options: dict[str, Any],
     score_column: str = SCORE_COLUMN,
     with_position: bool = False,
+    out_format: str = "parquet",
 ) -> pa.Table:
-    """Write selected rows as one Parquet file: every pool column (as ``schema``), in the
-    order of ``selected`` (an ENTRY array), plus the score (and the pool position, for a
-    sort that breaks ties as the job does). ``files`` maps file index to (path, row group
-    sizes). Returns the table written."""
+    """Write selected rows as one part, in the order of ``selected`` (an ENTRY array), plus
+    the score (and for Parquet, the pool position, for a sort that breaks ties as the job
+    does). Parquet holds every pool column (as ``schema``); JSON lines hold each row's own
+    fields as they were (a JSONL record, a Parquet file's columns). ``files`` maps file index
+    to (path, row group sizes). Returns the rows as ``schema``, plus the score."""
     file_index, row_index = unpack_row_id(selected["row_id"])
-    tables, positions = [], []
+    tables, records, positions = [], [], []
     for f in np.unique(file_index):
         mine = np.flatnonzero(file_index == f)
         path, row_group_sizes = files[int(f)]
-        tables.append(read_rows(path, row_group_sizes, row_index[mine], storage_options, schema))
+        if jsonl.is_jsonl(path):
+            found = jsonl.read_records(path, row_index[mine], storage_options)
+            tables.append(jsonl.records_table(found, schema))
+        else:
+            read = parquet.read_rows(path, row_group_sizes, row_index[mine], storage_options)
+            found = read.to_pylist() if out_format != "parquet" else []
+            tables.append(conform(read, schema))
+        records += found
         positions.append(mine)
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
-    if positions:
-        table = table.take(np.argsort(np.concatenate(positions), kind="stable"))
+    order = np.argsort(np.concatenate(positions), kind="stable") if positions else []
+    table = pa.concat_tables(tables).take(order) if tables else schema.empty_table()
     table = table.append_column(score_column, pa.array(selected["score"], pa.float64()))
-    if with_position:
-        table = table.append_column(POSITION_COLUMN, pa.array(selected["row_id"], pa.int64()))
-    write_atomic(uri, table, storage_options)
+    if out_format == "parquet":
+        if with_position:
+            positions_column = pa.array(selected["row_id"], pa.int64())
+            table = table.append_column(POSITION_COLUMN, positions_column)
+        write_atomic(uri, table, storage_options)
+    else:
+        rows = [records[i] | {score_column: s} for i, s in zip(order, selected["score"].tolist())]
+        jsonl.write_records(uri, rows, storage_options)
     return table
 
 
