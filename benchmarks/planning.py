@@ -3,9 +3,10 @@
 Writes ``--files`` small Parquet files (``--rows`` rows each, two row groups) and as many
 gzipped JSONL files to a local S3 endpoint that counts the bytes its GET responses serve
 (../shared/tools/s3_counting_server.py, on 127.0.0.1), then plans each pool in a fresh
-process exactly as `zipfit-ray select` does (list, then footers or listing entries) and
-prints: seconds, GET bytes per file, the driver's peak RSS, and the size of the file map
-every task is handed (pickled), with a linear projection to 100,000 files.
+process exactly as `zipfit-ray select` does (list, then footers or listing entries), once
+on the driver's threads and once in Ray tasks (a local Ray of 2 CPUs, started before the
+clock), and prints: seconds, GET bytes per file, the driver's peak RSS, and the size of the
+file map every task is handed (pickled), with a linear projection to 100,000 files.
 
     .venv/bin/python benchmarks/planning.py [--files 20000] [--rows 20]
 """
@@ -33,10 +34,15 @@ BUCKET = "plan-bucket"
 PROJECT_TO = 100_000
 PLAN = """
 import json, pickle, resource, sys, time
-from zipfit_ray import storage
-uri, options = sys.argv[1], json.loads(sys.argv[2])
+import ray
+from zipfit_ray import SelectConfig, job
+uri, options, tasks = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "tasks"
+job.PLAN_IN_TASKS_FROM = 1 if tasks else 10**9
+if tasks:
+    ray.init(address="local", num_cpus=2, include_dashboard=False)  # before the clock
+config = SelectConfig(pool=(uri,), targets="unused", out="unused", k=1, storage_options=options)
 start = time.perf_counter()
-scan = storage.scan_pool(storage.list_pool_files([uri], options), "text", options)
+scan = job.plan_pool(config, {})
 seconds = time.perf_counter() - start
 files = {i: (p, g) for i, (p, g) in enumerate(zip(scan.files, scan.row_groups))}
 print(json.dumps({
@@ -106,30 +112,38 @@ def main() -> None:
                     f"{kind}: wrote {args.files:,} files in {time.perf_counter() - start:.0f} s",
                     flush=True,
                 )
-                before = served(counter)
-                result = subprocess.run(
-                    [sys.executable, "-c", PLAN, f"s3://{BUCKET}/{kind}/", json.dumps(options)],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                    env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
-                )
-                found = json.loads(result.stdout.strip().splitlines()[-1])
-                fetched = served(counter) - before
-                scale = PROJECT_TO / found["files"]
-                print(
-                    f"{kind}: planned {found['files']:,} files in {found['seconds']:.1f} s "
-                    f"({found['seconds'] / found['files'] * 1000:.2f} ms per file; "
-                    f"{PROJECT_TO:,} files: ~{found['seconds'] * scale:.0f} s), "
-                    f"GET {fetched / found['files']:,.0f} B per file, driver peak RSS "
-                    f"{found['peak_rss_mib']:.0f} MiB, file map handed to every task "
-                    f"{found['file_map_bytes'] / 2**20:.1f} MiB pickled "
-                    f"(~{found['file_map_bytes'] * scale / 2**20:.0f} MiB at {PROJECT_TO:,})",
-                    flush=True,
-                )
+                for where in ("driver", "tasks"):
+                    plan(kind, where, options, counter)
+
         finally:
             server.terminate()
             server.wait()
+
+
+def plan(kind: str, where: str, options: dict, counter: Path) -> None:
+    """Plan one pool in a fresh process (on the driver's threads, or in Ray tasks on 2
+    CPUs) and print what it took."""
+    before = served(counter)
+    result = subprocess.run(
+        [sys.executable, "-c", PLAN, f"s3://{BUCKET}/{kind}/", json.dumps(options), where],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    fetched = served(counter) - before
+    scale = PROJECT_TO / found["files"]
+    print(
+        f"{kind}, {where}: planned {found['files']:,} files in {found['seconds']:.1f} s "
+        f"({found['seconds'] / found['files'] * 1000:.2f} ms per file; "
+        f"{PROJECT_TO:,} files: ~{found['seconds'] * scale:.0f} s), "
+        f"GET {fetched / found['files']:,.0f} B per file, driver peak RSS "
+        f"{found['peak_rss_mib']:.0f} MiB, file map handed to every task "
+        f"{found['file_map_bytes'] / 2**20:.1f} MiB pickled "
+        f"(~{found['file_map_bytes'] * scale / 2**20:.0f} MiB at {PROJECT_TO:,})",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

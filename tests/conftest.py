@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import os
@@ -13,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import ray
+import zstandard
 from moto.server import ThreadedMotoServer
 
 from zipfit_ray.sample import build_sample
@@ -104,3 +106,26 @@ def s3_options():
     host, port = server.get_host_and_port()
     yield {"key": "testing", "secret": "testing", "endpoint_url": f"http://{host}:{port}"}
     server.stop()
+
+
+def write_jsonl(path: Path, records: list[dict], compress=lambda data: data) -> None:
+    data = "".join(json.dumps(r) + "\n" for r in records).encode()
+    path.write_bytes(compress(data))
+
+
+@pytest.fixture(scope="session")
+def mixed_pool(tmp_path_factory, corpus):
+    """The corpus as a mixed pool: its first two files as JSONL (gzip, zstd), the rest as
+    the Parquet files they are, in the same order."""
+    root = tmp_path_factory.mktemp("mixed")
+    names = sorted(p.name for p in corpus.pool_dir.glob("*.parquet"))
+    for i, name in enumerate(names):
+        table = pq.read_table(corpus.pool_dir / name)
+        if i == 0:
+            write_jsonl(root / "part-0.jsonl.gz", table.to_pylist(), gzip.compress)
+        elif i == 1:
+            zstd = zstandard.ZstdCompressor().compress
+            write_jsonl(root / "part-1.json.zst", table.to_pylist(), zstd)
+        else:
+            pq.write_table(table, root / name, row_group_size=40)
+    return root

@@ -180,3 +180,25 @@ def test_a_pool_of_few_large_row_groups_is_named_as_what_idles_cpus(
     assert "warning: 2 CPUs but 1 shard(s)" in capsys.readouterr().err
     select(corpus, tmp_path / "many", k=5, shard_rows=50, compressor="lz4")
     assert "row groups" not in capsys.readouterr().err
+
+
+def test_planning_in_tasks_gives_the_plan_the_driver_makes(
+    ray_session, corpus, mixed_pool, tmp_path, monkeypatch
+):
+    """Past PLAN_IN_TASKS_FROM files, footers are read by Ray tasks in chunks: the same
+    pool comes out, bad files included."""
+    from zipfit_ray import job
+
+    broken = tmp_path / "pool" / "part-9.parquet"
+    broken.parent.mkdir()
+    broken.write_bytes(b"not parquet")
+    pools = (str(mixed_pool), str(broken.parent))
+    config = SelectConfig(pool=pools, targets="t", out="o", k=1, on_bad_file="skip")
+    here = job.plan_pool(config, {})
+    monkeypatch.setattr(job, "PLAN_IN_TASKS_FROM", 1)
+    monkeypatch.setattr(job, "PLAN_CHUNK_FILES", 2)
+    in_tasks = job.plan_pool(config, {})
+    assert in_tasks == here and here.skipped_files == (str(broken),)
+    assert here.num_rows > 0 and here.jsonl_files == 2
+    with pytest.raises(ZipfitError, match=r"part-9\.parquet: not a readable Parquet file"):
+        job.plan_pool(SelectConfig(pool=pools, targets="t", out="o", k=1), {})

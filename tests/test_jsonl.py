@@ -13,6 +13,7 @@ import pytest
 import s3fs
 import zstandard
 
+from tests.conftest import write_jsonl
 from tests.test_s3 import read_parts
 from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, scoring, storage
 from zipfit_ray.storage import jsonl
@@ -28,11 +29,6 @@ COMPRESSORS = {
 }
 BUCKET = "zipfit-jsonl"
 TARGETS = prepare_targets(["def f(x):\n    return x + 1\n", "import os\nprint(os.getcwd())\n"])
-
-
-def write_jsonl(path, records, compress=lambda data: data) -> None:
-    data = "".join(json.dumps(r) + "\n" for r in records).encode()
-    path.write_bytes(compress(data))
 
 
 def read_selection(out) -> pa.Table:
@@ -161,24 +157,6 @@ def test_rows_read_back_hold_every_field_as_the_schema_says(tmp_path):
         {"text": "c", "meta": None, "n": 3, "tags": None},
         {"text": "a", "meta": '{"lang": "en"}', "n": 1, "tags": None},
     ]
-
-
-@pytest.fixture(scope="module")
-def mixed_pool(tmp_path_factory, corpus):
-    """The corpus as a mixed pool: its first two files as JSONL (gzip, zstd), the rest as
-    the Parquet files they are, in the same order."""
-    root = tmp_path_factory.mktemp("mixed")
-    names = sorted(p.name for p in corpus.pool_dir.glob("*.parquet"))
-    for i, name in enumerate(names):
-        table = pq.read_table(corpus.pool_dir / name)
-        if i == 0:
-            write_jsonl(root / "part-0.jsonl.gz", table.to_pylist(), gzip.compress)
-        elif i == 1:
-            zstd = zstandard.ZstdCompressor().compress
-            write_jsonl(root / "part-1.json.zst", table.to_pylist(), zstd)
-        else:
-            pq.write_table(table, root / name, row_group_size=40)
-    return root
 
 
 @pytest.mark.parametrize(

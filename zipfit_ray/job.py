@@ -42,6 +42,7 @@ from zipfit_ray.tasks import (
     count_selected,
     count_windows,
     gather_window,
+    plan_files,
     process_shard,
     rescore_shard,
     score_column,
@@ -58,6 +59,8 @@ SCORES_JOB = "_job.json"
 RESCORED = "_rescored"  # approx-cascade: exact scores of the shortlisted rows, per shard
 RANKED = "ranked"  # --order score: the selection best first
 BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
+PLAN_IN_TASKS_FROM = 2000  # files: from this many, footers are read in Ray tasks
+PLAN_CHUNK_FILES = 500  # files per planning task
 SKIPPED_ROWS = ("rows_skipped_bad_file", "rows_skipped_bad_line")  # rows_total = read + these
 # what reselect takes from the job that saved the scores (the rest comes from its own flags)
 RESELECT_KEEPS = (
@@ -193,19 +196,42 @@ def _claim_output(config: SelectConfig) -> None:
 
 
 def plan_pool(config: SelectConfig, seconds: dict[str, float]) -> storage.PoolScan:
+    """List the pool and plan its files: here with threads, or, past PLAN_IN_TASKS_FROM
+    files, in Ray tasks of PLAN_CHUNK_FILES files each, so that footers are fetched from
+    many nodes at once (benchmarks/planning.py: ~5 ms per file from one driver)."""
+    options = config.storage_options
     with timed(seconds, "plan"):
-        files = storage.list_pool_files(config.pool, config.storage_options)
-        progress = Progress("plan", len(files), "footers")
-        scan = storage.scan_pool(
+        files = storage.list_pool_files(config.pool, options)
+        progress = Progress("plan", len(files), "files")
+        if len(files) < PLAN_IN_TASKS_FROM:
+            plans = storage.plan_files(
+                files, config.text_column, options, lambda: progress.advance(1)
+            )
+        else:
+            plans = _on_ray(config, lambda: _plan_in_tasks(files, config, progress))
+        progress.close()
+        return storage.combine(
             files,
+            plans,
             config.text_column,
-            config.storage_options,
             skip_bad_files=config.on_bad_file == "skip",
-            on_footer=lambda: progress.advance(1),
             group_column=config.group_column,
         )
-        progress.close()
-    return scan
+
+
+def _plan_in_tasks(
+    files: list[str], config: SelectConfig, progress: Progress
+) -> list[storage.FilePlan | ZipfitError]:
+    chunks = [files[i : i + PLAN_CHUNK_FILES] for i in range(0, len(files), PLAN_CHUNK_FILES)]
+    submitted = (
+        (i, plan_files.remote(chunk, config.text_column, config.storage_options))
+        for i, chunk in enumerate(chunks)
+    )
+    planned = {}
+    for i, plans in _bounded(submitted, config):
+        planned[i] = plans
+        progress.advance(len(plans))
+    return [plan for i in range(len(chunks)) for plan in planned[i]]
 
 
 def _file_map(scan: storage.PoolScan) -> dict[int, tuple[str, tuple[int, ...]]]:

@@ -16,6 +16,7 @@ from zipfit_ray import checkpoints, compare, cut, scoring, stats, storage, topk
 from zipfit_ray.alignment import PreparedTargets, score
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer
+from zipfit_ray.errors import ZipfitError
 from zipfit_ray.prefilter import DictionaryPrefilter
 from zipfit_ray.report import EXAMPLES, excerpt
 from zipfit_ray.selection import SelectionRule
@@ -51,6 +52,14 @@ class Shared:
 
 
 # ---------------------------------------------------------------- tasks
+
+
+@ray.remote(max_retries=TASK_RETRIES)
+def plan_files(
+    files: list[str], text_column: str, options: dict[str, Any]
+) -> list[storage.FilePlan | ZipfitError]:
+    """Plans of a chunk of the pool's files (footers read here, not by the driver)."""
+    return storage.plan_files(files, text_column, options)
 
 
 @ray.remote(max_retries=TASK_RETRIES)

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.storage import jsonl, parquet
@@ -118,6 +117,54 @@ def _hidden(relative_path: str) -> bool:
     return any(part.startswith(("_", ".")) for part in relative_path.split("/") if part)
 
 
+@dataclass(frozen=True)
+class FilePlan:
+    """What planning learns of one file without reading its data: small, so that tasks can
+    plan many files and hand the driver only this."""
+
+    row_groups: tuple[int, ...]  # rows per row group (JSONL: ())
+    schema: bytes | None  # the Arrow schema, serialized (JSONL: None)
+    digest: str  # the footer's hash, or a JSONL file's stamp
+    text_bytes: int  # the text column's compressed bytes (JSONL: the file's)
+
+
+def plan_files(
+    listed: Sequence[str],
+    text_column: str,
+    storage_options: dict[str, Any],
+    on_file: Callable[[], None] = lambda: None,
+) -> list[FilePlan | ZipfitError]:
+    """Each file's plan, or why it cannot be had, in order: Parquet footers read with
+    FOOTER_READERS threads (IO-bound), JSONL files from their listing entries."""
+    with ThreadPoolExecutor(FOOTER_READERS) as pool:
+        plans = []
+        for plan in pool.map(lambda f: _plan_or_error(f, text_column, storage_options), listed):
+            plans.append(plan)
+            on_file()
+        return plans
+
+
+def _plan_or_error(
+    uri: str, text_column: str, storage_options: dict[str, Any]
+) -> FilePlan | ZipfitError:
+    try:
+        if jsonl.is_jsonl(uri):
+            try:
+                digest, size = jsonl.file_digest(uri, storage_options)
+            except OSError as exc:
+                raise ZipfitError(f"{uri}: cannot be read ({exc})") from exc
+            return FilePlan((), None, digest, size)
+        footer = parquet.read_footer(uri, storage_options)
+    except ZipfitError as exc:
+        return exc
+    return FilePlan(
+        tuple(footer.row_group(i).num_rows for i in range(footer.num_row_groups)),
+        footer.schema.to_arrow_schema().serialize().to_pybytes(),
+        parquet.footer_digest(footer),
+        parquet.column_compressed_bytes(footer, text_column),
+    )
+
+
 def scan_pool(
     listed: Sequence[str],
     text_column: str,
@@ -126,29 +173,34 @@ def scan_pool(
     on_footer: Callable[[], None] = lambda: None,
     group_column: str | None = None,
 ) -> PoolScan:
-    """Read the footer of every listed Parquet file (never the data) and check the columns;
-    JSONL files are planned from their listing entries (their fields are checked as read).
+    """Plan every listed file here (see plan_files) and check the columns (see combine)."""
+    plans = plan_files(listed, text_column, storage_options, on_footer)
+    return combine(listed, plans, text_column, skip_bad_files, group_column)
 
-    A file that cannot be read is an error naming it, or, with ``skip_bad_files``, left out
-    and listed in ``PoolScan.skipped_files``. ``on_footer`` is called per file.
-    """
-    plans = []
-    with ThreadPoolExecutor(FOOTER_READERS) as pool:
-        for plan in pool.map(lambda f: _plan_or_error(f, storage_options), listed):
-            plans.append(plan)
-            on_footer()
+
+def combine(
+    listed: Sequence[str],
+    plans: Sequence[FilePlan | ZipfitError],
+    text_column: str,
+    skip_bad_files: bool = False,
+    group_column: str | None = None,
+) -> PoolScan:
+    """The pool from its files' plans. A file that cannot be read is an error naming it, or,
+    with ``skip_bad_files``, left out and listed in ``PoolScan.skipped_files``. The Parquet
+    files' columns are checked and their schemas unified (each distinct schema once)."""
     skipped = [uri for uri, plan in zip(listed, plans) if isinstance(plan, ZipfitError)]
     if skipped and not skip_bad_files:
         raise next(p for p in plans if isinstance(p, ZipfitError))
-    good = [(uri, p) for uri, p in zip(listed, plans) if not isinstance(p, ZipfitError)]
+    good = [(uri, p) for uri, p in zip(listed, plans) if isinstance(p, FilePlan)]
     if not good:
         raise ZipfitError(f"--pool: none of the {len(listed)} files can be read")
 
-    schema = pa.schema([])
+    schema, seen = pa.schema([]), set()
     for uri, plan in good:
-        if isinstance(plan, tuple):  # JSONL
+        if plan.schema is None or plan.schema in seen:
             continue
-        file_schema = plan.schema.to_arrow_schema()
+        seen.add(plan.schema)
+        file_schema = pa.ipc.read_schema(pa.py_buffer(plan.schema))
         parquet.check_text_column(file_schema, text_column, uri, flag="--text-column")
         if group_column is not None:
             parquet.check_column(file_schema, group_column, uri, flag="--group-column")
@@ -160,37 +212,12 @@ def scan_pool(
             raise ZipfitError(f"{uri}: schema does not match the files before it ({exc})") from exc
     return PoolScan(
         files=tuple(uri for uri, _ in good),
-        row_groups=tuple(
-            ()
-            if isinstance(p, tuple)
-            else tuple(p.row_group(i).num_rows for i in range(p.num_row_groups))
-            for _, p in good
-        ),
+        row_groups=tuple(p.row_groups for _, p in good),
         schema=schema.remove_metadata(),
-        footer_digests=tuple(
-            p[0] if isinstance(p, tuple) else parquet.footer_digest(p) for _, p in good
-        ),
+        footer_digests=tuple(p.digest for _, p in good),
         skipped_files=tuple(skipped),
-        text_bytes=sum(
-            p[1] if isinstance(p, tuple) else parquet.column_compressed_bytes(p, text_column)
-            for _, p in good
-        ),
+        text_bytes=sum(p.text_bytes for _, p in good),
     )
-
-
-def _plan_or_error(
-    uri: str, storage_options: dict[str, Any]
-) -> pq.FileMetaData | tuple[str, int] | ZipfitError:
-    """A Parquet file's footer, a JSONL file's (digest, size), or why neither can be had."""
-    try:
-        if jsonl.is_jsonl(uri):
-            try:
-                return jsonl.file_digest(uri, storage_options)
-            except OSError as exc:
-                raise ZipfitError(f"{uri}: cannot be read ({exc})") from exc
-        return parquet.read_footer(uri, storage_options)
-    except ZipfitError as exc:
-        return exc
 
 
 def output_schema(scan_schema: pa.Schema, kinds: dict[str, list[str]]) -> pa.Schema:
