@@ -222,16 +222,23 @@ def plan_pool(config: SelectConfig, seconds: dict[str, float]) -> storage.PoolSc
 def _plan_in_tasks(
     files: list[str], config: SelectConfig, progress: Progress
 ) -> list[storage.FilePlan | ZipfitError]:
-    chunks = [files[i : i + PLAN_CHUNK_FILES] for i in range(0, len(files), PLAN_CHUNK_FILES)]
+    """Parquet footers in tasks; JSONL files here, from the listing just made (its entries
+    are cached: no request per file, where a task would send one)."""
+    options = config.storage_options
+    parquet = [f for f in files if not storage.is_jsonl(f)]
+    jsonl_files = [f for f in files if storage.is_jsonl(f)]
+    chunks = [parquet[i : i + PLAN_CHUNK_FILES] for i in range(0, len(parquet), PLAN_CHUNK_FILES)]
     submitted = (
-        (i, plan_files.remote(chunk, config.text_column, config.storage_options))
-        for i, chunk in enumerate(chunks)
+        (i, plan_files.remote(chunk, config.text_column, options)) for i, chunk in enumerate(chunks)
     )
     planned = {}
     for i, plans in _bounded(submitted, config):
         planned[i] = plans
         progress.advance(len(plans))
-    return [plan for i in range(len(chunks)) for plan in planned[i]]
+    found = dict(zip(parquet, (plan for i in range(len(chunks)) for plan in planned[i])))
+    found |= zip(jsonl_files, storage.plan_files(jsonl_files, config.text_column, options))
+    progress.advance(len(jsonl_files))
+    return [found[f] for f in files]
 
 
 def _file_map(scan: storage.PoolScan) -> dict[int, tuple[str, tuple[int, ...]]]:

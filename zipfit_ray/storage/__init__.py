@@ -22,6 +22,7 @@ from zipfit_ray.storage.files import (
     write_atomic,
     write_json,
 )
+from zipfit_ray.storage.jsonl import is_jsonl
 from zipfit_ray.storage.parquet import (
     FOOTER_SAMPLE_BYTES,
     column_bytes,
@@ -70,6 +71,7 @@ __all__ = [
     "exists",
     "filesystem",
     "first_row",
+    "is_jsonl",
     "iter_piece_texts",
     "join",
     "list_names",
