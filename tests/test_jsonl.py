@@ -253,3 +253,15 @@ def test_out_format_is_checked():
         SelectConfig(pool=("p",), targets="t", out="o", k=1, out_format="csv")
     with pytest.raises(ZipfitError, match="--order score: sorts Parquet parts"):
         SelectConfig(pool=("p",), targets="t", out="o", k=1, order="score", out_format="jsonl")
+
+
+def test_the_records_fields_unify_with_the_parquet_columns():
+    parquet = pa.schema([("text", pa.string()), ("n", pa.int64())])
+    kinds = {"text": ["string"], "n": ["number"], "url": ["string"]}
+    assert storage.output_schema(parquet, kinds) == pa.schema(
+        [("text", pa.string()), ("n", pa.float64()), ("url", pa.string())]
+    )
+    with pytest.raises(ZipfitError, match="do not match the Parquet files' columns"):
+        storage.output_schema(parquet, {"n": ["string"]})
+    with pytest.raises(ZipfitError, match="have a 'zipfit_score' field"):
+        storage.output_schema(parquet, {"zipfit_score": ["number"]})
