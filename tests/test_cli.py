@@ -99,6 +99,25 @@ def test_every_flag_reaches_the_config():
     )
     assert local.num_cpus == 3 and local.address is None
     assert (local.compressor, local.level) == (DEFAULT_COMPRESSOR, 0)
+    assert local.out_format == "parquet"
+    jsonl_out = config_from_args(
+        build_parser().parse_args(
+            [
+                "select",
+                "--pool",
+                "a",
+                "--targets",
+                "t",
+                "--k",
+                "1",
+                "--out",
+                "o",
+                "--out-format",
+                "jsonl.zst",
+            ]
+        )
+    )
+    assert jsonl_out.out_format == "jsonl.zst" and jsonl_out.part_suffix == ".jsonl.zst"
 
 
 def test_cli_joins_a_running_cluster_with_address(ray_session, corpus, tmp_path):

@@ -265,3 +265,19 @@ def test_the_records_fields_unify_with_the_parquet_columns():
         storage.output_schema(parquet, {"n": ["string"]})
     with pytest.raises(ZipfitError, match="have a 'zipfit_score' field"):
         storage.output_schema(parquet, {"zipfit_score": ["number"]})
+
+
+def test_reselect_on_a_mixed_pool_selects_like_a_fresh_run(
+    ray_session, corpus, mixed_pool, tmp_path
+):
+    from zipfit_ray.job import run_reselect
+
+    common = dict(pool=(str(mixed_pool),), targets=str(corpus.targets_path), compressor="zlib")
+    run_select(SelectConfig(out=str(tmp_path / "first"), k=10, all_scores=True, **common))
+    for rule in ({"k": 30}, {"min_score": 0.05}):
+        fresh = run_select(SelectConfig(out=str(tmp_path / f"fresh-{rule}"), **rule, **common))
+        again = run_reselect(str(tmp_path / "first"), {"out": str(tmp_path / f"re-{rule}"), **rule})
+        assert read_selection(tmp_path / f"re-{rule}").equals(
+            read_selection(tmp_path / f"fresh-{rule}")
+        )
+        assert again["rows_total"] == fresh["rows_total"] == len(corpus.texts)

@@ -28,14 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     select = commands.add_parser(
-        "select", help="score a Parquet pool against a target set and keep the best rows"
+        "select", help="score a Parquet or JSONL pool against a target set and keep the best rows"
     )
     select.add_argument(
         "--pool",
         nargs="+",
         required=True,
         metavar="URI",
-        help="Parquet files, directories or globs (local or any fsspec URL)",
+        help="Parquet or JSONL (.jsonl/.ndjson/.json, plain or .gz/.zst/...) files, directories or "
+        "globs, mixed as you like (local or any fsspec URL: s3://, gs://, hf://, ...)",
     )
     _add_target_flags(select)
     _add_rule_flags(select)
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--on-bad-file",
         choices=ON_BAD_FILE,
         default="fail",
-        help="an unreadable Parquet file: stop with an error (fail) or leave it out (skip)",
+        help="an unreadable file or row group, or a bad JSONL line: stop with an error (fail) or "
+        "leave it out and count it (skip)",
     )
     select.add_argument(
         "--shard-rows",
@@ -121,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         required=True,
         metavar="URI",
-        help="one Parquet file, directory or glob per dataset",
+        help="one Parquet file, directory or glob per dataset (JSONL: not yet)",
     )
     _add_target_flags(compare)
     compare.add_argument("--text-column", default="text", help="column to score")
@@ -222,7 +224,7 @@ def _add_rule_flags(parser: argparse.ArgumentParser) -> None:
 def _add_job_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of the commands that run a selecting job (select, reselect)."""
     parser.add_argument(
-        "--part-rows", type=int, default=SelectConfig.part_rows, help="rows per output Parquet part"
+        "--part-rows", type=int, default=SelectConfig.part_rows, help="rows per output part"
     )
     parser.add_argument(
         "--order",

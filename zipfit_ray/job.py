@@ -109,12 +109,9 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         TokenCounter(tokenizer_json)  # a bad tokenizer fails here, not in every task
     job = checkpoints.fingerprint(config, scan, targets, tokenizer_json)
     finished = checkpoints.open_for_job(config.out, job, config.overwrite, options)
+    saved_job = {"job": job, "arguments": config.public_dict(), "files": list(scan.files)}
     if config.all_scores:
-        storage.write_json(
-            storage.join(config.out, SCORES, SCORES_JOB),
-            {"job": job, "arguments": config.public_dict(), "files": list(scan.files)},
-            options,
-        )
+        storage.write_json(storage.join(config.out, SCORES, SCORES_JOB), saved_job, options)
     rows = f"{scan.num_rows:,} rows"
     if scan.jsonl_files:
         rows += f" in Parquet + {scan.jsonl_files} JSONL files (their rows counted as read)"
@@ -141,6 +138,10 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     )
     bad_files = list(dict.fromkeys([*scan.skipped_files, *summary.pop("bad_files")]))
     summary.update(files_skipped=len(bad_files), bad_files=bad_files[:BAD_FILES_LISTED])
+    fields = summary.pop("fields")
+    if config.all_scores:  # what reselect needs that only scoring learns
+        saved_job.update(fields=fields, rows_total=summary["rows_total"])
+        storage.write_json(storage.join(config.out, SCORES, SCORES_JOB), saved_job, options)
     _publish(config, summary, seconds)
     checkpoints.remove_all(config.out, options)
     for leftover in ([] if config.all_scores else [SCORES]) + [RESCORED, CHECKS]:
@@ -164,11 +165,6 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     _check_order(config)
     _claim_output(config)
     scan = plan_pool(config, seconds)
-    if scan.jsonl_files:
-        raise ZipfitError(
-            "reselect: not yet for pools with JSONL files (the output's columns come from "
-            "reading them); run select again"
-        )
     if saved["job"]["pool"] != checkpoints.pool_digest(scan):
         raise ZipfitError(f"--scores: the pool {list(config.pool)} changed since it was scored")
     listed = storage.list_names(storage.join(scores, SCORES), config.storage_options)
@@ -177,10 +173,14 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     sources = [
         (storage.join(scores, SCORES, name), name.removesuffix(".parquet")) for name in score_files
     ]
-    shared = Shared(config, None, None, _file_map(scan), scan.schema)
+    schema = storage.output_schema(scan.schema, saved.get("fields", {}))
+    streamed = config.rule.streamed and not scan.jsonl_files
+    shared = Shared(config, None, None, _file_map(scan), schema, streamed)
     summary = _on_ray(config, lambda: _select(shared, sources, set(), seconds))
-    summary.update(files=len(scan.files), rows_total=scan.num_rows, scores=scores)
+    rows_total = saved.get("rows_total", scan.num_rows)
+    summary.update(files=len(scan.files), rows_total=rows_total, scores=scores)
     summary.pop("bad_files")
+    summary.pop("fields")
     _publish(config, summary, seconds)
     return summary
 
@@ -437,6 +437,7 @@ def _select(
         if config.group_column
         else None,
         "early_exit_check": check,
+        "fields": fields,  # JSONL records' field kinds, for the caller (not the summary)
     }
 
 
