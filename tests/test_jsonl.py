@@ -15,7 +15,15 @@ import zstandard
 
 from tests.conftest import write_jsonl
 from tests.test_s3 import read_parts
-from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, scoring, storage
+from zipfit_ray import (
+    SelectConfig,
+    ZipfitError,
+    checkpoints,
+    prepare_targets,
+    run_select,
+    scoring,
+    storage,
+)
 from zipfit_ray.storage import jsonl
 from zipfit_ray.tokens import TokenCounter
 
@@ -180,7 +188,7 @@ def test_a_mixed_pool_selects_what_the_same_rows_in_parquet_select(
     assert summary["rows_total"] == len(corpus.texts)
 
 
-def test_a_jsonl_pool_keeps_every_field_and_resumes(ray_session, tmp_path, corpus):
+def test_a_jsonl_pool_keeps_every_field_and_resumes(ray_session, tmp_path, corpus, monkeypatch):
     pool = tmp_path / "pool"
     pool.mkdir()
     texts = [t.decode() for t in corpus.texts if t is not None]
@@ -194,12 +202,22 @@ def test_a_jsonl_pool_keeps_every_field_and_resumes(ray_session, tmp_path, corpu
     options = dict(
         pool=(str(pool),), targets=str(corpus.targets_path), out=str(tmp_path / "out"), k=len(texts)
     )
-    run_select(SelectConfig(**options, compressor="zlib"))
+    monkeypatch.setattr(checkpoints, "remove_all", lambda out, options: None)  # kept
+    config = SelectConfig(**options, compressor="zlib", all_scores=True)
+    run_select(config)
     table = read_selection(tmp_path / "out")
     assert table.column_names == ["text", "url", "meta", "score_hint", "zipfit_score"]
     assert table.column("url").to_pylist() == [r["url"] for r in records]  # pool order
     assert json.loads(table.column("meta")[7].as_py()) == {"i": 7}
     assert table.column("score_hint").to_pylist().count(0.5) == 1
+
+    # as if the driver died after scoring: the rerun takes every shard, fields included,
+    # from the checkpoints
+    for path in [tmp_path / "out" / "_SUCCESS", *(tmp_path / "out").glob("part-*")]:
+        path.unlink()
+    summary = run_select(config)
+    assert summary["shards_resumed"] == summary["shards_total"] == 2
+    assert read_selection(tmp_path / "out").equals(table)
 
 
 def test_jsonl_on_s3_selects_what_local_files_select(
