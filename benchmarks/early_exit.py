@@ -21,6 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from evaluate import CHUNK_ROWS, sizes
+from evaluate_modes import ranked
 from pools import DOMAINS, build_pools
 
 from zipfit_ray.alignment import PreparedTargets, alignment_from_sizes
@@ -31,13 +33,6 @@ from zipfit_ray.selection import SelectionRule
 COMPRESSORS = (("lz4-block", 0), ("gzip", 9))
 FRACTIONS = (0.001, 0.01, 0.10)
 CACHE = Path(__file__).parent / ".cache"
-CHUNK_ROWS = 250
-
-
-def _sizes(setting, texts, targets) -> tuple[np.ndarray, np.ndarray]:
-    compressor = Compressor(*setting)
-    cx = np.array([compressor.size(x) for x in texts], dtype=np.int64)
-    return cx, compressor.pair_size_matrix(texts, targets)
 
 
 def recorded_sizes(setting, name, texts, targets, executor) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +42,7 @@ def recorded_sizes(setting, name, texts, targets, executor) -> tuple[np.ndarray,
         saved = np.load(path)
         return saved["cx"], saved["cxy"]
     chunks = [texts[i : i + CHUNK_ROWS] for i in range(0, len(texts), CHUNK_ROWS)]
-    parts = list(executor.map(_sizes, *zip(*[(setting, c, targets) for c in chunks])))
+    parts = list(executor.map(sizes, *zip(*[(setting, c, targets) for c in chunks])))
     cx, cxy = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     CACHE.mkdir(exist_ok=True)
     np.savez(path, cx=cx, cxy=cxy)
@@ -72,12 +67,6 @@ class Replay:
         return self.cxy[np.ix_(rows, columns)]
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the k best scores, ties by position (the job's order)."""
-    valid = np.flatnonzero(~np.isnan(scores))
-    return valid[np.lexsort((valid, -scores[valid]))][:k]
-
-
 def run_cell(texts, targets, cy, replay, exact, k: int, early: EarlyExit) -> tuple[int, int]:
     """(true top-K rows dropped, pair compressions) of one early exit run over the pool."""
     prepared = PreparedTargets(tuple(targets), cy, "replay", 0)
@@ -87,8 +76,8 @@ def run_cell(texts, targets, cy, replay, exact, k: int, early: EarlyExit) -> tup
         batch_scores, batch_pairs = scorer(texts[start : start + BATCH_ROWS])
         scores.append(batch_scores)
         pairs += batch_pairs
-    chosen = set(top_k(np.concatenate(scores), k).tolist())
-    truth = top_k(exact, k).tolist()
+    chosen = set(ranked(np.concatenate(scores), k).tolist())
+    truth = ranked(exact, k).tolist()
     return sum(row not in chosen for row in truth), pairs
 
 
@@ -116,7 +105,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     with ProcessPoolExecutor(args.processes) as executor:
         for setting in COMPRESSORS:
-            sizes = {
+            recorded = {
                 name: recorded_sizes(setting, name, pool.texts, every_target, executor)
                 for name, pool in pools.items()
             }
@@ -124,7 +113,7 @@ def main() -> None:
             for fraction in FRACTIONS:
                 cells = {"small": [], "large": []}
                 for name, pool in pools.items():
-                    cx, cxy = sizes[name]
+                    cx, cxy = recorded[name]
                     replay = Replay(pool.texts, every_target, cx, cxy)
                     k = max(1, int(len(pool.texts) * fraction))
                     column = 0

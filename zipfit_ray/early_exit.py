@@ -130,10 +130,9 @@ class EarlyExitScorer:
     def floor(self) -> float:
         """FLOOR_QUANTILE of the spreads seen (rounded up to its bin); infinite, so that
         nothing is dropped, until WARMUP_ROWS rows are scored to the end."""
-        seen = int(self.spreads.sum())
-        if seen < WARMUP_ROWS:
+        if self.finished < WARMUP_ROWS:
             return np.inf
-        at = np.searchsorted(np.cumsum(self.spreads), FLOOR_QUANTILE * seen)
+        at = np.searchsorted(np.cumsum(self.spreads), FLOOR_QUANTILE * self.finished)
         return (at + 1) * SPREAD_BIN
 
     def __call__(self, candidates: Sequence[bytes]) -> tuple[np.ndarray, int]:

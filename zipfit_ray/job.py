@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import ray
 
 from zipfit_ray import (
@@ -27,7 +28,7 @@ from zipfit_ray import (
     storage,
     topk,
 )
-from zipfit_ray.alignment import prepare_targets
+from zipfit_ray.alignment import PreparedTargets, prepare_targets
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.progress import Progress, log
@@ -128,8 +129,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         _warn_if_row_groups_limit_parallelism(shards, shard_rows)
         return [(s, checkpoints.shard_name(s)) for s in shards]
 
-    streamed = config.rule.streamed and not scan.jsonl_files
-    shared = Shared(config, targets, tokenizer_json, _file_map(scan), scan.schema, streamed)
+    shared = _shared(config, targets, tokenizer_json, scan, scan.schema)
     summary = _on_ray(config, lambda: _select(shared, sources(), finished, seconds))
     summary.update(
         files=len(scan.files) + len(scan.skipped_files),
@@ -174,8 +174,7 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
         (storage.join(scores, SCORES, name), name.removesuffix(".parquet")) for name in score_files
     ]
     schema = storage.output_schema(scan.schema, saved.get("fields", {}))
-    streamed = config.rule.streamed and not scan.jsonl_files
-    shared = Shared(config, None, None, _file_map(scan), schema, streamed)
+    shared = _shared(config, None, None, scan, schema)
     summary = _on_ray(config, lambda: _select(shared, sources, set(), seconds))
     rows_total = saved.get("rows_total", scan.num_rows)
     summary.update(files=len(scan.files), rows_total=rows_total, scores=scores)
@@ -241,8 +240,18 @@ def _plan_in_tasks(
     return [found[f] for f in files]
 
 
-def _file_map(scan: storage.PoolScan) -> dict[int, tuple[str, tuple[int, ...]]]:
-    return {i: (path, groups) for i, (path, groups) in enumerate(zip(scan.files, scan.row_groups))}
+def _shared(
+    config: SelectConfig,
+    targets: PreparedTargets | None,
+    tokenizer_json: str | None,
+    scan: storage.PoolScan,
+    schema: pa.Schema,
+) -> Shared:
+    """What every task is handed. --min-score streams (shards write their own rows) unless
+    the pool has JSONL files, whose columns are known only once all are read."""
+    files = {i: (path, groups) for i, (path, groups) in enumerate(zip(scan.files, scan.row_groups))}
+    streamed = config.rule.streamed and not scan.jsonl_files
+    return Shared(config, targets, tokenizer_json, files, schema, streamed)
 
 
 def _on_ray(config: SelectConfig, work: Any) -> Any:
