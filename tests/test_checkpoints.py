@@ -15,7 +15,9 @@ from zipfit_ray.scoring import ShardOutcome
 def job_inputs(tmp_path):
     pq.write_table(pa.table({"text": ["a", "b", "c"]}), tmp_path / "p.parquet", row_group_size=2)
     scan = storage.scan_pool(storage.list_pool_files([str(tmp_path / "p.parquet")], {}), "text", {})
-    config = SelectConfig(pool=(str(tmp_path),), targets="t", out=str(tmp_path / "out"), k=2)
+    config = SelectConfig(
+        pool=(str(tmp_path / "p.parquet"),), targets="t", out=str(tmp_path / "out"), k=2
+    )
     return tmp_path, config, scan, prepare_targets(["x", "y"])
 
 

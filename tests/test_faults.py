@@ -15,6 +15,7 @@ from ray.cluster_utils import Cluster
 
 from tests.test_cli import ROOT, cli, select_args
 from zipfit_ray import SelectConfig, run_select
+from zipfit_ray.storage import outputs
 
 
 def selection(out):
@@ -133,6 +134,7 @@ def test_a_driver_killed_while_writing_is_resumed_to_the_same_result(
 def test_checkpoints_of_another_job_are_refused(ray_session, corpus, tmp_path):
     address = ray.get_runtime_context().gcs_address
     out = tmp_path / "out"
+    outputs.claim(str(out), overwrite=False, options={})  # as a job does before checkpoints
     (out / "_checkpoints").mkdir(parents=True)
     (out / "_checkpoints" / "job.json").write_text(json.dumps({"format": 1, "k": 3}))
     refused = cli(*select_args(corpus, out, "--k", "5", "--address", address))

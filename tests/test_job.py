@@ -9,6 +9,7 @@ import pytest
 from tests.naive import naive_alignment, naive_top_k
 from zipfit_ray import SelectConfig, ZipfitError, run_select, stats
 from zipfit_ray.compressors import DEFAULT_COMPRESSOR, backend, resolve_level
+from zipfit_ray.storage import outputs
 
 
 def select(corpus, out, **options):
@@ -150,6 +151,7 @@ def test_a_finished_result_is_kept_unless_overwrite(ray_session, corpus, tmp_pat
     select(corpus, tmp_path, k=5, compressor="lz4", overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "_SUCCESS",
+        "_zipfit_outputs.json",
         "part-00000.parquet",
         "report.html",
         "summary.json",
@@ -158,6 +160,8 @@ def test_a_finished_result_is_kept_unless_overwrite(ray_session, corpus, tmp_pat
 
 
 def test_stale_parts_of_an_unfinished_run_are_removed(ray_session, corpus, tmp_path):
+    outputs.claim(str(tmp_path), overwrite=False, options={})  # a run that was then killed
+    outputs.record(str(tmp_path), ["part-00007.parquet"], options={})
     (tmp_path / "part-00007.parquet").write_bytes(b"left by a killed run")
     select(corpus, tmp_path, k=5, compressor="lz4")
     assert not (tmp_path / "part-00007.parquet").exists()

@@ -43,8 +43,8 @@ def read_selection(out) -> pa.Table:
     return pq.ParquetDataset(sorted(out.glob("part-*.parquet"))).read()
 
 
-def config(out="unused", **options) -> SelectConfig:
-    return SelectConfig(pool=("unused",), targets="unused", out=str(out), k=1, **options)
+def config(out="out", **options) -> SelectConfig:
+    return SelectConfig(pool=("pool",), targets="unused", out=str(out), k=1, **options)
 
 
 def score_file(path, **options):

@@ -120,7 +120,7 @@ def test_saved_scores_reselect_like_a_fresh_selection(ray_session, corpus, naive
 
 def test_reselect_refuses_a_changed_pool_or_missing_scores(ray_session, corpus, tmp_path):
     with pytest.raises(ZipfitError, match="holds no saved scores"):
-        run_reselect(str(tmp_path), {"out": str(tmp_path / "re"), "k": 3})
+        run_reselect(str(tmp_path / "first"), {"out": str(tmp_path / "re"), "k": 3})
 
 
 def test_groups_are_counted_in_the_pool_and_the_selection(ray_session, corpus, tmp_path):

@@ -56,6 +56,7 @@ def test_everything_on_s3_selects_what_local_files_select(
     names = sorted(p.rsplit("/", 1)[1] for p in fs.ls(f"{BUCKET}/out", refresh=True))
     assert names == [
         "_SUCCESS",
+        "_zipfit_outputs.json",
         "part-00000.parquet",
         "part-00001.parquet",
         "part-00002.parquet",

@@ -21,8 +21,8 @@ from zipfit_ray.alignment import PreparedTargets
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.scoring import ShardOutcome
+from zipfit_ray.storage.outputs import CHECKPOINTS
 
-DIRECTORY = "_checkpoints"
 JOB_FILE = "job.json"
 FORMAT = 4
 
@@ -73,7 +73,7 @@ def open_for_job(out: str, job: dict[str, Any], overwrite: bool, options: dict) 
     Raises ZipfitError if it holds another job's checkpoints and ``overwrite`` is not set
     (with ``overwrite``, all earlier checkpoints are dropped).
     """
-    directory = storage.join(out, DIRECTORY)
+    directory = storage.join(out, CHECKPOINTS)
     job_uri = storage.join(directory, JOB_FILE)
     if storage.exists(job_uri, options):
         previous = json.loads(storage.read_bytes(job_uri, options))
@@ -107,7 +107,7 @@ def shard_name(shard: storage.Shard) -> str:
 
 def uri(out: str, name: str) -> str:
     """Where the checkpoint of the shard called ``name`` lives."""
-    return storage.join(out, DIRECTORY, name + ".npz")
+    return storage.join(out, CHECKPOINTS, name + ".npz")
 
 
 JSON_FIELDS = ("counts", "bad_files", "groups", "selected", "fields")
@@ -143,6 +143,6 @@ def load(uri: str, options: dict) -> ShardOutcome:
 
 def remove_all(out: str, options: dict) -> None:
     """Drop the checkpoints once the result they built is complete."""
-    directory = storage.join(out, DIRECTORY)
+    directory = storage.join(out, CHECKPOINTS)
     if storage.exists(directory, options):
         storage.remove(directory, options)

@@ -18,6 +18,7 @@ from zipfit_ray.compressors import (
 )
 from zipfit_ray.config import MODES, ON_BAD_FILE, ORDERS, OUT_FORMATS, PREFILTERS, SelectConfig
 from zipfit_ray.errors import ZipfitError
+from zipfit_ray.storage import locations, outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -359,11 +360,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from zipfit_ray import compare, storage
+    from zipfit_ray import compare
     from zipfit_ray.survey import run_compare
 
     if args.sample < 2:
         raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
+    if args.out:
+        locations.check_apart(args.out, "--out", args.datasets, "--datasets")
     options = _ray_options(args)
     results = run_compare(
         args.datasets,
@@ -387,15 +390,16 @@ def _compare(args: argparse.Namespace) -> None:
             "seed": args.seed,
             "datasets": results,
         }
-        storage.write_json(args.out, saved, options["storage_options"])
+        outputs.write_owned_json(args.out, saved, "--out", options["storage_options"])
 
 
 def _estimate(args: argparse.Namespace) -> None:
-    from zipfit_ray import storage
     from zipfit_ray.survey import run_estimate
 
     if args.sample < 2:
         raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
+    if args.json:
+        locations.check_apart(args.json, "--json", args.pool, "--pool")
     settings = []
     for item in filter(None, args.compare_compressors.split(",")):
         name, _, level = item.partition(":")
@@ -421,7 +425,7 @@ def _estimate(args: argparse.Namespace) -> None:
     )
     print(estimate_table(found))
     if args.json:
-        storage.write_json(args.json, found, config.storage_options)
+        outputs.write_owned_json(args.json, found, "--json", config.storage_options)
 
 
 def estimate_table(found: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from zipfit_ray import early_exit, prefilter
 from zipfit_ray.compressors import DEFAULT_COMPRESSOR, resolve_level
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.selection import SelectionRule
+from zipfit_ray.storage import locations
 
 ON_BAD_FILE = ("fail", "skip")
 # pool: the parts hold the selection in pool order; score: also a copy sorted best first
@@ -57,6 +58,8 @@ class SelectConfig:
         object.__setattr__(self, "pool", tuple(self.pool))
         if not self.pool:
             raise ZipfitError("--pool: give at least one file, directory or glob")
+        if self.out:  # estimate writes nothing: out ""
+            locations.check_apart(self.out, "--out", self.pool, "--pool")
         object.__setattr__(self, "level", resolve_level(self.compressor, self.level))
         SelectionRule(self.k, self.budget_tokens, self.min_score)  # raises if not exactly one
         if self.shard_rows is not None:

@@ -33,13 +33,11 @@ from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.progress import Progress, log
 from zipfit_ray.selection import SelectionRule
-from zipfit_ray.storage import jsonl
+from zipfit_ray.storage import jsonl, locations, outputs
+from zipfit_ray.storage.outputs import CHECKS, RANKED, RESCORED, SCORES, SCORES_JOB, SUCCESS
 from zipfit_ray.tasks import (
-    CHECKS,
-    SCORES,
     Shared,
     ThresholdBoard,
-    checks_uri,
     count_selected,
     count_windows,
     gather_window,
@@ -47,18 +45,12 @@ from zipfit_ray.tasks import (
     process_shard,
     rescore_shard,
     score_column,
-    scores_uri,
     write_part,
 )
 from zipfit_ray.tokens import TokenCounter
 
 MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
 SHARDS_PER_CPU = 16  # default lower bound on shards per CPU, so the last wave of tasks is short
-SUCCESS = "_SUCCESS"
-SUMMARY = "summary.json"
-SCORES_JOB = "_job.json"
-RESCORED = "_rescored"  # approx-cascade: exact scores of the shortlisted rows, per shard
-RANKED = "ranked"  # --order score: the selection best first
 BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
 PLAN_IN_TASKS_FROM = 2000  # files: from this many, footers are read in Ray tasks
 PLAN_CHUNK_FILES = 500  # files per planning task
@@ -96,7 +88,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     options = config.storage_options
     seconds: dict[str, float] = {}
     _check_order(config)
-    _claim_output(config)
+    outputs.claim(config.out, config.overwrite, options)
     scan = plan_pool(config, seconds)
     with timed(seconds, "targets"):
         targets = prepare_targets(
@@ -155,6 +147,7 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     ``scores`` (its output directory), without scoring again. ``options`` are SelectConfig
     fields (the rule, out, ...); the pool and scoring arguments are the saved job's. The
     pool must be unchanged since it was scored."""
+    locations.check_apart(options["out"], "--out", [scores], "--scores")
     saved_job_uri = storage.join(scores, SCORES, SCORES_JOB)
     if not storage.exists(saved_job_uri, options.get("storage_options", {})):
         raise ZipfitError(f"--scores: {scores} holds no saved scores (run select --all-scores)")
@@ -163,7 +156,7 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     config = SelectConfig(**{**scored_with, "pool": tuple(scored_with["pool"]), **options})
     seconds: dict[str, float] = {}
     _check_order(config)
-    _claim_output(config)
+    outputs.claim(config.out, config.overwrite, config.storage_options)
     scan = plan_pool(config, seconds)
     if saved["job"]["pool"] != checkpoints.pool_digest(scan):
         raise ZipfitError(f"--scores: the pool {list(config.pool)} changed since it was scored")
@@ -182,16 +175,6 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     summary.pop("fields")
     _publish(config, summary, seconds)
     return summary
-
-
-def _claim_output(config: SelectConfig) -> None:
-    options = config.storage_options
-    success = storage.join(config.out, SUCCESS)
-    if storage.exists(success, options):
-        if not config.overwrite:
-            raise ZipfitError(f"--out: {config.out} already holds a finished result (--overwrite)")
-        storage.remove(success, options)  # the old result stops being complete right away
-    storage.make_dirs(config.out, options)
 
 
 def plan_pool(config: SelectConfig, seconds: dict[str, float]) -> storage.PoolScan:
@@ -287,7 +270,7 @@ def _publish(config: SelectConfig, summary: dict[str, Any], seconds: dict[str, f
     with timed(seconds, "report"):
         report.write_report(config.out, summary, options)
     summary["seconds"] = seconds
-    storage.write_json(storage.join(config.out, SUMMARY), summary, options)
+    storage.write_json(storage.join(config.out, outputs.SUMMARY), summary, options)
     storage.write_atomic(storage.join(config.out, SUCCESS), b"", options)
     log(
         f"selected {summary['rows_selected']:,} of {summary['rows_read']:,} rows "
@@ -367,17 +350,22 @@ def _select(
 ) -> dict[str, Any]:
     """Score every source, cut the order where the rule says, write what it selects.
     Returns the summary's counts and statistics."""
-    config = shared.config
+    config, options = shared.config, shared.config.storage_options
     if config.mode == "approx-early-exit" and config.k is not None:
         shared = replace(shared, board=ThresholdBoard.remote(config.k))
     first_pass = config.rule
     if config.mode == "approx-cascade":  # the first pass shortlists the best c*K by prefilter
         first_pass = SelectionRule(k=config.cascade_factor * config.k)
     shared_ref = ray.put(shared)
+    if shared.streamed:  # recorded before any shard writes its part
+        suffix = config.part_suffix
+        outputs.record(
+            config.out, [outputs.streamed_part_name(n, suffix) for _, n in sources], options
+        )
     with timed(seconds, "score"):
         tally = _process_all(sources, shared_ref, finished, shared)
     names = [name for _, name in sources]
-    saved = [s if isinstance(s, str) else scores_uri(config.out, n) for s, n in sources]
+    saved = [s if isinstance(s, str) else outputs.scores_uri(config.out, n) for s, n in sources]
     fields: dict[str, list[str]] = {}
     for name in names:  # in pool order, so the columns' order does not depend on timing
         jsonl.merge_kinds(fields, tally.fields.get(name, {}))
@@ -386,7 +374,7 @@ def _select(
         shared_ref = ray.put(shared)
     if shared.streamed:
         selection = tally.selection
-        _remove_outputs(config.out, keep=set(selection.parts), options=config.storage_options)
+        outputs.remove_stale(config.out, keep=set(selection.parts), options=options)
         boundary = cut.at_least(config.min_score)
     elif config.rule.streamed:  # --min-score on a pool with JSONL: the boundary is known
         boundary = cut.at_least(config.min_score)
@@ -507,7 +495,7 @@ def _early_exit_check(
 ) -> dict[str, Any]:
     """How many of the dropped rows that were scored anyway the final boundary selects, and
     the number of rows early exit missed that this implies."""
-    checks = [checks_uri(config.out, name) for name in names]
+    checks = [outputs.checks_uri(config.out, name) for name in names]
     found = _bounded(
         ((u, count_selected.remote(u, boundary, config.storage_options)) for u in checks), config
     )
@@ -557,7 +545,7 @@ def _rescore(
 ) -> tuple[list[str], np.ndarray, int]:
     """approx-cascade's second pass: exact scores of every shard's shortlisted rows, saved
     per shard. Returns where, their histogram and the pair compressions spent."""
-    rescored = [storage.join(config.out, RESCORED, name + ".parquet") for name in names]
+    rescored = [outputs.rescored_uri(config.out, name) for name in names]
     histogram, pairs = stats.histogram(np.empty(0)), 0
     submitted = (
         (u, rescore_shard.remote(u, boundary, shared_ref, r)) for u, r in zip(saved, rescored)
@@ -591,7 +579,8 @@ def _write(
         groups[-1].append(uri)
         rows_in_group += counted[i]
     groups = [g for g in groups if g]
-    names = [f"part-{i:05d}{config.part_suffix}" for i in range(len(groups))]
+    names = [outputs.part_name(i, config.part_suffix) for i in range(len(groups))]
+    outputs.record(config.out, names, options)  # before any task writes one
     progress = Progress("write", len(groups), "parts")
     selection = Selection()
     submitted = (
@@ -602,7 +591,7 @@ def _write(
         selection.add(written)
         progress.advance(1)
     progress.close()
-    _remove_outputs(config.out, keep=set(names), options=options)
+    outputs.remove_stale(config.out, keep=set(names), options=options)
     return selection
 
 
@@ -668,10 +657,3 @@ def _warn_if_row_groups_limit_parallelism(shards: tuple[storage.Shard, ...], row
 def _max_in_flight(config: SelectConfig) -> int:
     """Tasks queued at once: enough to keep every CPU busy, few enough to bound memory."""
     return config.max_in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
-
-
-def _remove_outputs(out: str, keep: set[str], options: dict[str, Any]) -> None:
-    """Remove result files of an earlier run (parts, summary, marker) not in ``keep``."""
-    for name in storage.list_names(out, options):
-        if name not in keep and (name.startswith("part-") or name in (SUMMARY, SUCCESS)):
-            storage.remove(storage.join(out, name), options)

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from zipfit_ray import storage
+from zipfit_ray.storage.outputs import REPORT
 
-REPORT = "report.html"
 PLOT_BARS = 60  # the populated score range is redrawn in this many bars
 EXAMPLES = 5
 EXAMPLE_CHARS = 600

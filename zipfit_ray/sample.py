@@ -19,6 +19,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from zipfit_ray.errors import ZipfitError
+
 MIN_CHARS, MAX_CHARS = 200, 4000
 POOL_FILES = 4
 TEST_DIRS = {"test", "tests", "idle_test"}  # skipped: large, slow to parse, repetitive
@@ -127,10 +129,14 @@ def build_sample(rows: int, targets: int, seed: int = 0) -> tuple[pa.Table, list
 
 
 def write_sample(out: str, rows: int = 10_000, targets: int = 50) -> tuple[str, str]:
-    """Write <out>/pool/part-*.parquet and <out>/targets.jsonl; returns their paths."""
+    """Write <out>/pool/part-*.parquet and <out>/targets.jsonl; returns their paths. Refuses
+    to write over either: they may be a user's own pool."""
+    pool_dir, targets_path = Path(out) / "pool", Path(out) / "targets.jsonl"
+    for path in (pool_dir, targets_path):
+        if path.exists():
+            raise ZipfitError(f"--out: {path} exists already; choose a new directory")
     pool, target_records = build_sample(rows, targets)
-    pool_dir = Path(out) / "pool"
-    pool_dir.mkdir(parents=True, exist_ok=True)
+    pool_dir.mkdir(parents=True)
     per_file = -(-len(pool) // POOL_FILES)
     for i in range(POOL_FILES):
         pq.write_table(
@@ -138,7 +144,6 @@ def write_sample(out: str, rows: int = 10_000, targets: int = 50) -> tuple[str, 
             pool_dir / f"part-{i:05d}.parquet",
             row_group_size=ROW_GROUP_ROWS,
         )
-    targets_path = Path(out) / "targets.jsonl"
     with open(targets_path, "w", encoding="utf-8") as f:
         for record in target_records:
             f.write(json.dumps(record) + "\n")

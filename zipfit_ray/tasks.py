@@ -20,22 +20,10 @@ from zipfit_ray.errors import ZipfitError
 from zipfit_ray.prefilter import DictionaryPrefilter
 from zipfit_ray.report import EXAMPLES, excerpt
 from zipfit_ray.selection import SelectionRule
+from zipfit_ray.storage import outputs
 from zipfit_ray.tokens import TokenCounter
 
 TASK_RETRIES = 3  # Ray reruns a task whose worker or node died this often
-SCORES = "scores"  # <out>/scores/<shard>.parquet: every shard's scored rows (and _job.json)
-CHECKS = "_checks"  # approx-early-exit: exact scores of a sample of the dropped rows
-
-
-def checks_uri(out: str, name: str) -> str:
-    """Where the shard called ``name`` saves its early-exit check (see scoring)."""
-    return storage.join(out, CHECKS, name + ".parquet")
-
-
-def scores_uri(out: str, name: str) -> str:
-    """Where the shard called ``name`` saves its scored rows: what the cut counts, what the
-    writing reads, and with --all-scores what reselect reads."""
-    return storage.join(out, SCORES, name + ".parquet")
 
 
 @dataclass(frozen=True)
@@ -91,9 +79,9 @@ def process_shard(
         scored = scoring.score_shard(source, _scorer(shared, name), config, tokens, check)
         if early:
             storage.write_scores(
-                checks_uri(config.out, name), scored.checked, config.storage_options
+                outputs.checks_uri(config.out, name), scored.checked, config.storage_options
             )
-        outcome = _conclude(scored, shared, name, scores_uri(config.out, name))
+        outcome = _conclude(scored, shared, name, outputs.scores_uri(config.out, name))
         checkpoints.save(checkpoint, outcome, config.storage_options)
     return {
         "counts": dict(outcome.counts),
@@ -179,7 +167,7 @@ def _conclude(
     outcome.length_histogram = stats.length_histogram(scored["length"])
     if shared.streamed:
         kept = scored[cut.at_least(config.min_score).selects(scored)]
-        part = f"part-{name}{config.part_suffix}"
+        part = outputs.streamed_part_name(name, config.part_suffix)
         outcome.selected = _write_selected(storage.join(config.out, part), kept, shared)
     outcome.entries = scored[:0]
     return outcome
