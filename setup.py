@@ -9,8 +9,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "zipfit_ray._native",
-            sources=["zipfit_ray/_native.c"],
+            "zipfit_ray.kernel._native",
+            sources=["zipfit_ray/kernel/_native.c"],
             libraries=["z", "dl"],
             extra_compile_args=["-O2"],
             optional=True,

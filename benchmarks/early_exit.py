@@ -25,10 +25,10 @@ from evaluate import CHUNK_ROWS, sizes
 from evaluate_modes import ranked
 from pools import DOMAINS, build_pools
 
-from zipfit_ray.alignment import PreparedTargets, alignment_from_sizes
-from zipfit_ray.compressors import Compressor
-from zipfit_ray.early_exit import BATCH_ROWS, DEFAULT_Z, EarlyExit, EarlyExitScorer
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray.kernel.alignment import PreparedTargets, alignment_from_sizes
+from zipfit_ray.kernel.compressors import Compressor
+from zipfit_ray.modes.early_exit import BATCH_ROWS, DEFAULT_Z, EarlyExit, EarlyExitScorer
+from zipfit_ray.selection.rules import SelectionRule
 
 COMPRESSORS = (("lz4-block", 0), ("gzip", 9))
 FRACTIONS = (0.001, 0.01, 0.10)

@@ -26,8 +26,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from pools import DOMAINS, POOLS, build_pools
 
-from zipfit_ray.alignment import ncd_matrix, prepare_targets, score
-from zipfit_ray.compressors import Compressor
+from zipfit_ray.kernel.alignment import ncd_matrix, prepare_targets, score
+from zipfit_ray.kernel.compressors import Compressor
 
 PAPER = ("gzip", 9)
 SETTINGS = [

@@ -22,15 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from zipfit_ray.alignment import prepare_targets, score
-from zipfit_ray.prefilter import DictionaryPrefilter
-from zipfit_ray.sample import (
+from zipfit_ray.demo import (
     c_headers,
     documentation_prose,
     is_held_out,
     python_functions,
     python_sources,
 )
+from zipfit_ray.kernel.alignment import prepare_targets, score
+from zipfit_ray.modes.prefilter import DictionaryPrefilter
 
 PERL_DIRS = ("/usr/share/perl5", "/usr/lib/x86_64-linux-gnu/perl-base", "/usr/share/perl")
 

@@ -35,7 +35,8 @@ PROJECT_TO = 100_000
 PLAN = """
 import json, pickle, resource, sys, time
 import ray
-from zipfit_ray import SelectConfig, job
+from zipfit_ray import SelectConfig
+from zipfit_ray.job import select as job
 uri, options, tasks = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "tasks"
 job.PLAN_IN_TASKS_FROM = 1 if tasks else 10**9
 if tasks:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zipfit_ray.sample import (
+from zipfit_ray.demo import (
     MAX_CHARS,
     MIN_CHARS,
     documentation_prose,

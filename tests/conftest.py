@@ -17,7 +17,7 @@ import ray
 import zstandard
 from moto.server import ThreadedMotoServer
 
-from zipfit_ray.sample import build_sample
+from zipfit_ray.demo import build_sample
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # no network beyond 127.0.0.1, here or in children
 

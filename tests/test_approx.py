@@ -9,20 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zipfit_ray import (
-    SelectConfig,
-    ZipfitError,
-    early_exit,
-    prepare_targets,
-    run_select,
-    score,
-    stats,
-)
-from zipfit_ray.alignment import ncd_matrix
-from zipfit_ray.compressors import BACKENDS, Compressor
-from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer
-from zipfit_ray.prefilter import DictionaryPrefilter
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, score
+from zipfit_ray.kernel.alignment import ncd_matrix
+from zipfit_ray.kernel.compressors import BACKENDS, Compressor
+from zipfit_ray.modes import early_exit
+from zipfit_ray.modes.early_exit import EarlyExit, EarlyExitScorer
+from zipfit_ray.modes.prefilter import DictionaryPrefilter
+from zipfit_ray.selection import histograms
+from zipfit_ray.selection.rules import SelectionRule
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +114,7 @@ def test_the_bar_rises_within_one_call_best_rows_first(texts, many_targets, monk
 
 @given(st.lists(st.floats(-0.2, 0.9), min_size=1, max_size=300), st.integers(1, 50))
 def test_the_histogram_bound_never_exceeds_the_true_kth_best(scores, k):
-    bound = stats.kth_best_lower_bound(stats.histogram(np.array(scores)), k)
+    bound = histograms.kth_best_lower_bound(histograms.histogram(np.array(scores)), k)
     if len(scores) < k:
         assert bound == -np.inf
     else:

@@ -5,10 +5,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from zipfit_ray import checkpoints, prepare_targets, storage, topk
+from zipfit_ray import prepare_targets, storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.scoring import ShardOutcome
+from zipfit_ray.job import checkpoints
+from zipfit_ray.job.scoring import ShardOutcome
+from zipfit_ray.selection import order
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def test_directory_belongs_to_one_job(job_inputs):
 
 def test_save_and_load_round_trip(tmp_path):
     outcome = ShardOutcome(
-        topk.entries(np.array([0.5, 0.25]), np.array([7, 3]), np.array([11, 12]), [90, 4000]),
+        order.entries(np.array([0.5, 0.25]), np.array([7, 3]), np.array([11, 12]), [90, 4000]),
         bad_files=["s3://b/x.parquet"],
         histogram=np.arange(5),
         token_histogram=np.arange(5) * 7,

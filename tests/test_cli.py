@@ -10,7 +10,7 @@ import pytest
 import ray
 
 from zipfit_ray.cli import build_parser, config_from_args
-from zipfit_ray.compressors import DEFAULT_COMPRESSOR
+from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ def run(*args, cwd=ROOT, timeout=300):
 
 
 def cli(*args, **kwargs):
-    return run("-m", "zipfit_ray.cli", *args, **kwargs)
+    return run("-m", "zipfit_ray", *args, **kwargs)
 
 
 def select_args(corpus, out, *extra):
@@ -149,7 +149,7 @@ def test_ray_job_entrypoint_takes_the_same_arguments(ray_session, corpus, tmp_pa
     result = subprocess.run(
         [
             sys.executable,
-            "jobs/select.py",
+            "jobs/zipfit_select.py",
             *select_args(corpus, tmp_path, "--k", "12", "--compressor", "zlib", "--level", "1"),
         ],
         cwd=ROOT,

@@ -8,8 +8,9 @@ import lz4.block
 import numpy as np
 import pytest
 
-from zipfit_ray import compressors
-from zipfit_ray.compressors import (
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.kernel import compressors
+from zipfit_ray.kernel.compressors import (
     BACKENDS,
     DEFAULT_COMPRESSOR,
     NATIVE_LIBRARIES,
@@ -21,7 +22,6 @@ from zipfit_ray.compressors import (
     reference_size,
     resolve_level,
 )
-from zipfit_ray.errors import ZipfitError
 
 
 def levels(name: str) -> list[int]:

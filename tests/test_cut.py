@@ -5,12 +5,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zipfit_ray import cut, stats, topk
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray.selection import cut, histograms, order
+from zipfit_ray.selection.rules import SelectionRule
 
 
 def naive_selection(entries: np.ndarray, rule: SelectionRule) -> set[int]:
-    ordered = topk.best_first(entries)
+    ordered = order.best_first(entries)
     if rule.k is not None:
         return set(ordered["row_id"][: rule.k].tolist())
     fitting = np.searchsorted(np.cumsum(ordered["tokens"]), rule.budget_tokens, "right")
@@ -20,13 +20,14 @@ def naive_selection(entries: np.ndarray, rule: SelectionRule) -> set[int]:
 def cut_selection(shards: list[np.ndarray], rule: SelectionRule) -> tuple[set[int], list]:
     """The boundary found as the job finds it, with every request the shards answered."""
     requests = []
-    everything = topk.concatenate(shards)
+    everything = order.concatenate(shards)
     bins = np.digitize(
-        np.clip(everything["score"], stats.BIN_EDGES[0], stats.BIN_EDGES[-1]), stats.BIN_EDGES[1:-1]
+        np.clip(everything["score"], histograms.BIN_EDGES[0], histograms.BIN_EDGES[-1]),
+        histograms.BIN_EDGES[1:-1],
     )
-    rows = np.bincount(bins, minlength=len(stats.BIN_EDGES) - 1)
+    rows = np.bincount(bins, minlength=len(histograms.BIN_EDGES) - 1)
     tokens = np.bincount(bins, weights=everything["tokens"], minlength=len(rows)).astype(np.int64)
-    assert (rows == stats.histogram(everything["score"])).all()
+    assert (rows == histograms.histogram(everything["score"])).all()
 
     def count_windows(windows):
         requests.append(("count", len(windows)))
@@ -37,7 +38,7 @@ def cut_selection(shards: list[np.ndarray], rule: SelectionRule) -> tuple[set[in
         return total
 
     def gather(window):
-        found = topk.concatenate(shard[window.holds(shard)] for shard in shards)
+        found = order.concatenate(shard[window.holds(shard)] for shard in shards)
         requests.append(("gather", len(found)))
         return found
 
@@ -47,7 +48,7 @@ def cut_selection(shards: list[np.ndarray], rule: SelectionRule) -> tuple[set[in
 
 def pool(scores, tokens, shards: int) -> list[np.ndarray]:
     row_ids = np.arange(len(scores)) * 7919 + (1 << 50)  # row ids past 2**53 / 2**3
-    entries = topk.entries(np.array(scores, dtype=float), row_ids, np.array(tokens))
+    entries = order.entries(np.array(scores, dtype=float), row_ids, np.array(tokens))
     return np.array_split(entries, shards)
 
 
@@ -72,7 +73,7 @@ def test_the_cut_is_the_naive_prefix_with_ties_and_refinement(
         patch.setattr(cut, "SUB_BINS", sub_bins)
         for rule in (SelectionRule(k=k), SelectionRule(budget_tokens=budget)):
             got, requests = cut_selection(entries, rule)
-            assert got == naive_selection(topk.concatenate(entries), rule)
+            assert got == naive_selection(order.concatenate(entries), rule)
             assert all(n <= limit for kind, n in requests if kind == "gather")
 
 
@@ -81,7 +82,7 @@ def test_a_large_tie_is_split_by_row_id_and_only_a_bounded_boundary_is_gathered(
     scores = [0.5] * 5000 + [0.7] * 30 + [0.1] * 100
     entries = pool(scores, [1] * len(scores), shards=7)
     got, requests = cut_selection(entries, SelectionRule(k=2000))
-    assert got == naive_selection(topk.concatenate(entries), SelectionRule(k=2000))
+    assert got == naive_selection(order.concatenate(entries), SelectionRule(k=2000))
     assert max(n for kind, n in requests if kind == "gather") <= 50
     assert sum(kind == "count" for kind, _ in requests) >= 2  # refined, by score then row id
 

@@ -25,7 +25,7 @@ def test_rayjob_runs_jobs_select_with_valid_arguments():
     manifest = yaml.safe_load((ROOT / "deploy" / "rayjob.yaml").read_text())
     assert (manifest["apiVersion"], manifest["kind"]) == ("ray.io/v1", "RayJob")
     command = shlex.split(manifest["spec"]["entrypoint"])
-    assert command[:2] == ["python", "jobs/select.py"]
+    assert command[:2] == ["python", "jobs/zipfit_select.py"]
     assert (ROOT / command[1]).exists()
     config = config_from_args(build_parser().parse_args(command[2:]))
     assert config.pool[0].startswith("s3://") and config.k > 0

@@ -7,8 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.naive import naive_alignment, naive_top_k
-from zipfit_ray import SelectConfig, ZipfitError, run_select, stats
-from zipfit_ray.compressors import DEFAULT_COMPRESSOR, backend, resolve_level
+from zipfit_ray import SelectConfig, ZipfitError, run_select
+from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR, backend, resolve_level
+from zipfit_ray.selection import histograms
 from zipfit_ray.storage import outputs
 
 
@@ -58,12 +59,12 @@ def test_summary_names_the_compressor_and_holds_length_histograms(ray_session, c
     assert described["container"] == backend(DEFAULT_COMPRESSOR).container
     assert described["versions"]["lz4"] == importlib.metadata.version("lz4")
     texts = read_selection(tmp_path).column("text").to_pylist()
-    histograms = summary["histograms"]
-    assert histograms["length_edges"] == stats.LENGTH_EDGES.tolist()
-    selected = stats.length_histogram([len(t.encode()) for t in texts])
-    assert histograms["selected_lengths"] == selected.tolist()
-    pool = stats.length_histogram([len(t) for t in corpus.texts if t is not None])
-    assert histograms["pool_lengths"] == pool.tolist()
+    found = summary["histograms"]
+    assert found["length_edges"] == histograms.LENGTH_EDGES.tolist()
+    selected = histograms.length_histogram([len(t.encode()) for t in texts])
+    assert found["selected_lengths"] == selected.tolist()
+    pool = histograms.length_histogram([len(t) for t in corpus.texts if t is not None])
+    assert found["pool_lengths"] == pool.tolist()
 
 
 def test_output_is_identical_for_any_shard_size_and_concurrency(ray_session, corpus, tmp_path):
@@ -191,7 +192,7 @@ def test_planning_in_tasks_gives_the_plan_the_driver_makes(
 ):
     """Past PLAN_IN_TASKS_FROM files, footers are read by Ray tasks in chunks: the same
     pool comes out, bad files included."""
-    from zipfit_ray import job
+    from zipfit_ray.job import select as job
 
     broken = tmp_path / "pool" / "part-9.parquet"
     broken.parent.mkdir()

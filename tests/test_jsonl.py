@@ -15,17 +15,10 @@ import zstandard
 
 from tests.conftest import write_jsonl
 from tests.test_s3 import read_parts
-from zipfit_ray import (
-    SelectConfig,
-    ZipfitError,
-    checkpoints,
-    prepare_targets,
-    run_select,
-    scoring,
-    storage,
-)
+from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, storage
+from zipfit_ray.job import checkpoints, scoring
+from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl
-from zipfit_ray.tokens import TokenCounter
 
 COMPRESSORS = {
     "jsonl": lambda data: data,
@@ -240,11 +233,11 @@ def test_jsonl_on_s3_selects_what_local_files_select(
 
 
 def test_estimate_says_it_needs_parquet(corpus, mixed_pool):
-    from zipfit_ray import compare
+    from zipfit_ray.analysis import dataset_alignment
 
     scan = storage.scan_pool(storage.list_pool_files([str(mixed_pool)], {}), "text", {})
     with pytest.raises(ZipfitError, match="JSONL files only give once read"):
-        compare.plan_sample(scan, 10, 0)
+        dataset_alignment.plan_sample(scan, 10, 0)
 
 
 @pytest.mark.parametrize("out_format", ["jsonl", "jsonl.gz", "jsonl.zst"])
@@ -288,7 +281,7 @@ def test_the_records_fields_unify_with_the_parquet_columns():
 def test_reselect_on_a_mixed_pool_selects_like_a_fresh_run(
     ray_session, corpus, mixed_pool, tmp_path
 ):
-    from zipfit_ray.job import run_reselect
+    from zipfit_ray.job.select import run_reselect
 
     common = dict(pool=(str(mixed_pool),), targets=str(corpus.targets_path), compressor="zlib")
     run_select(SelectConfig(out=str(tmp_path / "first"), k=10, all_scores=True, **common))

@@ -99,7 +99,7 @@ def test_ray_job_submit_runs_jobs_select(ray_head, corpus, tmp_path):
             f'{{"excludes": {EXCLUDES!r}}}'.replace("'", '"'),
             "--",
             "python",
-            "jobs/select.py",
+            "jobs/zipfit_select.py",
             *select_args(corpus, tmp_path / "out", "--k", "9", "--compressor", "zstd"),
         ],
         cwd=ROOT,

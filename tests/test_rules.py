@@ -11,10 +11,10 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from tests.naive import naive_alignment
 from zipfit_ray import SelectConfig, ZipfitError, run_select
 from zipfit_ray.cli import main as cli_main
-from zipfit_ray.compressors import DEFAULT_COMPRESSOR
-from zipfit_ray.job import run_reselect
-from zipfit_ray.survey import run_compare
-from zipfit_ray.tokens import approximate_tokens
+from zipfit_ray.job.select import run_reselect
+from zipfit_ray.job.survey import run_compare
+from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
+from zipfit_ray.selection.tokens import approximate_tokens
 
 LZ4 = {"compressor": "lz4"}
 
@@ -161,11 +161,11 @@ def test_compare_datasets_ranks_code_above_prose_for_code_targets(
             "--seed",
             "3",
             "--out",
-            str(tmp_path / "compare.json"),
+            str(tmp_path / "dataset_alignment.json"),
         ]
     )
     assert code == 0
-    saved = json.loads((tmp_path / "compare.json").read_text())
+    saved = json.loads((tmp_path / "dataset_alignment.json").read_text())
     assert saved["datasets"] == results
     assert saved["compressor"]["compressor"] == DEFAULT_COMPRESSOR
 

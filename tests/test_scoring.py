@@ -6,10 +6,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from zipfit_ray import prepare_targets, scoring, storage
+from zipfit_ray import prepare_targets, storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.tokens import TokenCounter, approximate_tokens
+from zipfit_ray.job import scoring
+from zipfit_ray.selection.tokens import TokenCounter, approximate_tokens
 
 TARGETS = prepare_targets(["def f(x):\n    return x + 1\n", "import os\nprint(os.getcwd())\n"])
 

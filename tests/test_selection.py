@@ -1,7 +1,7 @@
 import pytest
 
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray.selection.rules import SelectionRule
 
 
 @pytest.mark.parametrize(

@@ -9,15 +9,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from zipfit_ray.compressors import (
+from zipfit_ray.config import MODES, ON_BAD_FILE, ORDERS, OUT_FORMATS, PREFILTERS, SelectConfig
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.kernel.compressors import (
     BACKENDS,
     DEFAULT_COMPRESSOR,
     PAPER_COMPRESSOR,
     describe,
     resolve_level,
 )
-from zipfit_ray.config import MODES, ON_BAD_FILE, ORDERS, OUT_FORMATS, PREFILTERS, SelectConfig
-from zipfit_ray.errors import ZipfitError
 from zipfit_ray.storage import locations, outputs
 
 
@@ -333,12 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "select":
-            from zipfit_ray.job import run_select
+            from zipfit_ray.job.select import run_select
 
             summary = run_select(config_from_args(args))
             print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
         elif args.command == "reselect":
-            from zipfit_ray.job import run_reselect
+            from zipfit_ray.job.select import run_reselect
 
             summary = run_reselect(args.scores, _selection_options(args))
             print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
@@ -347,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "estimate":
             _estimate(args)
         elif args.command == "make-sample":
-            from zipfit_ray.sample import write_sample
+            from zipfit_ray.demo import write_sample
 
             pool, targets = write_sample(args.out, rows=args.rows, targets=args.targets)
             print(f"pool: {pool}\ntargets: {targets}")
@@ -360,8 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from zipfit_ray import compare
-    from zipfit_ray.survey import run_compare
+    from zipfit_ray.analysis import dataset_alignment
+    from zipfit_ray.job.survey import run_compare
 
     if args.sample < 2:
         raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
@@ -381,7 +381,7 @@ def _compare(args: argparse.Namespace) -> None:
         address=options["address"],
         num_cpus=options["num_cpus"],
     )
-    print(compare.table(results))
+    print(dataset_alignment.table(results))
     if args.out:
         saved = {
             "targets": args.targets,
@@ -394,7 +394,7 @@ def _compare(args: argparse.Namespace) -> None:
 
 
 def _estimate(args: argparse.Namespace) -> None:
-    from zipfit_ray.survey import run_estimate
+    from zipfit_ray.job.survey import run_estimate
 
     if args.sample < 2:
         raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")

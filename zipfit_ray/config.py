@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from zipfit_ray import early_exit, prefilter
-from zipfit_ray.compressors import DEFAULT_COMPRESSOR, resolve_level
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR, resolve_level
+from zipfit_ray.modes import early_exit, prefilter
+from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import locations
 
 ON_BAD_FILE = ("fail", "skip")

@@ -25,9 +25,9 @@ import ray
 import ray.data
 
 from zipfit_ray import storage
-from zipfit_ray.alignment import Text, prepare_targets, score
-from zipfit_ray.compressors import DEFAULT_COMPRESSOR
 from zipfit_ray.config import SelectConfig
+from zipfit_ray.kernel.alignment import Text, prepare_targets, score
+from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
 
 SCORE_COLUMN = storage.SCORE_COLUMN
 

@@ -17,8 +17,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from zipfit_ray import stats, topk
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray.selection import histograms, order
+from zipfit_ray.selection.rules import SelectionRule
 
 GATHER_LIMIT = 1_000_000  # boundary entries gathered in the driver at most (32 MB)
 SUB_BINS = 1000
@@ -82,8 +82,8 @@ class Window:
 
 
 def fixed_windows() -> list[Window]:
-    """The windows of stats.histogram's bins (its end bins hold the clipped outliers)."""
-    return _windows([-np.inf, *stats.BIN_EDGES[1:-1]], np.inf)
+    """The windows of histograms.histogram's bins (its end bins hold the clipped outliers)."""
+    return _windows([-np.inf, *histograms.BIN_EDGES[1:-1]], np.inf)
 
 
 def _windows(lows: Sequence[float], top: float) -> list[Window]:
@@ -158,7 +158,7 @@ def find(
             return EVERYTHING  # the whole pool fits the rule
         window = windows[i]
         if rows[i] <= GATHER_LIMIT:
-            return _settle(rule, window, topk.best_first(gather(window)), above_rows, above_tokens)
+            return _settle(rule, window, order.best_first(gather(window)), above_rows, above_tokens)
         windows = window.split(*count_windows([window]).extent(0))
         counted = count_windows(windows)
         rows, tokens = counted.rows, counted.tokens

@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from zipfit_ray import compressors, storage, topk
-from zipfit_ray.alignment import PreparedTargets
+from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.scoring import ShardOutcome
+from zipfit_ray.job.scoring import ShardOutcome
+from zipfit_ray.kernel import compressors
+from zipfit_ray.kernel.alignment import PreparedTargets
+from zipfit_ray.selection import order
 from zipfit_ray.storage.outputs import CHECKPOINTS
 
 JOB_FILE = "job.json"
@@ -129,7 +131,7 @@ def load(uri: str, options: dict) -> ShardOutcome:
     with np.load(io.BytesIO(storage.read_bytes(uri, options)), allow_pickle=False) as saved:
         values = {name: json.loads(str(saved[name])) for name in JSON_FIELDS}
         return ShardOutcome(
-            entries=np.empty(0, dtype=topk.ENTRY),
+            entries=np.empty(0, dtype=order.ENTRY),
             counts=Counter(values["counts"]),
             bad_files=values["bad_files"],
             groups=Counter(values["groups"]),

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zipfit_ray.compare import Z_95
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray.analysis.dataset_alignment import Z_95
+from zipfit_ray.selection.rules import SelectionRule
 
 
 @dataclass(frozen=True)

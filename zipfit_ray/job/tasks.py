@@ -12,16 +12,19 @@ import numpy as np
 import pyarrow as pa
 import ray
 
-from zipfit_ray import checkpoints, compare, cut, scoring, stats, storage, topk
-from zipfit_ray.alignment import PreparedTargets, score
+from zipfit_ray import storage
+from zipfit_ray.analysis import dataset_alignment
 from zipfit_ray.config import SelectConfig
-from zipfit_ray.early_exit import EarlyExit, EarlyExitScorer
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.prefilter import DictionaryPrefilter
+from zipfit_ray.job import checkpoints, scoring
+from zipfit_ray.kernel.alignment import PreparedTargets, score
+from zipfit_ray.modes.early_exit import EarlyExit, EarlyExitScorer
+from zipfit_ray.modes.prefilter import DictionaryPrefilter
 from zipfit_ray.report import EXAMPLES, excerpt
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray.selection import cut, histograms, order
+from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import outputs
-from zipfit_ray.tokens import TokenCounter
 
 TASK_RETRIES = 3  # Ray reruns a task whose worker or node died this often
 
@@ -97,9 +100,9 @@ def process_shard(
 
 
 def saved_entries(uri: str, options: dict[str, Any]) -> np.ndarray:
-    """A shard's saved scored rows, as topk.ENTRY records."""
+    """A shard's saved scored rows, as order.ENTRY records."""
     saved = storage.read_scores(uri, options)
-    return topk.entries(*(saved.column(n).to_numpy() for n in topk.ENTRY.names))
+    return order.entries(*(saved.column(n).to_numpy() for n in order.ENTRY.names))
 
 
 def _scorer(shared: Shared, name: str) -> scoring.Scorer:
@@ -122,7 +125,7 @@ class ThresholdBoard:
 
     def __init__(self, k: int) -> None:
         self.k = k
-        self.finished_total = stats.histogram(np.empty(0))
+        self.finished_total = histograms.histogram(np.empty(0))
         self.in_progress: dict[str, np.ndarray] = {}
         self.finished: set[str] = set()
 
@@ -137,7 +140,7 @@ class ThresholdBoard:
 
     def bound(self) -> float:
         total = self.finished_total + sum(self.in_progress.values())
-        return stats.kth_best_lower_bound(total, self.k)
+        return histograms.kth_best_lower_bound(total, self.k)
 
 
 class _BoardClient:
@@ -162,9 +165,9 @@ def _conclude(
     config, scored = shared.config, outcome.entries
     if save_to is not None:
         storage.write_scores(save_to, scored, config.storage_options)
-    outcome.histogram = stats.histogram(scored["score"])
-    outcome.token_histogram = stats.histogram(scored["score"], scored["tokens"])
-    outcome.length_histogram = stats.length_histogram(scored["length"])
+    outcome.histogram = histograms.histogram(scored["score"])
+    outcome.token_histogram = histograms.histogram(scored["score"], scored["tokens"])
+    outcome.length_histogram = histograms.length_histogram(scored["length"])
     if shared.streamed:
         kept = scored[cut.at_least(config.min_score).selects(scored)]
         part = outputs.streamed_part_name(name, config.part_suffix)
@@ -198,7 +201,7 @@ def write_part(
     """The selected rows of consecutive shards (their saved scores at ``uris``) as one part,
     each row group they touch read once."""
     options = shared.config.storage_options
-    selected = topk.concatenate(
+    selected = order.concatenate(
         entries[boundary.selects(entries)] for entries in (saved_entries(u, options) for u in uris)
     )
     return _write_selected(part_uri, selected, shared)
@@ -225,9 +228,9 @@ def rescore_shard(uri: str, boundary: cut.Boundary, shared: Shared, save_to: str
             config.storage_options,
         )
     scores, pairs = scoring.exact_scorer(shared.targets)(texts)
-    exact = topk.entries(scores, shortlist["row_id"], shortlist["tokens"], shortlist["length"])
+    exact = order.entries(scores, shortlist["row_id"], shortlist["tokens"], shortlist["length"])
     storage.write_scores(save_to, exact, config.storage_options)
-    return {"histogram": stats.histogram(scores), "pairs": pairs}
+    return {"histogram": histograms.histogram(scores), "pairs": pairs}
 
 
 def _write_selected(uri: str, selected: np.ndarray, shared: Shared) -> dict[str, Any]:
@@ -265,8 +268,8 @@ def _write_selected(uri: str, selected: np.ndarray, shared: Shared) -> dict[str,
         "rows": len(selected),
         "tokens": int(tokens.sum()),
         "groups": _group_counts(table, config.group_column),
-        "histogram": stats.histogram(selected["score"]).tolist(),
-        "length_histogram": stats.length_histogram(selected["length"]).tolist(),
+        "histogram": histograms.histogram(selected["score"]).tolist(),
+        "length_histogram": histograms.length_histogram(selected["length"]).tolist(),
         "best": [example(i) for i in best_first[:EXAMPLES]],
         "last": [example(i) for i in best_first[-EXAMPLES:]],
     }
@@ -283,7 +286,7 @@ def _group_counts(table: pa.Table, column: str | None) -> dict[str, int]:
 
 @ray.remote(max_retries=TASK_RETRIES)
 def score_sample(
-    reads: list[compare.SampleRead],
+    reads: list[dataset_alignment.SampleRead],
     targets: PreparedTargets,
     text_column: str,
     max_bytes: int,
@@ -295,14 +298,20 @@ def score_sample(
 
 @ray.remote(max_retries=TASK_RETRIES)
 def read_sample(
-    reads: list[compare.SampleRead], text_column: str, max_bytes: int, options: dict[str, Any]
+    reads: list[dataset_alignment.SampleRead],
+    text_column: str,
+    max_bytes: int,
+    options: dict[str, Any],
 ) -> list[bytes]:
     """The sampled rows' texts, for the driver to hand to timed scoring tasks."""
     return _sample_texts(reads, text_column, max_bytes, options)
 
 
 def _sample_texts(
-    reads: list[compare.SampleRead], text_column: str, max_bytes: int, options: dict[str, Any]
+    reads: list[dataset_alignment.SampleRead],
+    text_column: str,
+    max_bytes: int,
+    options: dict[str, Any],
 ) -> list[bytes]:
     """The sampled rows' texts (nulls skipped, long texts cut as in select)."""
     texts: list[bytes] = []

@@ -215,7 +215,7 @@ def describe(name: str, level: int) -> dict[str, object]:
 
 
 try:
-    from zipfit_ray import _native
+    from zipfit_ray.kernel import _native
 except ImportError:  # built without the C kernel: the Python loop gives the same sizes
     _native = None
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zipfit_ray.compressors import DEFAULT_COMPRESSOR, Compressor
+from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR, Compressor
 
 Text = str | bytes
 

@@ -9,13 +9,15 @@ from typing import Any
 import numpy as np
 import ray
 
-from zipfit_ray import compare, compressors, estimate, storage
-from zipfit_ray.alignment import prepare_targets
-from zipfit_ray.compressors import DEFAULT_COMPRESSOR
+from zipfit_ray import storage
+from zipfit_ray.analysis import cost, dataset_alignment
 from zipfit_ray.config import SelectConfig
-from zipfit_ray.job import auto_shard_rows, plan_pool, run_on_ray
-from zipfit_ray.tasks import read_sample, score_sample, time_scoring
-from zipfit_ray.tokens import TokenCounter
+from zipfit_ray.job.select import auto_shard_rows, plan_pool, run_on_ray
+from zipfit_ray.job.tasks import read_sample, score_sample, time_scoring
+from zipfit_ray.kernel import compressors
+from zipfit_ray.kernel.alignment import prepare_targets
+from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
+from zipfit_ray.selection.tokens import TokenCounter
 
 SAMPLE_ROWS_PER_TASK = 256
 
@@ -42,7 +44,7 @@ def run_compare(
         storage.read_targets(targets_uri, target_column, options), compressor, level
     )
     plans = {
-        dataset: compare.plan_sample(
+        dataset: dataset_alignment.plan_sample(
             storage.scan_pool(storage.list_pool_files([dataset], options), text_column, options),
             sample,
             seed,
@@ -63,7 +65,7 @@ def run_compare(
             {
                 "dataset": dataset,
                 "rows_sampled": int(sum(len(read.rows) for read in plans[dataset])),
-                **compare.estimate(np.concatenate([np.empty(0), *ray.get(refs)])),
+                **dataset_alignment.estimate(np.concatenate([np.empty(0), *ray.get(refs)])),
             }
             for dataset, refs in pending.items()
         ]
@@ -71,9 +73,9 @@ def run_compare(
     return run_on_ray(address, num_cpus, work)
 
 
-def _batches(reads: list[compare.SampleRead]) -> list[list[compare.SampleRead]]:
+def _batches(reads: list[dataset_alignment.SampleRead]) -> list[list[dataset_alignment.SampleRead]]:
     """Group a sample's reads into tasks of about SAMPLE_ROWS_PER_TASK rows."""
-    batches: list[list[compare.SampleRead]] = [[]]
+    batches: list[list[dataset_alignment.SampleRead]] = [[]]
     rows = 0
     for read in reads:
         if rows >= SAMPLE_ROWS_PER_TASK:
@@ -107,7 +109,7 @@ def run_estimate(
     )
     chosen = (config.compressor, config.level)
     settings = [chosen, *[s for s in settings if (s[0], compressors.resolve_level(*s)) != chosen]]
-    reads = compare.plan_sample(scan, sample, seed)
+    reads = dataset_alignment.plan_sample(scan, sample, seed)
     sampled = sum(len(read.rows) for read in reads)
     rule = config.rule
 
@@ -119,7 +121,7 @@ def run_estimate(
         ]
         texts = [t for batch in ray.get(refs) for t in batch]
         tokens = TokenCounter(tokenizer_json).count(texts)
-        present = estimate.share_interval(len(texts), sampled)
+        present = cost.share_interval(len(texts), sampled)
         rows = scan.num_rows * present.estimate
         chunks = [
             texts[i : i + SAMPLE_ROWS_PER_TASK] for i in range(0, len(texts), SAMPLE_ROWS_PER_TASK)
@@ -136,17 +138,15 @@ def run_estimate(
             per_pair = sum(t["seconds"] for t in timed_chunks) / sum(
                 t["pairs"] for t in timed_chunks
             )
-            share = estimate.selected_share(rule, scores, tokens, scan.num_rows)
+            share = cost.selected_share(rule, scores, tokens, scan.num_rows)
             if rule.min_score is None:
-                cut_at = estimate.threshold(scores, share)
-                selected = estimate.Interval(share, share, share)
+                cut_at = cost.threshold(scores, share)
+                selected = cost.Interval(share, share, share)
             else:
-                cut_at = estimate.Interval(rule.min_score, rule.min_score, rule.min_score)
-                selected = estimate.share_interval(
-                    int((scores >= rule.min_score).sum()), len(scores)
-                )
+                cut_at = cost.Interval(rule.min_score, rule.min_score, rule.min_score)
+                selected = cost.share_interval(int((scores >= rule.min_score).sum()), len(scores))
             # per mode: pair compressions per row, and other work in seconds per row
-            modes = {"exact": (estimate.Interval(m, m, m), 0.0)}
+            modes = {"exact": (cost.Interval(m, m, m), 0.0)}
             if rule.budget_tokens is None:  # early exit selects by --k or --min-score
                 early = ray.get(
                     [
@@ -155,16 +155,16 @@ def run_estimate(
                     ]
                 )
                 pairs_per_row = np.array([e["pairs"] / len(c) for e, c in zip(early, chunks)])
-                modes["approx-early-exit"] = (estimate.mean_interval(pairs_per_row), 0.0)
+                modes["approx-early-exit"] = (cost.mean_interval(pairs_per_row), 0.0)
             if rule.k is not None:  # the prefilter's pass, then (cascade) c*K rows exactly
                 timed_pass = ray.get(
                     [time_scoring.remote(c, targets_ref, None, 0, config.prefilter) for c in chunks]
                 )
                 pass_per_row = sum(t["seconds"] for t in timed_pass) / len(texts)
                 shortlisted = min(1.0, config.cascade_factor * rule.k / scan.num_rows) * m
-                shortlist = estimate.Interval(shortlisted, shortlisted, shortlisted)
+                shortlist = cost.Interval(shortlisted, shortlisted, shortlisted)
                 modes["approx-cascade"] = (shortlist, pass_per_row)
-                modes["approx-prefilter"] = (estimate.Interval(0, 0, 0), pass_per_row)
+                modes["approx-prefilter"] = (cost.Interval(0, 0, 0), pass_per_row)
             for mode, (pairs_per_row, other_per_row) in modes.items():
                 pairs = rows * pairs_per_row.estimate
                 per_row = pairs_per_row.estimate * per_pair + other_per_row
@@ -179,7 +179,7 @@ def run_estimate(
                     },
                     "seconds_per_pair": per_pair,
                     "core_hours": rows * per_row / 3600,
-                    "wall_seconds": estimate.wall_seconds(
+                    "wall_seconds": cost.wall_seconds(
                         round(rows), shard_rows, per_row, cluster_cpus
                     ),
                     # the prefilter's scores are not ZIP-FIT's: no threshold on their scale
@@ -187,7 +187,7 @@ def run_estimate(
                     "share_selected": vars(selected),
                 }
                 if cpus:
-                    record["wall_seconds_on_cpus"] = estimate.wall_seconds(
+                    record["wall_seconds_on_cpus"] = cost.wall_seconds(
                         round(rows), shard_rows, per_row, cpus
                     )
                 if core_hour_price is not None:

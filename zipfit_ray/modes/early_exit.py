@@ -38,10 +38,10 @@ from typing import Protocol
 
 import numpy as np
 
-from zipfit_ray import stats
-from zipfit_ray.alignment import PreparedTargets, ncd_matrix
-from zipfit_ray.compressors import Compressor
-from zipfit_ray.selection import SelectionRule
+from zipfit_ray.kernel.alignment import PreparedTargets, ncd_matrix
+from zipfit_ray.kernel.compressors import Compressor
+from zipfit_ray.selection import histograms
+from zipfit_ray.selection.rules import SelectionRule
 
 DEFAULT_Z = 5.0
 FIRST_CHECKPOINT = 8  # targets every candidate is compressed against
@@ -112,7 +112,7 @@ class EarlyExitScorer:
         self.targets, self.rule, self.early, self.board = targets, rule, early, board
         self.sizes = sizes or Compressor(targets.compressor, targets.level)
         self.best = np.empty(0)  # this shard's exact scores, the best k, ascending
-        self.histogram = stats.histogram(np.empty(0))  # all of this shard's exact scores
+        self.histogram = histograms.histogram(np.empty(0))  # all of this shard's exact scores
         self.spreads = np.zeros(SPREAD_BINS, dtype=np.int64)  # of the rows scored to the end
         self.ncd_sums = np.zeros(len(targets.texts))  # per target, over those rows
         self.finished = 0  # how many rows that is
@@ -202,6 +202,6 @@ class EarlyExitScorer:
         self.spreads += np.bincount(bins, minlength=SPREAD_BINS)
         if self.rule.k is not None:
             self.best = np.sort(np.concatenate([self.best, exact]))[-self.rule.k :]
-            self.histogram += stats.histogram(exact)
+            self.histogram += histograms.histogram(exact)
             if self.board:
                 self.board.post(self.histogram)

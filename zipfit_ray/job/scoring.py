@@ -14,12 +14,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from zipfit_ray import early_exit, storage, topk
-from zipfit_ray.alignment import PreparedTargets, score
+from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
+from zipfit_ray.kernel.alignment import PreparedTargets, score
+from zipfit_ray.modes import early_exit
+from zipfit_ray.selection import order
+from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl
-from zipfit_ray.tokens import TokenCounter
 
 BATCH_ROWS = 1024  # rows per kernel call (early exit: early_exit.BATCH_ROWS)
 READ_ATTEMPTS = 3  # a row group is read (and scored) at most this often before giving up
@@ -47,13 +49,13 @@ def exact_scorer(targets: PreparedTargets) -> Scorer:
 class ShardOutcome:
     """What one shard contributes to the job; also what its checkpoint holds."""
 
-    entries: np.ndarray  # topk.ENTRY rows: every scored row (saved by the task, not returned)
+    entries: np.ndarray  # order.ENTRY rows: every scored row (saved by the task, not returned)
     counts: Counter = field(default_factory=Counter)  # rows_read, rows_skipped_null, ...
     bad_files: list[str] = field(default_factory=list)
     groups: Counter = field(default_factory=Counter)  # scored rows per --group-column value
-    histogram: np.ndarray | None = None  # stats.histogram of all scored rows
+    histogram: np.ndarray | None = None  # histograms.histogram of all scored rows
     token_histogram: np.ndarray | None = None  # their tokens summed per histogram bin
-    length_histogram: np.ndarray | None = None  # stats.length_histogram of the same rows
+    length_histogram: np.ndarray | None = None  # histograms.length_histogram of the same rows
     selected: dict | None = None  # with --min-score, the stats of rows this shard wrote out
     checked: np.ndarray | None = None  # early exit: exact scores of a sample of dropped rows
     fields: dict[str, list[str]] = field(default_factory=dict)  # JSONL: each field's JSON kinds
@@ -76,7 +78,7 @@ def score_shard(
     ``check`` (early exit) exactly scores a seeded sample of the rows the scorer dropped,
     ``config.early_exit_check`` of them, into ``checked``: what tells whether dropping held.
     """
-    outcome = ShardOutcome(np.empty(0, dtype=topk.ENTRY))
+    outcome = ShardOutcome(np.empty(0, dtype=order.ENTRY))
     pieces, checked = [], []
     for piece in shard.pieces:
         try:
@@ -96,8 +98,8 @@ def score_shard(
         outcome.counts.update(piece_outcome.counts)
         outcome.groups.update(piece_outcome.groups)
         jsonl.merge_kinds(outcome.fields, piece_outcome.fields)
-    outcome.entries = topk.concatenate(pieces)
-    outcome.checked = topk.concatenate(checked) if check else None
+    outcome.entries = order.concatenate(pieces)
+    outcome.checked = order.concatenate(checked) if check else None
     return outcome
 
 
@@ -126,7 +128,7 @@ def _score_piece(
     tokens: TokenCounter | None,
     check: Scorer | None,
 ) -> ShardOutcome:
-    outcome = ShardOutcome(np.empty(0, dtype=topk.ENTRY))
+    outcome = ShardOutcome(np.empty(0, dtype=order.ENTRY))
     batches, checked = [], []
     columns = [config.text_column, *([config.group_column] if config.group_column else [])]
     kinds: dict[str, set[str]] = {}
@@ -155,14 +157,14 @@ def _score_piece(
         outcome.counts["rows_dropped_early"] += int((~finished).sum())
         counts = tokens.count(kept) if tokens else None
         lengths = np.fromiter((len(t) for t in kept), np.int64, len(kept))
-        entries = topk.entries(scores, row_ids[present], counts, lengths)
+        entries = order.entries(scores, row_ids[present], counts, lengths)
         batches.append(entries[finished])
         if check is not None:
             checked.append(_check_dropped(kept, entries, finished, check, config, outcome))
         if groups is not None:  # counted over every row scored, dropped early or not
             outcome.groups.update(group_counts(g for g, p in zip(groups, present) if p))
-    outcome.entries = topk.concatenate(batches)
-    outcome.checked = topk.concatenate(checked)
+    outcome.entries = order.concatenate(batches)
+    outcome.checked = order.concatenate(checked)
     outcome.fields = {name: sorted(seen) for name, seen in kinds.items()}
     return outcome
 

@@ -19,23 +19,11 @@ import numpy as np
 import pyarrow as pa
 import ray
 
-from zipfit_ray import (
-    checkpoints,
-    compressors,
-    cut,
-    report,
-    stats,
-    storage,
-    topk,
-)
-from zipfit_ray.alignment import PreparedTargets, prepare_targets
+from zipfit_ray import report, storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.progress import Progress, log
-from zipfit_ray.selection import SelectionRule
-from zipfit_ray.storage import jsonl, locations, outputs
-from zipfit_ray.storage.outputs import CHECKS, RANKED, RESCORED, SCORES, SCORES_JOB, SUCCESS
-from zipfit_ray.tasks import (
+from zipfit_ray.job import checkpoints
+from zipfit_ray.job.tasks import (
     Shared,
     ThresholdBoard,
     count_selected,
@@ -47,7 +35,14 @@ from zipfit_ray.tasks import (
     score_column,
     write_part,
 )
-from zipfit_ray.tokens import TokenCounter
+from zipfit_ray.kernel import compressors
+from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets
+from zipfit_ray.progress import Progress, log
+from zipfit_ray.selection import cut, histograms, order
+from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.tokens import TokenCounter
+from zipfit_ray.storage import jsonl, locations, outputs
+from zipfit_ray.storage.outputs import CHECKS, RANKED, RESCORED, SCORES, SCORES_JOB, SUCCESS
 
 MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
 SHARDS_PER_CPU = 16  # default lower bound on shards per CPU, so the last wave of tasks is short
@@ -286,8 +281,8 @@ class Selection:
     parts: list[str] = field(default_factory=list)
     rows: int = 0
     tokens: int = 0
-    histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
-    length_histogram: np.ndarray = field(default_factory=lambda: stats.length_histogram([]))
+    histogram: np.ndarray = field(default_factory=lambda: histograms.histogram(np.empty(0)))
+    length_histogram: np.ndarray = field(default_factory=lambda: histograms.length_histogram([]))
     groups: Counter = field(default_factory=Counter)
     best: list[dict[str, Any]] = field(default_factory=list)  # the best rows, best first
     last: list[dict[str, Any]] = field(default_factory=list)  # the last rows selected
@@ -308,7 +303,7 @@ class Selection:
         """Read off the histogram, but the lowest and highest exactly."""
         if not self.rows:
             return {}
-        found = stats.histogram_quantiles(self.histogram)
+        found = histograms.histogram_quantiles(self.histogram)
         return {**found, "q0": self.last[-1]["score"], "q1": self.best[0]["score"]}
 
 
@@ -324,9 +319,9 @@ class Tally:
     shards_resumed: int = 0
     bad_files: list[str] = field(default_factory=list)
     groups: Counter = field(default_factory=Counter)
-    histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
-    token_histogram: np.ndarray = field(default_factory=lambda: stats.histogram(np.empty(0)))
-    length_histogram: np.ndarray = field(default_factory=lambda: stats.length_histogram([]))
+    histogram: np.ndarray = field(default_factory=lambda: histograms.histogram(np.empty(0)))
+    token_histogram: np.ndarray = field(default_factory=lambda: histograms.histogram(np.empty(0)))
+    length_histogram: np.ndarray = field(default_factory=lambda: histograms.length_histogram([]))
     selection: Selection = field(default_factory=Selection)  # --min-score: written by shards
     fields: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per shard: JSONL
 
@@ -420,13 +415,13 @@ def _select(
         "examples": {"best": selection.best, "last": selection.last},
         "histograms": {
             "bins": [
-                float(stats.BIN_EDGES[0]),
-                float(stats.BIN_EDGES[-1]),
-                len(stats.BIN_EDGES) - 1,
+                float(histograms.BIN_EDGES[0]),
+                float(histograms.BIN_EDGES[-1]),
+                len(histograms.BIN_EDGES) - 1,
             ],
             "pool": tally.histogram.tolist(),
             "selected": selection.histogram.tolist(),
-            "length_edges": stats.LENGTH_EDGES.tolist(),
+            "length_edges": histograms.LENGTH_EDGES.tolist(),
             "pool_lengths": tally.length_histogram.tolist(),
             "selected_lengths": selection.length_histogram.tolist(),
         },
@@ -531,7 +526,7 @@ def _cut(
 
     def gather(window: cut.Window) -> np.ndarray:
         found = _bounded(((u, gather_window.remote(u, window, options)) for u in saved), config)
-        return topk.concatenate(entries for _, entries in found)
+        return order.concatenate(entries for _, entries in found)
 
     return cut.find(rule, rows, tokens, count, gather)
 
@@ -546,7 +541,7 @@ def _rescore(
     """approx-cascade's second pass: exact scores of every shard's shortlisted rows, saved
     per shard. Returns where, their histogram and the pair compressions spent."""
     rescored = [outputs.rescored_uri(config.out, name) for name in names]
-    histogram, pairs = stats.histogram(np.empty(0)), 0
+    histogram, pairs = histograms.histogram(np.empty(0)), 0
     submitted = (
         (u, rescore_shard.remote(u, boundary, shared_ref, r)) for u, r in zip(saved, rescored)
     )
