@@ -14,7 +14,7 @@ import s3fs
 import zstandard
 
 from tests.conftest import write_jsonl
-from tests.test_s3 import read_parts
+from tests.storage.test_s3 import read_parts
 from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, storage
 from zipfit_ray.job import checkpoints, scoring
 from zipfit_ray.selection.tokens import TokenCounter

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import write_jsonl
-from tests.fake_hub import FakeHub
+from tests.storage.fake_hub import FakeHub
 from zipfit_ray import SelectConfig, run_select, storage
 
 pytest.importorskip("huggingface_hub")
