@@ -27,7 +27,7 @@ from pools import DOMAINS, build_pools
 
 from zipfit_ray.kernel.alignment import PreparedTargets, alignment_from_sizes
 from zipfit_ray.kernel.compressors import Compressor
-from zipfit_ray.modes.early_exit import BATCH_ROWS, DEFAULT_Z, EarlyExit, EarlyExitScorer
+from zipfit_ray.modes.early_exit import BATCH_ROWS, DEFAULT_Z, Bound, EarlyExitScorer
 from zipfit_ray.selection.rules import SelectionRule
 
 COMPRESSORS = (("lz4-block", 0), ("gzip", 9))
@@ -67,7 +67,7 @@ class Replay:
         return self.cxy[np.ix_(rows, columns)]
 
 
-def run_cell(texts, targets, cy, replay, exact, k: int, early: EarlyExit) -> tuple[int, int]:
+def run_cell(texts, targets, cy, replay, exact, k: int, early: Bound) -> tuple[int, int]:
     """(true top-K rows dropped, pair compressions) of one early exit run over the pool."""
     prepared = PreparedTargets(tuple(targets), cy, "replay", 0)
     scorer = EarlyExitScorer(prepared, SelectionRule(k=k), early, sizes=replay)
@@ -130,7 +130,7 @@ def main() -> None:
                                     replay,
                                     exact,
                                     k,
-                                    EarlyExit(z=args.z, seed=seed),
+                                    Bound(z=args.z, seed=seed),
                                 )
                                 cells["small" if size == args.small_targets else "large"].append(
                                     (dropped / k, dropped, len(cx) * size / pairs)

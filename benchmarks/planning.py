@@ -36,14 +36,14 @@ PLAN = """
 import json, pickle, resource, sys, time
 import ray
 from zipfit_ray import SelectConfig
-from zipfit_ray.job import select as job
+from zipfit_ray.job import plan
 uri, options, tasks = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "tasks"
-job.PLAN_IN_TASKS_FROM = 1 if tasks else 10**9
+plan.PLAN_IN_TASKS_FROM = 1 if tasks else 10**9
 if tasks:
     ray.init(address="local", num_cpus=2, include_dashboard=False)  # before the clock
 config = SelectConfig(pool=(uri,), targets="unused", out="unused", k=1, storage_options=options)
 start = time.perf_counter()
-scan = job.plan_pool(config, {})
+scan = plan.plan_pool(config)
 seconds = time.perf_counter() - start
 files = {i: (p, g) for i, (p, g) in enumerate(zip(scan.files, scan.row_groups))}
 print(json.dumps({

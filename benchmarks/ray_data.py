@@ -69,7 +69,7 @@ def main() -> None:
     print(f"pool: {len(chunks):,} rows, 20 targets, K = {k:,}, 2 CPUs\n")
     runs = {
         "zipfit-ray select": [
-            sys.executable, "-m", "zipfit_ray.cli", "select", "--pool", str(pool),
+            sys.executable, "-m", "zipfit_ray", "select", "--pool", str(pool),
             "--targets", str(targets), "--k", str(k), "--out", str(work / "select"),
             "--num-cpus", "2",
         ],

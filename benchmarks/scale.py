@@ -135,7 +135,7 @@ def main() -> None:
             out = work / f"out-{label}"
             before = int(counter.read_text()) if counter.exists() else 0
             command = [
-                sys.executable, "-m", "zipfit_ray.cli", "select",
+                sys.executable, "-m", "zipfit_ray", "select",
                 "--pool", f"s3://{BUCKET}/pool/", "--targets", str(targets),
                 "--out", str(out), "--num-cpus", "2", *rule,
                 *(["--part-rows", str(part_rows)] if part_rows else []),

@@ -207,7 +207,7 @@ def job_run(
         [
             sys.executable,
             "-m",
-            "zipfit_ray.cli",
+            "zipfit_ray",
             "select",
             "--pool",
             str(pool or directory / "pool.parquet"),

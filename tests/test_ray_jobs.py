@@ -135,7 +135,7 @@ def test_cli_joins_through_ray_client(ray_head, corpus, tmp_path):
             [
                 sys.executable,
                 "-m",
-                "zipfit_ray.cli",
+                "zipfit_ray",
                 *select_args(
                     corpus,
                     tmp_path,

@@ -7,17 +7,21 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
-from zipfit_ray.config import MODES, ON_BAD_FILE, ORDERS, OUT_FORMATS, PREFILTERS, SelectConfig
+from zipfit_ray import modes
+from zipfit_ray.config import ON_BAD_FILE, ORDERS, OUT_FORMATS, SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel.compressors import (
     BACKENDS,
     DEFAULT_COMPRESSOR,
     PAPER_COMPRESSOR,
     describe,
+    parse_settings,
     resolve_level,
 )
+from zipfit_ray.modes import prefilter
 from zipfit_ray.storage import locations, outputs
 
 
@@ -27,7 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_select_parser, _reselect_parser, _compare_parser, _estimate_parser):
+        add(commands)
+    sample = commands.add_parser(
+        "make-sample", help="write a small pool and target set from Python's standard library"
+    )
+    sample.add_argument("--out", default="data/sample", metavar="DIR")
+    sample.add_argument("--rows", type=int, default=10_000, help="pool rows")
+    sample.add_argument("--targets", type=int, default=50, help="target examples")
+    sample.set_defaults(run=_make_sample)
+    return parser
 
+
+def _select_parser(commands: Any) -> None:
     select = commands.add_parser(
         "select", help="score a Parquet or JSONL pool against a target set and keep the best rows"
     )
@@ -63,39 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows per scoring task, cut at row groups (default: from pool "
         "size and CPUs, at most 8192)",
     )
-    select.add_argument(
-        "--mode",
-        choices=MODES,
-        default="exact",
-        help="exact (the paper's ZIP-FIT, the default) or an approximation that compresses "
-        "less; see README, 'Modes'",
-    )
-    select.add_argument(
-        "--early-exit-z",
-        type=float,
-        default=SelectConfig.early_exit_z,
-        help="approx-early-exit: the bound's width, in standard errors",
-    )
-    select.add_argument(
-        "--early-exit-check",
-        type=float,
-        default=SelectConfig.early_exit_check,
-        metavar="SHARE",
-        help="approx-early-exit: this share of the dropped rows is scored anyway, and "
-        "summary.json says how many of them would have been selected",
-    )
-    select.add_argument(
-        "--cascade-factor",
-        type=int,
-        default=SelectConfig.cascade_factor,
-        help="approx-cascade: prefilter to this many times K, then rescore",
-    )
-    select.add_argument(
-        "--prefilter",
-        choices=PREFILTERS,
-        default=SelectConfig.prefilter,
-        help="approx-cascade / approx-prefilter: the dictionary compressor",
-    )
+    _add_mode_flags(select)
     select.add_argument(
         "--all-scores",
         action="store_true",
@@ -103,7 +87,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_job_flags(select)
     _add_ray_flags(select)
+    select.set_defaults(run=_select)
 
+
+def _add_mode_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode",
+        choices=tuple(modes.MODES),
+        default=modes.DEFAULT,
+        help="exact (the paper's ZIP-FIT, the default) or an approximation that compresses "
+        "less; see docs/modes.md",
+    )
+    parser.add_argument(
+        "--early-exit-z",
+        type=float,
+        default=SelectConfig.early_exit_z,
+        help="approx-early-exit: the bound's width, in standard errors",
+    )
+    parser.add_argument(
+        "--early-exit-check",
+        type=float,
+        default=SelectConfig.early_exit_check,
+        metavar="SHARE",
+        help="approx-early-exit: this share of the dropped rows is scored anyway, and "
+        "summary.json says how many of them would have been selected",
+    )
+    parser.add_argument(
+        "--cascade-factor",
+        type=int,
+        default=SelectConfig.cascade_factor,
+        help="approx-cascade: prefilter to this many times K, then rescore",
+    )
+    parser.add_argument(
+        "--prefilter",
+        choices=prefilter.KINDS,
+        default=SelectConfig.prefilter,
+        help="approx-cascade / approx-prefilter: the dictionary compressor",
+    )
+
+
+def _reselect_parser(commands: Any) -> None:
     reselect = commands.add_parser(
         "reselect", help="apply a new selection rule to the scores a select --all-scores saved"
     )
@@ -114,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     reselect.add_argument("--out", required=True, metavar="DIR", help="output directory")
     _add_job_flags(reselect)
     _add_ray_flags(reselect)
+    reselect.set_defaults(run=_reselect)
 
+
+def _compare_parser(commands: Any) -> None:
     compare = commands.add_parser(
         "compare-datasets",
         help="dataset-level alignment of whole datasets to the targets, from a sample of each",
@@ -132,7 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=int, default=0, help="which rows are sampled")
     compare.add_argument("--out", metavar="FILE", help="also save the results as JSON here")
     _add_ray_flags(compare)
+    compare.set_defaults(run=_compare)
 
+
+def _estimate_parser(commands: Any) -> None:
     estimate = commands.add_parser(
         "estimate", help="what a select would cost and where it would cut, from a sample"
     )
@@ -154,14 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--core-hour-price", type=float, help="also the cost, per core-hour")
     estimate.add_argument("--json", metavar="FILE", help="also save the estimate as JSON")
     _add_ray_flags(estimate)
-
-    sample = commands.add_parser(
-        "make-sample", help="write a small pool and target set from Python's standard library"
-    )
-    sample.add_argument("--out", default="data/sample", metavar="DIR")
-    sample.add_argument("--rows", type=int, default=10_000, help="pool rows")
-    sample.add_argument("--targets", type=int, default=50, help="target examples")
-    return parser
+    estimate.set_defaults(run=_estimate)
 
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
@@ -283,80 +305,48 @@ def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def _selection_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The options select and reselect share."""
-    return dict(
-        out=args.out,
-        k=args.k,
-        budget_tokens=args.budget_tokens,
-        min_score=args.min_score,
-        tokenizer=args.tokenizer,
-        group_column=args.group_column,
-        part_rows=args.part_rows,
-        order=args.order,
-        out_format=args.out_format,
-        overwrite=args.overwrite,
-        max_in_flight=args.max_in_flight,
-        **_ray_options(args),
-    )
-
-
-def _scoring_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The options select and estimate share: what is scored, and how."""
-    return dict(
-        pool=tuple(args.pool),
-        targets=args.targets,
-        target_column=args.target_column,
-        text_column=args.text_column,
-        compressor=args.compressor,
-        level=args.level,
-        shard_rows=args.shard_rows,
-        max_bytes=args.max_bytes,
-    )
+def _config_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The SelectConfig fields this command's flags set (each flag's dest is its field's
+    name), with the storage options parsed and the address from $RAY_ADDRESS if not given."""
+    given = {f.name: getattr(args, f.name) for f in fields(SelectConfig) if hasattr(args, f.name)}
+    return {**given, **_ray_options(args)}
 
 
 def config_from_args(args: argparse.Namespace) -> SelectConfig:
-    return SelectConfig(
-        **_scoring_options(args),
-        on_bad_file=args.on_bad_file,
-        all_scores=args.all_scores,
-        mode=args.mode,
-        early_exit_z=args.early_exit_z,
-        early_exit_check=args.early_exit_check,
-        cascade_factor=args.cascade_factor,
-        prefilter=args.prefilter,
-        **_selection_options(args),
-    )
+    return SelectConfig(**_config_fields(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "select":
-            from zipfit_ray.job.select import run_select
-
-            summary = run_select(config_from_args(args))
-            print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
-        elif args.command == "reselect":
-            from zipfit_ray.job.select import run_reselect
-
-            summary = run_reselect(args.scores, _selection_options(args))
-            print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
-        elif args.command == "compare-datasets":
-            _compare(args)
-        elif args.command == "estimate":
-            _estimate(args)
-        elif args.command == "make-sample":
-            from zipfit_ray.demo import write_sample
-
-            pool, targets = write_sample(args.out, rows=args.rows, targets=args.targets)
-            print(f"pool: {pool}\ntargets: {targets}")
+        args.run(args)
     except ZipfitError as exc:
         if args.debug:
             raise
         print(f"zipfit-ray: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _select(args: argparse.Namespace) -> None:
+    from zipfit_ray.job.select import run_select
+
+    summary = run_select(config_from_args(args))
+    print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
+
+
+def _reselect(args: argparse.Namespace) -> None:
+    from zipfit_ray.job.select import run_reselect
+
+    summary = run_reselect(args.scores, _config_fields(args))
+    print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
+
+
+def _make_sample(args: argparse.Namespace) -> None:
+    from zipfit_ray.demo import write_sample
+
+    pool, targets = write_sample(args.out, rows=args.rows, targets=args.targets)
+    print(f"pool: {pool}\ntargets: {targets}")
 
 
 def _compare(args: argparse.Namespace) -> None:
@@ -368,19 +358,9 @@ def _compare(args: argparse.Namespace) -> None:
     if args.out:
         locations.check_apart(args.out, "--out", args.datasets, "--datasets")
     options = _ray_options(args)
-    results = run_compare(
-        args.datasets,
-        args.targets,
-        sample=args.sample,
-        seed=args.seed,
-        text_column=args.text_column,
-        target_column=args.target_column,
-        compressor=args.compressor,
-        level=args.level,
-        storage_options=options["storage_options"],
-        address=options["address"],
-        num_cpus=options["num_cpus"],
-    )
+    sampling = ("sample", "seed", "text_column", "target_column", "compressor", "level")
+    given = {name: getattr(args, name) for name in sampling}
+    results = run_compare(args.datasets, args.targets, **given, **options)
     print(dataset_alignment.table(results))
     if args.out:
         saved = {
@@ -394,27 +374,15 @@ def _compare(args: argparse.Namespace) -> None:
 
 
 def _estimate(args: argparse.Namespace) -> None:
+    from zipfit_ray.analysis import cost
     from zipfit_ray.job.survey import run_estimate
 
     if args.sample < 2:
         raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
     if args.json:
         locations.check_apart(args.json, "--json", args.pool, "--pool")
-    settings = []
-    for item in filter(None, args.compare_compressors.split(",")):
-        name, _, level = item.partition(":")
-        if level and not level.lstrip("-").isdigit():
-            raise ZipfitError(f"--compare-compressors: {item!r} is not NAME or NAME:LEVEL")
-        settings.append((name, resolve_level(name, int(level) if level else None)))
-    config = SelectConfig(
-        **_scoring_options(args),
-        out="",  # nothing is written
-        k=args.k,
-        budget_tokens=args.budget_tokens,
-        min_score=args.min_score,
-        tokenizer=args.tokenizer,
-        **_ray_options(args),
-    )
+    settings = parse_settings(args.compare_compressors, "--compare-compressors")
+    config = SelectConfig(**_config_fields(args), out="")  # nothing is written
     found = run_estimate(
         config,
         sample=args.sample,
@@ -423,46 +391,6 @@ def _estimate(args: argparse.Namespace) -> None:
         cpus=args.cpus,
         core_hour_price=args.core_hour_price,
     )
-    print(estimate_table(found))
+    print(cost.table(found))
     if args.json:
         outputs.write_owned_json(args.json, found, "--json", config.storage_options)
-
-
-def estimate_table(found: dict[str, Any]) -> str:
-    pool = found["pool"]
-    lines = [
-        f"pool: {pool['rows']:,} rows in {pool['files']:,} files ({pool['row_groups']:,} row "
-        f"groups), text column {pool['text_column_bytes'] / 1e6:,.1f} MB; sample: "
-        f"{found['sample']['scored']:,} rows scored; {found['rule']}; "
-        f"{found['cluster_cpus']} CPUs, shards of {found['shard_rows']:,} rows",
-        "",
-        f"{'compressor':<20} {'mode':<18} {'pair compressions (95%)':>34} {'us/pair':>8} "
-        f"{'core-h':>9} {'wall':>9} {'threshold (95%)':>28} {'selected':>9}",
-    ]
-    for e in found["estimates"]:
-        pairs, cut = e["pair_compressions"], e["threshold"]
-        where = f"{cut['estimate']:>10.5f} [{cut['low']:.5f}, {cut['high']:.5f}]" if cut else "-"
-        extra = ""
-        if "wall_seconds_on_cpus" in e:
-            extra += f"  on --cpus: {_duration(e['wall_seconds_on_cpus'])}"
-        if "cost" in e:
-            extra += f"  cost {e['cost']:,.2f}"
-        lines.append(
-            f"{e['compressor'] + ':' + str(e['level']):<20} {e['mode']:<18} "
-            f"{pairs['estimate']:>12,.0f} [{pairs['low']:,.0f}, {pairs['high']:,.0f}]".ljust(75)
-            + f"{e['seconds_per_pair'] * 1e6:>8.2f} {e['core_hours']:>9.3f} "
-            f"{_duration(e['wall_seconds']):>9} {where:>28} "
-            f"{e['share_selected']['estimate']:>8.2%}{extra}"
-        )
-    return "\n".join(lines)
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.1f} s"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,19 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from zipfit_ray.errors import ZipfitError
+from zipfit_ray import modes
+from zipfit_ray.errors import ZipfitError, require_positive_int
 from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR, resolve_level
-from zipfit_ray.modes import early_exit, prefilter
+from zipfit_ray.modes import cascade, early_exit, prefilter
 from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import locations
 
 ON_BAD_FILE = ("fail", "skip")
 # pool: the parts hold the selection in pool order; score: also a copy sorted best first
 ORDERS = ("pool", "score")
-# exact is ZIP-FIT as the paper defines it; the others trade exactness for fewer compressions
-MODES = ("exact", "approx-early-exit", "approx-cascade", "approx-prefilter")
 OUT_FORMATS = ("parquet", "jsonl", "jsonl.gz", "jsonl.zst")
-PREFILTERS = prefilter.KINDS
 
 
 @dataclass(frozen=True)
@@ -46,11 +44,11 @@ class SelectConfig:
     overwrite: bool = False
     max_bytes: int = 4 * 1024 * 1024  # longer texts are cut to this many bytes (and counted)
     on_bad_file: str = "fail"  # or "skip": leave unreadable files / row groups out, counted
-    mode: str = "exact"  # see MODES
+    mode: str = modes.DEFAULT  # see modes.MODES
     early_exit_z: float = early_exit.DEFAULT_Z  # approx-early-exit: width in standard errors
-    early_exit_check: float = 0.01  # approx-early-exit: share of dropped rows scored anyway
-    cascade_factor: int = 10  # approx-cascade: prefilter to this many times K, then rescore
-    prefilter: str = "zlib"  # approx-cascade / approx-prefilter: the dictionary compressor
+    early_exit_check: float = early_exit.DEFAULT_CHECK  # approx-early-exit: share checked
+    cascade_factor: int = cascade.DEFAULT_FACTOR  # approx-cascade: shortlist this times K
+    prefilter: str = prefilter.DEFAULT_KIND  # approx-cascade / -prefilter: the dictionary
 
     def __post_init__(self) -> None:
         if isinstance(self.pool, str):
@@ -63,13 +61,13 @@ class SelectConfig:
         object.__setattr__(self, "level", resolve_level(self.compressor, self.level))
         SelectionRule(self.k, self.budget_tokens, self.min_score)  # raises if not exactly one
         if self.shard_rows is not None:
-            _positive("--shard-rows", self.shard_rows)
-        _positive("--part-rows", self.part_rows)
+            require_positive_int("--shard-rows", self.shard_rows)
+        require_positive_int("--part-rows", self.part_rows)
         if self.num_cpus is not None:
-            _positive("--num-cpus", self.num_cpus)
+            require_positive_int("--num-cpus", self.num_cpus)
             if self.address is not None:
                 raise ZipfitError("--num-cpus: only applies to a local Ray, not with --address")
-        _positive("--max-bytes", self.max_bytes)
+        require_positive_int("--max-bytes", self.max_bytes)
         if self.order not in ORDERS:
             raise ZipfitError(f"--order: choose from {ORDERS}, got {self.order!r}")
         if self.out_format not in OUT_FORMATS:
@@ -80,34 +78,11 @@ class SelectConfig:
             )
         if self.on_bad_file not in ON_BAD_FILE:
             raise ZipfitError(f"--on-bad-file: choose from {ON_BAD_FILE}, got {self.on_bad_file!r}")
-        self._check_mode()
+        modes.check(self)
         if self.max_in_flight is not None:
-            _positive("--max-in-flight", self.max_in_flight)
+            require_positive_int("--max-in-flight", self.max_in_flight)
         if not isinstance(self.storage_options, dict):
             raise ZipfitError("--storage-options: must be a JSON object")
-
-    def _check_mode(self) -> None:
-        if self.mode not in MODES:
-            raise ZipfitError(f"--mode: choose from {MODES}, got {self.mode!r}")
-        if self.prefilter not in PREFILTERS:
-            raise ZipfitError(f"--prefilter: choose from {PREFILTERS}, got {self.prefilter!r}")
-        _positive("--cascade-factor", self.cascade_factor)
-        if not (isinstance(self.early_exit_check, int | float) and 0 <= self.early_exit_check <= 1):
-            raise ZipfitError(
-                f"--early-exit-check: a share from 0 to 1, got {self.early_exit_check!r}"
-            )
-        if not (isinstance(self.early_exit_z, int | float) and self.early_exit_z > 0):
-            raise ZipfitError(
-                f"--early-exit-z: must be a positive number, got {self.early_exit_z!r}"
-            )
-        if self.mode == "exact":
-            return
-        if self.all_scores:
-            raise ZipfitError(f"--all-scores: only with --mode exact (not {self.mode})")
-        if self.budget_tokens is not None:
-            raise ZipfitError(f"--mode {self.mode}: select with --k or --min-score")
-        if self.min_score is not None and self.mode != "approx-early-exit":
-            raise ZipfitError(f"--mode {self.mode}: select with --k")
 
     @property
     def part_suffix(self) -> str:
@@ -125,8 +100,3 @@ class SelectConfig:
         values["pool"] = list(self.pool)
         values["storage_options"] = sorted(self.storage_options)
         return values
-
-
-def _positive(flag: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ZipfitError(f"{flag}: must be a positive integer, got {value!r}")

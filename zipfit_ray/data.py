@@ -26,6 +26,8 @@ import ray.data
 
 from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
+from zipfit_ray.errors import require_positive_int
+from zipfit_ray.job.runtime import cluster_cpus
 from zipfit_ray.kernel.alignment import Text, prepare_targets, score
 from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
 
@@ -69,7 +71,7 @@ def score_dataset(
     The pool leaves one CPU's worth of logical CPUs to the read tasks (each asks for a whole
     one): on a small cluster, actors that take every CPU starve the reads and the pipeline
     waits forever. By default, one actor per CPU, sharing all CPUs but one."""
-    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    cpus = cluster_cpus()
     size = actors or cpus
     return ds.map_batches(
         ZipFitScorer,
@@ -92,8 +94,7 @@ def select_top_k(
     """The ``k`` best rows of ``ds`` with their scores, best first (rows with a null text are
     left out). Each block keeps its own best ``k``; only those meet in one final merge:
     no global sort, no shuffle."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    require_positive_int("k", k)
     text_column = scorer_options.get("text_column", "text")
     score_column = scorer_options.get("score_column", SCORE_COLUMN)
     order = [(score_column, "descending"), (key or text_column, "ascending")]

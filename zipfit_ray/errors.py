@@ -1,4 +1,7 @@
-"""The one exception type for mistakes a user can fix (bad flags, paths, columns)."""
+"""The one exception type for mistakes a user can fix (bad flags, paths, columns), and the
+one check that many flags share."""
+
+from typing import Any
 
 
 class ZipfitError(Exception):
@@ -10,3 +13,9 @@ class ZipfitError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))
+
+
+def require_positive_int(flag: str, value: Any) -> None:
+    """A positive integer, or a ZipfitError naming the flag."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ZipfitError(f"{flag}: must be a positive integer, got {value!r}")

@@ -9,12 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from zipfit_ray import storage
+from zipfit_ray import modes, storage
 from zipfit_ray.storage.outputs import REPORT
 
 PLOT_BARS = 60  # the populated score range is redrawn in this many bars
-EXAMPLES = 5
-EXAMPLE_CHARS = 600
 POOL_COLOR, SELECTED_COLOR, THRESHOLD_COLOR = "#9ecae1", "#e6550d", "#222222"
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #222; }
@@ -30,7 +28,7 @@ pre { background: #f6f6f6; padding: 0.5rem; white-space: pre-wrap; max-height: 1
 def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> None:
     score_column = summary["score_column"]
     examples = summary["examples"]
-    mode = "" if summary["mode"] == "exact" else f" ({summary['mode']})"
+    mode = "" if modes.get(summary["mode"]).exact else f" ({summary['mode']})"
     sections = [
         f"<h1>ZIP-FIT selection: {html.escape(summary['rule'])}{mode}</h1>",
         _overview(summary),
@@ -250,11 +248,3 @@ def _rows(rows: list[dict[str, Any]], score_column: str) -> str:
         f"<p>{score_column} {row['score']:.6f}</p><pre>" + html.escape(row["text"]) + "</pre>"
         for row in rows
     )
-
-
-def excerpt(value: str | bytes | None) -> str:
-    """The start of a text, as the report shows it."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    value = value or ""
-    return value if len(value) <= EXAMPLE_CHARS else value[:EXAMPLE_CHARS] + " […]"

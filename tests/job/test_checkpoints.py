@@ -9,8 +9,7 @@ from zipfit_ray import prepare_targets, storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job import checkpoints
-from zipfit_ray.job.scoring import ShardOutcome
-from zipfit_ray.selection import order
+from zipfit_ray.job.notes import PartNotes, ShardNotes
 
 
 @pytest.fixture
@@ -59,26 +58,26 @@ def test_directory_belongs_to_one_job(job_inputs):
 
 
 def test_save_and_load_round_trip(tmp_path):
-    outcome = ShardOutcome(
-        order.entries(np.array([0.5, 0.25]), np.array([7, 3]), np.array([11, 12]), [90, 4000]),
+    notes = ShardNotes(
+        counts={"rows_read": 3, "rows_skipped_null": 1},
         bad_files=["s3://b/x.parquet"],
+        groups={"a": 2, "b": 1},
         histogram=np.arange(5),
         token_histogram=np.arange(5) * 7,
         length_histogram=np.arange(3),
-        selected={"rows": 2, "groups": {"a": 2}},
+        selected={"rows": 2, "groups": {"a": 2}},  # a part's notes as JSON holds them
         fields={"text": ["string"], "meta": ["integer", "object"]},
     )
-    outcome.counts.update(rows_read=3, rows_skipped_null=1)
-    outcome.groups.update(a=2, b=1)
     uri = str(tmp_path / "shard.npz")
-    checkpoints.save(uri, outcome, {})
+    checkpoints.save(uri, notes, {})
     loaded = checkpoints.load(uri, {})
-    assert len(loaded.entries) == 0  # rows are saved apart, under <out>/scores/
+    assert loaded.resumed and not notes.resumed
     assert loaded.token_histogram.tolist() == [0, 7, 14, 21, 28]
     assert loaded.histogram.tolist() == [0, 1, 2, 3, 4]
     assert loaded.length_histogram.tolist() == [0, 1, 2]
+    assert loaded.selected == PartNotes(rows=2, groups={"a": 2})
     for field in ("counts", "bad_files", "groups", "selected", "fields"):
-        assert getattr(loaded, field) == getattr(outcome, field)
+        assert getattr(loaded, field) == getattr(notes, field)
 
 
 def test_shard_names_follow_the_row_groups(job_inputs):

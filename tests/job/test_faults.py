@@ -66,7 +66,7 @@ def test_a_killed_driver_is_resumed_to_the_same_result(ray_session, corpus, long
     )
     with open(tmp_path / "first.log", "w") as log:
         driver = subprocess.Popen(
-            [sys.executable, "-m", "zipfit_ray.cli", *args], cwd=ROOT, stdout=log, stderr=log
+            [sys.executable, "-m", "zipfit_ray", *args], cwd=ROOT, stdout=log, stderr=log
         )
         try:
             wait_for_checkpoints(tmp_path / "out", 25, lambda: driver.poll() is None)
@@ -109,7 +109,7 @@ def test_a_driver_killed_while_writing_is_resumed_to_the_same_result(
     )
     with open(tmp_path / "first.log", "w") as log:
         driver = subprocess.Popen(
-            [sys.executable, "-m", "zipfit_ray.cli", *args], cwd=ROOT, stdout=log, stderr=log
+            [sys.executable, "-m", "zipfit_ray", *args], cwd=ROOT, stdout=log, stderr=log
         )
         try:
             deadline = time.monotonic() + 120

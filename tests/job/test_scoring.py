@@ -6,10 +6,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from zipfit_ray import prepare_targets, storage
+from zipfit_ray import prepare_targets, score, storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job import scoring
+from zipfit_ray.modes.exact import ExactScorer
 from zipfit_ray.selection.tokens import TokenCounter, approximate_tokens
 
 TARGETS = prepare_targets(["def f(x):\n    return x + 1\n", "import os\nprint(os.getcwd())\n"])
@@ -20,7 +21,7 @@ def config(**options):
 
 
 def score_shard(shard, config):
-    return scoring.score_shard(shard, scoring.exact_scorer(TARGETS), config, TokenCounter())
+    return scoring.score_shard(shard, ExactScorer(TARGETS), config, TokenCounter())
 
 
 def one_shard(path):
@@ -59,7 +60,7 @@ def test_nulls_are_skipped_and_long_texts_cut(small_pool):
     )
     assert len(result.entries) == 299 and 3 not in result.entries["row_id"]
     long_score = result.entries["score"][result.entries["row_id"] == 150]
-    cut_score = scoring.score([b"y" * 1000], TARGETS)
+    cut_score = score([b"y" * 1000], TARGETS)
     assert long_score.tolist() == cut_score.tolist()
 
 
@@ -104,7 +105,7 @@ def test_every_row_is_scored_in_pool_order_with_its_tokens(small_pool):
     outcome = score_shard(one_shard(path), config())
     present = [i for i, t in enumerate(texts) if t is not None]
     assert outcome.entries["row_id"].tolist() == present
-    expected = scoring.score([texts[i].encode() for i in present], TARGETS)
+    expected = score([texts[i].encode() for i in present], TARGETS)
     assert outcome.entries["score"].tobytes() == expected.tobytes()
     tokens = [approximate_tokens(texts[i].encode()) for i in present]
     assert outcome.entries["tokens"].tolist() == tokens and tokens[0] == 10
@@ -122,4 +123,4 @@ def test_invalid_utf8_in_a_binary_column_is_scored_as_bytes(tmp_path):
     pq.write_table(pa.table({"text": pa.array(raw, pa.binary())}), tmp_path / "b.parquet")
     result = score_shard(one_shard(tmp_path / "b.parquet"), config())
     by_row = dict(zip(result.entries["row_id"].tolist(), result.entries["score"].tolist()))
-    assert [by_row[0], by_row[1]] == scoring.score(raw, TARGETS).tolist()
+    assert [by_row[0], by_row[1]] == score(raw, TARGETS).tolist()

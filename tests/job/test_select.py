@@ -192,18 +192,18 @@ def test_planning_in_tasks_gives_the_plan_the_driver_makes(
 ):
     """Past PLAN_IN_TASKS_FROM files, footers are read by Ray tasks in chunks: the same
     pool comes out, bad files included."""
-    from zipfit_ray.job import select as job
+    from zipfit_ray.job import plan
 
     broken = tmp_path / "pool" / "part-9.parquet"
     broken.parent.mkdir()
     broken.write_bytes(b"not parquet")
     pools = (str(mixed_pool), str(broken.parent))
     config = SelectConfig(pool=pools, targets="t", out="o", k=1, on_bad_file="skip")
-    here = job.plan_pool(config, {})
-    monkeypatch.setattr(job, "PLAN_IN_TASKS_FROM", 1)
-    monkeypatch.setattr(job, "PLAN_CHUNK_FILES", 2)
-    in_tasks = job.plan_pool(config, {})
+    here = plan.plan_pool(config)
+    monkeypatch.setattr(plan, "PLAN_IN_TASKS_FROM", 1)
+    monkeypatch.setattr(plan, "PLAN_CHUNK_FILES", 2)
+    in_tasks = plan.plan_pool(config)
     assert in_tasks == here and here.skipped_files == (str(broken),)
-    assert here.num_rows > 0 and here.jsonl_files == 2
+    assert here.num_rows > 0 and here.footerless_files == 2
     with pytest.raises(ZipfitError, match=r"part-9\.parquet: not a readable Parquet file"):
-        job.plan_pool(SelectConfig(pool=pools, targets="t", out="o", k=1), {})
+        plan.plan_pool(SelectConfig(pool=pools, targets="t", out="o", k=1))

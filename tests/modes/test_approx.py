@@ -13,7 +13,7 @@ from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, s
 from zipfit_ray.kernel.alignment import ncd_matrix
 from zipfit_ray.kernel.compressors import BACKENDS, Compressor
 from zipfit_ray.modes import early_exit
-from zipfit_ray.modes.early_exit import EarlyExit, EarlyExitScorer
+from zipfit_ray.modes.early_exit import Bound, EarlyExitScorer
 from zipfit_ray.modes.prefilter import DictionaryPrefilter
 from zipfit_ray.selection import histograms
 from zipfit_ray.selection.rules import SelectionRule
@@ -31,7 +31,7 @@ def many_targets(corpus):
 
 
 def test_without_a_threshold_early_exit_is_the_exact_kernel(texts, many_targets):
-    scorer = EarlyExitScorer(many_targets, SelectionRule(k=len(texts)), EarlyExit())
+    scorer = EarlyExitScorer(many_targets, SelectionRule(k=len(texts)), Bound())
     scores, pairs = scorer(texts)
     assert scores.tobytes() == score(texts, many_targets).tobytes()
     assert pairs == len(texts) * len(many_targets.texts)
@@ -40,7 +40,7 @@ def test_without_a_threshold_early_exit_is_the_exact_kernel(texts, many_targets)
 def test_an_unreachable_bar_stops_every_row_but_the_warm_up_at_the_first_checkpoint(
     texts, many_targets
 ):
-    scorer = EarlyExitScorer(many_targets, SelectionRule(min_score=10.0), EarlyExit())
+    scorer = EarlyExitScorer(many_targets, SelectionRule(min_score=10.0), Bound())
     scores, pairs = scorer(texts)
     finished = early_exit.WARMUP_ROWS
     assert (~np.isnan(scores)).sum() == finished
@@ -58,7 +58,7 @@ def test_the_floor_is_a_high_quantile_of_the_finished_rows_residual_spreads(text
     """The bound's floor, recomputed by hand: residuals against each target's mean NCD
     over the finished rows, their spread per row, the 90th percentile (to its bin)."""
     warm_up = texts[: early_exit.WARMUP_ROWS]  # one sub-batch: one set of offsets
-    scorer = EarlyExitScorer(many_targets, SelectionRule(k=len(warm_up)), EarlyExit())
+    scorer = EarlyExitScorer(many_targets, SelectionRule(k=len(warm_up)), Bound())
     assert scorer.floor() == np.inf  # nothing finished: nothing may be dropped
     scorer(warm_up)
     compressor = Compressor(many_targets.compressor, many_targets.level)
@@ -77,7 +77,7 @@ def test_survivors_keep_their_exact_scores_with_every_backend(texts, many_target
     many_targets = prepare_targets(many_targets.texts, compressor)
     exact = score(texts, many_targets)
     threshold = float(np.max(exact))  # high enough that rows are dropped with any backend
-    scorer = EarlyExitScorer(many_targets, SelectionRule(min_score=threshold), EarlyExit())
+    scorer = EarlyExitScorer(many_targets, SelectionRule(min_score=threshold), Bound())
     scores, pairs = scorer(texts)
     kept = ~np.isnan(scores)
     assert scores[kept].tobytes() == exact[kept].tobytes()
@@ -87,7 +87,7 @@ def test_survivors_keep_their_exact_scores_with_every_backend(texts, many_target
 
 
 def test_the_scorer_raises_its_own_bar_as_exact_scores_come_in(texts, many_targets):
-    scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), EarlyExit())
+    scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), Bound())
     assert scorer.threshold() == -np.inf
     first, _ = scorer(texts[:60])
     assert scorer.threshold() == np.sort(first[~np.isnan(first)])[-5]
@@ -98,7 +98,7 @@ def test_the_scorer_raises_its_own_bar_as_exact_scores_come_in(texts, many_targe
 def test_the_bar_rises_within_one_call_best_rows_first(texts, many_targets, monkeypatch):
     monkeypatch.setattr(early_exit, "SUB_BATCH_ROWS", 10)
     exact = score(texts, many_targets)
-    scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), EarlyExit())
+    scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), Bound())
     heard = []
     monkeypatch.setattr(
         scorer,

@@ -17,6 +17,7 @@ from tests.conftest import write_jsonl
 from tests.storage.test_s3 import read_parts
 from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, storage
 from zipfit_ray.job import checkpoints, scoring
+from zipfit_ray.modes.exact import ExactScorer
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl
 
@@ -43,7 +44,7 @@ def config(out="out", **options) -> SelectConfig:
 def score_file(path, **options):
     scan = storage.scan_pool(storage.list_pool_files([str(path)], {}), "text", {})
     (shard,) = storage.cut_shards(scan, 10**9)
-    exact = scoring.exact_scorer(TARGETS)
+    exact = ExactScorer(TARGETS)
     return scoring.score_shard(shard, exact, config(**options), TokenCounter())
 
 

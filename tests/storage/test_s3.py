@@ -89,7 +89,7 @@ def test_credentials_from_the_environment_reach_the_tasks(s3_corpus, s3_options,
         [
             sys.executable,
             "-m",
-            "zipfit_ray.cli",
+            "zipfit_ray",
             "select",
             "--pool",
             f"s3://{BUCKET}/pool/",

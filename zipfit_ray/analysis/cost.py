@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from zipfit_ray.analysis.dataset_alignment import Z_95
+from zipfit_ray.analysis import Z_95
 from zipfit_ray.selection.rules import SelectionRule
 
 
@@ -63,3 +64,39 @@ def wall_seconds(rows: int, shard_rows: int, seconds_per_row: float, cpus: int) 
     (the last-wave effect); reading and Ray's own start-up are not counted."""
     shards = math.ceil(rows / shard_rows)
     return math.ceil(shards / cpus) * min(rows, shard_rows) * seconds_per_row
+
+
+def table(found: dict[str, Any]) -> str:
+    pool = found["pool"]
+    lines = [
+        f"pool: {pool['rows']:,} rows in {pool['files']:,} files ({pool['row_groups']:,} row "
+        f"groups), text column {pool['text_column_bytes'] / 1e6:,.1f} MB; sample: "
+        f"{found['sample']['scored']:,} rows scored; {found['rule']}; "
+        f"{found['cluster_cpus']} CPUs, shards of {found['shard_rows']:,} rows",
+        "",
+        f"{'compressor':<20} {'mode':<18} {'pair compressions (95%)':>34} {'us/pair':>8} "
+        f"{'core-h':>9} {'wall':>9} {'threshold (95%)':>28} {'selected':>9}",
+    ]
+    for e in found["estimates"]:
+        pairs, cut = e["pair_compressions"], e["threshold"]
+        where = f"{cut['estimate']:>10.5f} [{cut['low']:.5f}, {cut['high']:.5f}]" if cut else "-"
+        extra = ""
+        if "wall_seconds_on_cpus" in e:
+            extra += f"  on --cpus: {_duration(e['wall_seconds_on_cpus'])}"
+        if "cost" in e:
+            extra += f"  cost {e['cost']:,.2f}"
+        lines.append(
+            f"{e['compressor'] + ':' + str(e['level']):<20} {e['mode']:<18} "
+            f"{pairs['estimate']:>12,.0f} [{pairs['low']:,.0f}, {pairs['high']:,.0f}]".ljust(75)
+            + f"{e['seconds_per_pair'] * 1e6:>8.2f} {e['core_hours']:>9.3f} "
+            f"{_duration(e['wall_seconds']):>9} {where:>28} "
+            f"{e['share_selected']['estimate']:>8.2%}{extra}"
+        )
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f} s"

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from zipfit_ray import storage
+from zipfit_ray.analysis import Z_95
 from zipfit_ray.errors import ZipfitError
-
-Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class SampleRead:
 def plan_sample(scan: storage.PoolScan, sample: int, seed: int) -> list[SampleRead]:
     """``sample`` rows drawn uniformly without replacement from the whole dataset (all rows
     if it has fewer), grouped by file. The same seed draws the same rows."""
-    if scan.jsonl_files:
+    if scan.footerless_files:
         raise ZipfitError(
             "a uniform sample needs every file's row count, which JSONL files only give once "
             "read: estimate and compare-datasets take Parquet pools for now"
@@ -42,7 +41,7 @@ def plan_sample(scan: storage.PoolScan, sample: int, seed: int) -> list[SampleRe
     ]
 
 
-def estimate(scores: np.ndarray) -> dict[str, float]:
+def interval(scores: np.ndarray) -> dict[str, float]:
     """Mean alignment with a normal-approximation 95% confidence interval."""
     n = len(scores)
     if n == 0:

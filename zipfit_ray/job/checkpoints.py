@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,9 @@ import numpy as np
 from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.job.scoring import ShardOutcome
+from zipfit_ray.job.notes import ShardNotes
 from zipfit_ray.kernel import compressors
 from zipfit_ray.kernel.alignment import PreparedTargets
-from zipfit_ray.selection import order
 from zipfit_ray.storage.outputs import CHECKPOINTS
 
 JOB_FILE = "job.json"
@@ -115,31 +114,30 @@ def uri(out: str, name: str) -> str:
 JSON_FIELDS = ("counts", "bad_files", "groups", "selected", "fields")
 
 
-def save(uri: str, outcome: ShardOutcome, options: dict) -> None:
+def save(uri: str, notes: ShardNotes, options: dict) -> None:
+    values = {name: getattr(notes, name) for name in JSON_FIELDS}
+    values["selected"] = notes.selected and asdict(notes.selected)
     buffer = io.BytesIO()
     np.savez(
         buffer,
-        histogram=outcome.histogram,
-        token_histogram=outcome.token_histogram,
-        length_histogram=outcome.length_histogram,
-        **{name: np.array(json.dumps(getattr(outcome, name))) for name in JSON_FIELDS},
+        histogram=notes.histogram,
+        token_histogram=notes.token_histogram,
+        length_histogram=notes.length_histogram,
+        **{name: np.array(json.dumps(value)) for name, value in values.items()},
     )
     storage.write_atomic(uri, buffer.getvalue(), options)
 
 
-def load(uri: str, options: dict) -> ShardOutcome:
+def load(uri: str, options: dict) -> ShardNotes:
+    """A finished shard's notes, as it saved them (resumed)."""
     with np.load(io.BytesIO(storage.read_bytes(uri, options)), allow_pickle=False) as saved:
         values = {name: json.loads(str(saved[name])) for name in JSON_FIELDS}
-        return ShardOutcome(
-            entries=np.empty(0, dtype=order.ENTRY),
-            counts=Counter(values["counts"]),
-            bad_files=values["bad_files"],
-            groups=Counter(values["groups"]),
+        return ShardNotes(
+            **values,
             histogram=saved["histogram"],
             token_histogram=saved["token_histogram"],
             length_histogram=saved["length_histogram"],
-            selected=values["selected"],
-            fields=values["fields"],
+            resumed=True,
         )
 
 

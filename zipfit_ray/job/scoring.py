@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,23 +17,14 @@ import pyarrow as pa
 from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.kernel.alignment import PreparedTargets, score
-from zipfit_ray.modes import early_exit
+from zipfit_ray.modes.base import BATCH_ROWS, Scorer
 from zipfit_ray.selection import order
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl
 
-BATCH_ROWS = 1024  # rows per kernel call (early exit: early_exit.BATCH_ROWS)
 READ_ATTEMPTS = 3  # a row group is read (and scored) at most this often before giving up
 RETRY_DELAY = 0.5  # seconds before the first retry; doubles each time
 NULL_GROUP = "(null)"
-
-# texts -> (scores, NaN where early exit dropped the row; pair compressions done)
-Scorer = Callable[[Sequence[bytes]], tuple[np.ndarray, int]]
-
-
-def batch_rows(config: SelectConfig) -> int:
-    return early_exit.BATCH_ROWS if config.mode == "approx-early-exit" else BATCH_ROWS
 
 
 def group_counts(values: Iterable[Any]) -> Counter:
@@ -41,23 +32,14 @@ def group_counts(values: Iterable[Any]) -> Counter:
     return Counter(NULL_GROUP if v is None else str(v) for v in values)
 
 
-def exact_scorer(targets: PreparedTargets) -> Scorer:
-    return lambda texts: (score(texts, targets), len(texts) * len(targets.texts))
-
-
 @dataclass
 class ShardOutcome:
-    """What one shard contributes to the job; also what its checkpoint holds."""
+    """Every scored row of one shard, and what was counted on the way."""
 
     entries: np.ndarray  # order.ENTRY rows: every scored row (saved by the task, not returned)
     counts: Counter = field(default_factory=Counter)  # rows_read, rows_skipped_null, ...
     bad_files: list[str] = field(default_factory=list)
     groups: Counter = field(default_factory=Counter)  # scored rows per --group-column value
-    histogram: np.ndarray | None = None  # histograms.histogram of all scored rows
-    token_histogram: np.ndarray | None = None  # their tokens summed per histogram bin
-    length_histogram: np.ndarray | None = None  # histograms.length_histogram of the same rows
-    selected: dict | None = None  # with --min-score, the stats of rows this shard wrote out
-    checked: np.ndarray | None = None  # early exit: exact scores of a sample of dropped rows
     fields: dict[str, list[str]] = field(default_factory=dict)  # JSONL: each field's JSON kinds
 
 
@@ -66,23 +48,21 @@ def score_shard(
     scorer: Scorer,
     config: SelectConfig,
     tokens: TokenCounter | None,
-    check: Scorer | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> ShardOutcome:
-    """Score every row of ``shard``; entries for all of them (but those early exit drops),
-    in pool order, with token counts if ``tokens`` is given (else 0).
+    """Score every row of ``shard``, ``batch_rows`` at a time; entries for all of them (but
+    those the scorer drops), in pool order, with token counts if ``tokens`` is given (else
+    0).
 
     Null texts are skipped, texts longer than ``config.max_bytes`` are cut to that length,
     and each row group is retried with backoff on read errors. A row group that still fails
     is an error naming the file, or is skipped and counted with ``--on-bad-file skip``.
-
-    ``check`` (early exit) exactly scores a seeded sample of the rows the scorer dropped,
-    ``config.early_exit_check`` of them, into ``checked``: what tells whether dropping held.
     """
     outcome = ShardOutcome(np.empty(0, dtype=order.ENTRY))
-    pieces, checked = [], []
+    pieces = []
     for piece in shard.pieces:
         try:
-            piece_outcome = _score_piece_with_retries(piece, scorer, config, tokens, check)
+            piece_outcome = _score_piece_with_retries(piece, scorer, config, tokens, batch_rows)
         except (OSError, pa.ArrowException) as exc:
             if config.on_bad_file != "skip":
                 raise ZipfitError(
@@ -94,12 +74,10 @@ def score_shard(
                 outcome.bad_files.append(piece.path)
             continue
         pieces.append(piece_outcome.entries)
-        checked.append(piece_outcome.checked)
         outcome.counts.update(piece_outcome.counts)
         outcome.groups.update(piece_outcome.groups)
         jsonl.merge_kinds(outcome.fields, piece_outcome.fields)
     outcome.entries = order.concatenate(pieces)
-    outcome.checked = order.concatenate(checked) if check else None
     return outcome
 
 
@@ -108,12 +86,12 @@ def _score_piece_with_retries(
     scorer: Scorer,
     config: SelectConfig,
     tokens: TokenCounter | None,
-    check: Scorer | None,
+    batch_rows: int,
 ) -> ShardOutcome:
     attempt = 1
     while True:
         try:
-            return _score_piece(piece, scorer, config, tokens, check)
+            return _score_piece(piece, scorer, config, tokens, batch_rows)
         except (OSError, pa.ArrowException):
             if attempt == READ_ATTEMPTS:
                 raise
@@ -126,10 +104,10 @@ def _score_piece(
     scorer: Scorer,
     config: SelectConfig,
     tokens: TokenCounter | None,
-    check: Scorer | None,
+    batch_rows: int,
 ) -> ShardOutcome:
     outcome = ShardOutcome(np.empty(0, dtype=order.ENTRY))
-    batches, checked = [], []
+    batches = []
     columns = [config.text_column, *([config.group_column] if config.group_column else [])]
     kinds: dict[str, set[str]] = {}
 
@@ -141,7 +119,7 @@ def _score_piece(
         outcome.counts["rows_skipped_bad_line"] += 1
 
     for texts, groups, row_ids in storage.iter_piece_texts(
-        piece, columns, batch_rows(config), config.storage_options, on_bad_line, kinds
+        piece, columns, batch_rows, config.storage_options, on_bad_line, kinds
     ):
         outcome.counts["rows_read"] += len(texts)
         present = np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts))
@@ -150,43 +128,17 @@ def _score_piece(
         outcome.counts["rows_truncated"] += sum(len(t) > config.max_bytes for t in kept)
         kept = [t[: config.max_bytes] for t in kept]
         start = time.perf_counter()
-        scores, pairs = scorer(kept)
+        scores, counts = scorer(kept, row_ids[present])
         outcome.counts["scoring_core_seconds"] += time.perf_counter() - start
-        outcome.counts["pair_compressions"] += pairs
+        outcome.counts.update(counts)
         finished = ~np.isnan(scores)
         outcome.counts["rows_dropped_early"] += int((~finished).sum())
-        counts = tokens.count(kept) if tokens else None
+        token_counts = tokens.count(kept) if tokens else None
         lengths = np.fromiter((len(t) for t in kept), np.int64, len(kept))
-        entries = order.entries(scores, row_ids[present], counts, lengths)
+        entries = order.entries(scores, row_ids[present], token_counts, lengths)
         batches.append(entries[finished])
-        if check is not None:
-            checked.append(_check_dropped(kept, entries, finished, check, config, outcome))
         if groups is not None:  # counted over every row scored, dropped early or not
             outcome.groups.update(group_counts(g for g, p in zip(groups, present) if p))
     outcome.entries = order.concatenate(batches)
-    outcome.checked = order.concatenate(checked)
     outcome.fields = {name: sorted(seen) for name, seen in kinds.items()}
     return outcome
-
-
-def _check_dropped(
-    texts: Sequence[bytes],
-    entries: np.ndarray,
-    finished: np.ndarray,
-    check: Scorer,
-    config: SelectConfig,
-    outcome: ShardOutcome,
-) -> np.ndarray:
-    """Exact scores of a sample of the rows early exit dropped (seeded by their row ids, so
-    a rerun checks the same rows)."""
-    dropped = np.flatnonzero(~finished)
-    draws = np.random.default_rng(entries["row_id"][dropped]).random(len(dropped))
-    sample = dropped[draws < config.early_exit_check] if len(dropped) else dropped
-    if len(sample) == 0:
-        return entries[:0]
-    scores, pairs = check([texts[i] for i in sample])
-    outcome.counts["rows_checked"] += len(sample)
-    outcome.counts["pair_compressions_check"] += pairs
-    checked = entries[sample].copy()
-    checked["score"] = scores
-    return checked

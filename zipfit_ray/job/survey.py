@@ -4,18 +4,20 @@ where it would cut). They share the job's planning and its Ray start-up."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import ray
 
-from zipfit_ray import storage
+from zipfit_ray import modes, storage
 from zipfit_ray.analysis import cost, dataset_alignment
+from zipfit_ray.analysis.dataset_alignment import SampleRead
 from zipfit_ray.config import SelectConfig
-from zipfit_ray.job.select import auto_shard_rows, plan_pool, run_on_ray
-from zipfit_ray.job.tasks import read_sample, score_sample, time_scoring
+from zipfit_ray.job import plan
+from zipfit_ray.job.runtime import RayCluster, cluster_cpus, run_on_ray
 from zipfit_ray.kernel import compressors
-from zipfit_ray.kernel.alignment import prepare_targets
+from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets, score
 from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
 from zipfit_ray.selection.tokens import TokenCounter
 
@@ -51,31 +53,31 @@ def run_compare(
         )
         for dataset in datasets
     }
+    batches = [(dataset, batch) for dataset, reads in plans.items() for batch in _batches(reads)]
 
     def work() -> list[dict[str, Any]]:
-        targets_ref = ray.put(targets)
-        pending = {
-            dataset: [
-                score_sample.remote(batch, targets_ref, text_column, max_bytes, options)
-                for batch in _batches(plan)
-            ]
-            for dataset, plan in plans.items()
-        }
+        cluster = RayCluster(None, options)
+        found = cluster.map_in_order(
+            _sample_scores, [b for _, b in batches], targets, text_column, max_bytes, options
+        )
+        scores: dict[str, list[np.ndarray]] = {dataset: [np.empty(0)] for dataset in plans}
+        for (dataset, _), batch_scores in zip(batches, found):
+            scores[dataset].append(batch_scores)
         return [
             {
                 "dataset": dataset,
-                "rows_sampled": int(sum(len(read.rows) for read in plans[dataset])),
-                **dataset_alignment.estimate(np.concatenate([np.empty(0), *ray.get(refs)])),
+                "rows_sampled": int(sum(len(read.rows) for read in reads)),
+                **dataset_alignment.interval(np.concatenate(scores[dataset])),
             }
-            for dataset, refs in pending.items()
+            for dataset, reads in plans.items()
         ]
 
     return run_on_ray(address, num_cpus, work)
 
 
-def _batches(reads: list[dataset_alignment.SampleRead]) -> list[list[dataset_alignment.SampleRead]]:
+def _batches(reads: list[SampleRead]) -> list[list[SampleRead]]:
     """Group a sample's reads into tasks of about SAMPLE_ROWS_PER_TASK rows."""
-    batches: list[list[dataset_alignment.SampleRead]] = [[]]
+    batches: list[list[SampleRead]] = [[]]
     rows = 0
     for read in reads:
         if rows >= SAMPLE_ROWS_PER_TASK:
@@ -84,6 +86,34 @@ def _batches(reads: list[dataset_alignment.SampleRead]) -> list[list[dataset_ali
         batches[-1].append(read)
         rows += len(read.rows)
     return [b for b in batches if b]
+
+
+def _sample_texts(
+    reads: list[SampleRead], text_column: str, max_bytes: int, options: dict[str, Any]
+) -> list[bytes]:
+    """The sampled rows' texts (nulls skipped, long texts cut as in select)."""
+    texts: list[bytes] = []
+    for read in reads:
+        texts += storage.read_texts(
+            read.path, read.row_group_sizes, read.rows, text_column, max_bytes, options
+        )
+    return texts
+
+
+def _sample_scores(
+    reads: list[SampleRead],
+    targets: PreparedTargets,
+    text_column: str,
+    max_bytes: int,
+    options: dict[str, Any],
+) -> np.ndarray:
+    return score(_sample_texts(reads, text_column, max_bytes, options), targets)
+
+
+def _timed_scores(texts: list[bytes], targets: PreparedTargets) -> tuple[np.ndarray, float]:
+    """Exact scores of texts on a worker, and the seconds they took."""
+    start = time.perf_counter()
+    return score(texts, targets), time.perf_counter() - start
 
 
 # ---------------------------------------------------------------- estimate
@@ -98,11 +128,11 @@ def run_estimate(
     cpus: int | None = None,
     core_hour_price: float | None = None,
 ) -> dict[str, Any]:
-    """What ``config``'s selection would cost, for its compressor and ``settings``, in exact
-    mode and with early exit: from a uniform sample of the pool scored (and timed) on the
+    """What ``config``'s selection would cost, for its compressor and ``settings``, in every
+    mode its rule allows: from a uniform sample of the pool scored (and timed) on the
     cluster's own workers. Nothing is written."""
     options = config.storage_options
-    scan = plan_pool(config, {})
+    scan = plan.plan_pool(config)
     target_texts = storage.read_targets(config.targets, config.target_column, options)
     tokenizer_json = (
         storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
@@ -111,101 +141,112 @@ def run_estimate(
     settings = [chosen, *[s for s in settings if (s[0], compressors.resolve_level(*s)) != chosen]]
     reads = dataset_alignment.plan_sample(scan, sample, seed)
     sampled = sum(len(read.rows) for read in reads)
-    rule = config.rule
 
     def work() -> dict[str, Any]:
-        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
-        refs = [
-            read_sample.remote(b, config.text_column, config.max_bytes, options)
-            for b in _batches(reads)
-        ]
-        texts = [t for batch in ray.get(refs) for t in batch]
-        tokens = TokenCounter(tokenizer_json).count(texts)
-        present = cost.share_interval(len(texts), sampled)
-        rows = scan.num_rows * present.estimate
-        chunks = [
-            texts[i : i + SAMPLE_ROWS_PER_TASK] for i in range(0, len(texts), SAMPLE_ROWS_PER_TASK)
-        ]
-        shard_rows = config.shard_rows or auto_shard_rows(scan.num_rows)
-        results = []
+        cluster = RayCluster(config.max_in_flight, options)
+        found = cluster.map_in_order(
+            _sample_texts, _batches(reads), config.text_column, config.max_bytes, options
+        )
+        texts = [t for batch in found for t in batch]
+        sample_facts = _Sample(
+            texts=texts,
+            chunks=[
+                texts[i : i + SAMPLE_ROWS_PER_TASK]
+                for i in range(0, len(texts), SAMPLE_ROWS_PER_TASK)
+            ],
+            tokens=TokenCounter(tokenizer_json).count(texts),
+            present=cost.share_interval(len(texts), sampled),
+            pool_rows=scan.num_rows,
+            shard_rows=config.shard_rows or plan.auto_shard_rows(scan.num_rows),
+            cluster_cpus=cluster_cpus(),
+        )
+        estimates = []
         for name, level in settings:
             targets = prepare_targets(target_texts, name, level)
-            targets_ref, m = ray.put(targets), len(targets.texts)
-            timed_chunks = ray.get(
-                [time_scoring.remote(c, targets_ref, None, config.early_exit_z) for c in chunks]
-            )
-            scores = np.concatenate([t["scores"] for t in timed_chunks])
-            per_pair = sum(t["seconds"] for t in timed_chunks) / sum(
-                t["pairs"] for t in timed_chunks
-            )
-            share = cost.selected_share(rule, scores, tokens, scan.num_rows)
-            if rule.min_score is None:
-                cut_at = cost.threshold(scores, share)
-                selected = cost.Interval(share, share, share)
-            else:
-                cut_at = cost.Interval(rule.min_score, rule.min_score, rule.min_score)
-                selected = cost.share_interval(int((scores >= rule.min_score).sum()), len(scores))
-            # per mode: pair compressions per row, and other work in seconds per row
-            modes = {"exact": (cost.Interval(m, m, m), 0.0)}
-            if rule.budget_tokens is None:  # early exit selects by --k or --min-score
-                early = ray.get(
-                    [
-                        time_scoring.remote(c, targets_ref, cut_at.estimate, config.early_exit_z)
-                        for c in chunks
-                    ]
-                )
-                pairs_per_row = np.array([e["pairs"] / len(c) for e, c in zip(early, chunks)])
-                modes["approx-early-exit"] = (cost.mean_interval(pairs_per_row), 0.0)
-            if rule.k is not None:  # the prefilter's pass, then (cascade) c*K rows exactly
-                timed_pass = ray.get(
-                    [time_scoring.remote(c, targets_ref, None, 0, config.prefilter) for c in chunks]
-                )
-                pass_per_row = sum(t["seconds"] for t in timed_pass) / len(texts)
-                shortlisted = min(1.0, config.cascade_factor * rule.k / scan.num_rows) * m
-                shortlist = cost.Interval(shortlisted, shortlisted, shortlisted)
-                modes["approx-cascade"] = (shortlist, pass_per_row)
-                modes["approx-prefilter"] = (cost.Interval(0, 0, 0), pass_per_row)
-            for mode, (pairs_per_row, other_per_row) in modes.items():
-                pairs = rows * pairs_per_row.estimate
-                per_row = pairs_per_row.estimate * per_pair + other_per_row
-                record = {
-                    "compressor": name,
-                    "level": targets.level,
-                    "mode": mode,
-                    "pair_compressions": {
-                        "estimate": pairs,
-                        "low": scan.num_rows * present.low * pairs_per_row.low,
-                        "high": scan.num_rows * present.high * pairs_per_row.high,
-                    },
-                    "seconds_per_pair": per_pair,
-                    "core_hours": rows * per_row / 3600,
-                    "wall_seconds": cost.wall_seconds(
-                        round(rows), shard_rows, per_row, cluster_cpus
-                    ),
-                    # the prefilter's scores are not ZIP-FIT's: no threshold on their scale
-                    "threshold": None if mode == "approx-prefilter" else vars(cut_at),
-                    "share_selected": vars(selected),
-                }
-                if cpus:
-                    record["wall_seconds_on_cpus"] = cost.wall_seconds(
-                        round(rows), shard_rows, per_row, cpus
-                    )
-                if core_hour_price is not None:
-                    record["cost"] = rows * per_row / 3600 * core_hour_price
-                results.append(record)
+            estimates += _estimates(cluster, config, targets, sample_facts, cpus, core_hour_price)
         return {
             "pool": {
                 "rows": scan.num_rows,
                 "files": len(scan.files),
                 "row_groups": sum(len(g) for g in scan.row_groups),
                 "text_column_bytes": scan.text_bytes,
-                "rows_with_text": vars(present),
+                "rows_with_text": vars(sample_facts.present),
             },
             "sample": {"rows": sampled, "seed": seed, "scored": len(texts)},
-            "cluster_cpus": cluster_cpus,
-            "shard_rows": shard_rows,
-            "rule": rule.describe(),
-            "estimates": results,
+            "cluster_cpus": sample_facts.cluster_cpus,
+            "shard_rows": sample_facts.shard_rows,
+            "rule": config.rule.describe(),
+            "estimates": estimates,
         }
 
     return run_on_ray(config.address, config.num_cpus, work)
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """The sample's texts and what every estimate shares of it and of the pool."""
+
+    texts: list[bytes]
+    chunks: list[list[bytes]]  # the texts, as the timed tasks take them
+    tokens: np.ndarray
+    present: cost.Interval  # the share of the pool's rows that hold a text
+    pool_rows: int
+    shard_rows: int
+    cluster_cpus: int
+
+
+def _estimates(
+    cluster: RayCluster,
+    config: SelectConfig,
+    targets: PreparedTargets,
+    sample: _Sample,
+    cpus: int | None,
+    core_hour_price: float | None,
+) -> list[dict[str, Any]]:
+    """One compressor's estimates, a record per mode the rule allows."""
+    timed = cluster.map_in_order(_timed_scores, sample.chunks, targets)
+    scores = np.concatenate([s for s, _ in timed])
+    per_pair = sum(t for _, t in timed) / (len(sample.texts) * len(targets.texts))
+    rule = config.rule
+    share = cost.selected_share(rule, scores, sample.tokens, sample.pool_rows)
+    if rule.min_score is None:
+        cut_at = cost.threshold(scores, share)
+        selected = cost.Interval(share, share, share)
+    else:
+        cut_at = cost.Interval(rule.min_score, rule.min_score, rule.min_score)
+        selected = cost.share_interval(int((scores >= rule.min_score).sum()), len(scores))
+    rows = sample.pool_rows * sample.present.estimate
+    records = []
+    for mode in modes.MODES.values():
+        if rule.kind not in mode.rules:
+            continue
+        pairs_per_row, other_per_row = mode(config).estimate(
+            cluster, sample.chunks, targets, cut_at.estimate, sample.pool_rows
+        )
+        per_row = pairs_per_row.estimate * per_pair + other_per_row
+        record = {
+            "compressor": targets.compressor,
+            "level": targets.level,
+            "mode": mode.name,
+            "pair_compressions": {
+                "estimate": rows * pairs_per_row.estimate,
+                "low": sample.pool_rows * sample.present.low * pairs_per_row.low,
+                "high": sample.pool_rows * sample.present.high * pairs_per_row.high,
+            },
+            "seconds_per_pair": per_pair,
+            "core_hours": rows * per_row / 3600,
+            "wall_seconds": cost.wall_seconds(
+                round(rows), sample.shard_rows, per_row, sample.cluster_cpus
+            ),
+            # a mode whose scores are not ZIP-FIT's has no threshold on ZIP-FIT's scale
+            "threshold": vars(cut_at) if mode.score_column == storage.SCORE_COLUMN else None,
+            "share_selected": vars(selected),
+        }
+        if cpus:
+            record["wall_seconds_on_cpus"] = cost.wall_seconds(
+                round(rows), sample.shard_rows, per_row, cpus
+            )
+        if core_hour_price is not None:
+            record["cost"] = rows * per_row / 3600 * core_hour_price
+        records.append(record)
+    return records

@@ -201,6 +201,17 @@ def resolve_level(name: str, level: int | None) -> int:
     return level
 
 
+def parse_settings(text: str, flag: str) -> list[tuple[str, int]]:
+    """Compressors and levels written NAME[:LEVEL],... (the default level where none)."""
+    settings = []
+    for item in filter(None, text.split(",")):
+        name, _, level = item.partition(":")
+        if level and not level.lstrip("-").isdigit():
+            raise ZipfitError(f"{flag}: {item!r} is not NAME or NAME:LEVEL")
+        settings.append((name, resolve_level(name, int(level) if level else None)))
+    return settings
+
+
 def describe(name: str, level: int) -> dict[str, object]:
     """What summary.json records of C(s): enough to compute the same lengths again."""
     b = backend(name)

@@ -32,18 +32,26 @@ What makes it approximate: a selected row is dropped when the bound fails anyway
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from zipfit_ray.kernel.alignment import PreparedTargets, ncd_matrix
+from zipfit_ray import storage
+from zipfit_ray.analysis.cost import Interval, mean_interval
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.kernel.alignment import PreparedTargets, ncd_matrix, score
 from zipfit_ray.kernel.compressors import Compressor
-from zipfit_ray.selection import histograms
+from zipfit_ray.modes.base import Cluster, Handle, Mode
+from zipfit_ray.selection import histograms, order
+from zipfit_ray.selection.cut import Boundary
 from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.storage import outputs
 
 DEFAULT_Z = 5.0
+DEFAULT_CHECK = 0.01  # share of the dropped rows scored exactly anyway
 FIRST_CHECKPOINT = 8  # targets every candidate is compressed against
 CHECKPOINT_GROWTH = 8  # then a checkpoint after every 1/8 more targets
 LAST_CHECKPOINT = 0.5  # share of the targets: no drop once fewer are left unseen
@@ -67,7 +75,9 @@ class Sizes(Protocol):
 
 
 @dataclass(frozen=True)
-class EarlyExit:
+class Bound:
+    """The bound's settings: its width in standard errors, and the target order's seed."""
+
     z: float = DEFAULT_Z
     seed: int = 0  # the target order
 
@@ -103,7 +113,7 @@ class EarlyExitScorer:
         self,
         targets: PreparedTargets,
         rule: SelectionRule,
-        early: EarlyExit,
+        early: Bound,
         board: Board | None = None,
         sizes: Sizes | None = None,
     ) -> None:
@@ -205,3 +215,148 @@ class EarlyExitScorer:
             self.histogram += histograms.histogram(exact)
             if self.board:
                 self.board.post(self.histogram)
+
+
+class ThresholdBoard:
+    """The cluster-wide lower bound on the K-th best exact score, for --k: the sum of every
+    shard's histogram of exact scores (a Ray actor: Cluster.shared). A shard re-posts its
+    whole histogram, so a retried task replaces, not adds to, what it posted before it died.
+    """
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.finished_total = histograms.histogram(np.empty(0))
+        self.in_progress: dict[str, np.ndarray] = {}
+        self.finished: set[str] = set()
+
+    def post(self, shard: str, histogram: np.ndarray) -> None:
+        if shard not in self.finished:
+            self.in_progress[shard] = histogram
+
+    def finish(self, shard: str) -> None:
+        if shard not in self.finished:
+            self.finished.add(shard)
+            self.finished_total += self.in_progress.pop(shard, 0)
+
+    def bound(self) -> float:
+        total = self.finished_total + sum(self.in_progress.values())
+        return histograms.kth_best_lower_bound(total, self.k)
+
+
+class _BoardClient:
+    """One shard's view of the shared board, as a Board."""
+
+    def __init__(self, board: Handle, shard: str) -> None:
+        self.board, self.shard = board, shard
+
+    def bound(self) -> float:
+        return self.board.call("bound")
+
+    def post(self, histogram: np.ndarray) -> None:
+        self.board.send("post", self.shard, histogram)
+
+
+class CheckedScorer:
+    """A shard's scorer: early exit, plus exact scores of a seeded share of the rows it
+    dropped (seeded by their row ids, so a rerun checks the same rows): what tells whether
+    dropping held. Kept by row id, so a row group read again after a fault is not counted
+    twice."""
+
+    def __init__(self, bounded: EarlyExitScorer, share: float) -> None:
+        self.bounded, self.share = bounded, share
+        self.checked: dict[int, tuple[float, int]] = {}  # row id -> (exact score, length)
+
+    def __call__(self, texts: Sequence[bytes], row_ids: np.ndarray) -> tuple[np.ndarray, Counter]:
+        scores, pairs = self.bounded(texts)
+        counts = Counter(pair_compressions=pairs)
+        dropped = np.flatnonzero(np.isnan(scores))
+        if len(dropped):
+            draws = np.random.default_rng(row_ids[dropped]).random(len(dropped))
+            sample = dropped[draws < self.share]
+            if len(sample):
+                exact = score([texts[i] for i in sample], self.bounded.targets)
+                lengths = (len(texts[i]) for i in sample)
+                self.checked.update(zip(row_ids[sample].tolist(), zip(exact.tolist(), lengths)))
+                counts.update(
+                    rows_checked=len(sample),
+                    pair_compressions_check=len(sample) * len(self.bounded.targets.texts),
+                )
+        return scores, counts
+
+
+class EarlyExit(Mode):
+    name = "approx-early-exit"
+    rules = ("k", "min_score")
+    batch_rows = BATCH_ROWS
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.board: Handle | None = None
+
+    @classmethod
+    def check_settings(cls, config: Any) -> None:
+        share, z = config.early_exit_check, config.early_exit_z
+        if not (isinstance(share, int | float) and 0 <= share <= 1):
+            raise ZipfitError(f"--early-exit-check: a share from 0 to 1, got {share!r}")
+        if not (isinstance(z, int | float) and z > 0):
+            raise ZipfitError(f"--early-exit-z: must be a positive number, got {z!r}")
+
+    def start(self, cluster: Cluster) -> None:
+        if self.config.k is not None:
+            self.board = cluster.shared(ThresholdBoard, self.config.k)
+
+    def scorer(self, targets: PreparedTargets, shard: str) -> CheckedScorer:
+        board = _BoardClient(self.board, shard) if self.board else None
+        bounded = EarlyExitScorer(targets, self.config.rule, Bound(self.config.early_exit_z), board)
+        return CheckedScorer(bounded, self.config.early_exit_check)
+
+    def finish_shard(self, scorer: CheckedScorer, shard: str) -> None:
+        rows = sorted(scorer.checked)
+        scores = np.array([scorer.checked[r][0] for r in rows], dtype=np.float64)
+        lengths = np.array([scorer.checked[r][1] for r in rows], dtype=np.int64)
+        checked = order.entries(scores, np.array(rows, dtype=np.int64), None, lengths)
+        uri = outputs.checks_uri(self.config.out, shard)
+        storage.write_scores(uri, checked, self.config.storage_options)
+
+    def shard_finished(self, shard: str) -> None:
+        if self.board is not None:
+            self.board.send("finish", shard)
+
+    def self_check(
+        self, cluster: Cluster, shards: list[str], boundary: Boundary, counts: Counter
+    ) -> dict[str, Any]:
+        """How many of the dropped rows that were scored anyway the final boundary selects,
+        and the number of rows early exit missed that this implies."""
+        checks = [outputs.checks_uri(self.config.out, shard) for shard in shards]
+        found = cluster.map(_count_selected, checks, boundary, self.config.storage_options)
+        would_be_selected = sum(n for _, n in found)
+        dropped, checked = counts["rows_dropped_early"], counts["rows_checked"]
+        return {
+            "rows_dropped": dropped,
+            "rows_checked": checked,
+            "checked_rows_that_would_be_selected": would_be_selected,
+            "estimated_rows_missed": would_be_selected * dropped / checked if checked else None,
+        }
+
+    def estimate(
+        self,
+        cluster: Cluster,
+        chunks: list[list[bytes]],
+        targets: PreparedTargets,
+        threshold: float,
+        pool_rows: int,
+    ) -> tuple[Interval, float]:
+        """Measured against the predicted threshold, known from the start: a lower bound on
+        a real run's compressions, which learns its threshold as shards finish."""
+        z = self.config.early_exit_z
+        pairs = cluster.map_in_order(_pairs_below, chunks, targets, threshold, z)
+        return mean_interval(np.array([p / len(chunk) for p, chunk in zip(pairs, chunks)])), 0.0
+
+
+def _count_selected(uri: str, boundary: Boundary, options: dict[str, Any]) -> int:
+    return int(boundary.selects(storage.read_scores(uri, options)).sum())
+
+
+def _pairs_below(texts: list[bytes], targets: PreparedTargets, threshold: float, z: float) -> int:
+    """Pair compressions early exit spends on ``texts`` against a fixed threshold."""
+    return EarlyExitScorer(targets, SelectionRule(min_score=threshold), Bound(z))(texts)[1]

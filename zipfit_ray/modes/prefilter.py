@@ -10,14 +10,23 @@ re-scores the best c*K exactly. evaluate_modes.py measures how well it agrees wi
 
 from __future__ import annotations
 
+import time
 import zlib
+from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import zstandard
 
+from zipfit_ray.analysis.cost import Interval
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.kernel.alignment import PreparedTargets
+from zipfit_ray.modes.base import Cluster, Mode
+
 DEFLATE_WINDOW = 32 * 1024  # deflate only looks back this far, so a longer zdict is wasted
 KINDS = ("zlib", "zstd")
+DEFAULT_KIND = "zlib"
 
 
 class DictionaryPrefilter:
@@ -54,3 +63,51 @@ class DictionaryPrefilter:
             return len(stream.compress(data)) + len(stream.flush())
         compressor = self._with_targets if with_targets else self._plain
         return len(compressor.compress(data))
+
+
+class PrefilterScorer:
+    """Every row's prefilter score: two single compressions, no pairs."""
+
+    def __init__(self, prefilter: DictionaryPrefilter) -> None:
+        self.prefilter = prefilter
+
+    def __call__(self, texts: Sequence[bytes], row_ids: np.ndarray) -> tuple[np.ndarray, Counter]:
+        return self.prefilter.score(texts), Counter(pair_compressions=0)
+
+
+class Prefilter(Mode):
+    """The prefilter alone: one pass, its own scores (not ZIP-FIT's, and named so)."""
+
+    name = "approx-prefilter"
+    score_column = "prefilter_score"
+
+    @classmethod
+    def check_settings(cls, config: Any) -> None:
+        if config.prefilter not in KINDS:
+            raise ZipfitError(f"--prefilter: choose from {KINDS}, got {config.prefilter!r}")
+
+    def scorer(self, targets: PreparedTargets, shard: str) -> PrefilterScorer:
+        return PrefilterScorer(DictionaryPrefilter(targets.texts, self.config.prefilter))
+
+    def estimate(
+        self,
+        cluster: Cluster,
+        chunks: list[list[bytes]],
+        targets: PreparedTargets,
+        threshold: float,
+        pool_rows: int,
+    ) -> tuple[Interval, float]:
+        return Interval(0, 0, 0), self.seconds_per_row(cluster, chunks, targets)
+
+    def seconds_per_row(
+        self, cluster: Cluster, chunks: list[list[bytes]], targets: PreparedTargets
+    ) -> float:
+        """The prefilter pass's time per row, measured on the cluster's workers."""
+        found = cluster.map(_timed_pass, chunks, targets.texts, self.config.prefilter)
+        return sum(seconds for _, seconds in found) / sum(len(c) for c in chunks)
+
+
+def _timed_pass(texts: list[bytes], targets: Sequence[bytes], kind: str) -> float:
+    start = time.perf_counter()
+    DictionaryPrefilter(targets, kind).score(texts)
+    return time.perf_counter() - start

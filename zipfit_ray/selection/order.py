@@ -32,9 +32,21 @@ def entries(
     return out
 
 
+def best_first_order(scores: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
+    """The indices that put rows best first: score descending, then row id ascending."""
+    return np.lexsort((np.asarray(row_ids), -np.asarray(scores)))
+
+
 def best_first(items: np.ndarray) -> np.ndarray:
     """All items, sorted best first."""
-    return items[np.lexsort((items["row_id"], -items["score"]))]
+    return items[best_first_order(items["score"], items["row_id"])]
+
+
+def best_first_examples(examples: list[dict]) -> list[dict]:
+    """Example rows (dicts with a score and a row_id), sorted best first."""
+    scores = np.array([e["score"] for e in examples], dtype=np.float64)
+    row_ids = np.array([e["row_id"] for e in examples], dtype=np.int64)
+    return [examples[i] for i in best_first_order(scores, row_ids)]
 
 
 def concatenate(parts: Iterable[np.ndarray]) -> np.ndarray:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
-from zipfit_ray.errors import ZipfitError
+from zipfit_ray.errors import ZipfitError, require_positive_int
 
 
 @dataclass(frozen=True)
@@ -18,22 +19,30 @@ class SelectionRule:
     budget_tokens: int | None = None  # the best rows, in order, while their tokens fit
     min_score: float | None = None  # every row scoring at least this
 
+    FLAGS: ClassVar[dict[str, str]] = {
+        "k": "--k",
+        "budget_tokens": "--budget-tokens",
+        "min_score": "--min-score",
+    }
+
     def __post_init__(self) -> None:
-        given = [f for f in ("k", "budget_tokens", "min_score") if getattr(self, f) is not None]
+        given = [f for f in self.FLAGS if getattr(self, f) is not None]
         if len(given) != 1:
             raise ZipfitError(
                 "give exactly one selection rule: --k, --budget-tokens or --min-score"
                 + (f" (got {', '.join(given)})" if given else "")
             )
-        for flag, value in (("--k", self.k), ("--budget-tokens", self.budget_tokens)):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise ZipfitError(f"{flag}: must be a positive integer, got {value!r}")
+        if self.kind in ("k", "budget_tokens"):
+            require_positive_int(self.FLAGS[self.kind], getattr(self, self.kind))
         if self.min_score is not None and not (
             isinstance(self.min_score, int | float) and math.isfinite(self.min_score)
         ):
             raise ZipfitError(f"--min-score: must be a number, got {self.min_score!r}")
+
+    @property
+    def kind(self) -> str:
+        """Which rule this is: "k", "budget_tokens" or "min_score"."""
+        return next(f for f in self.FLAGS if getattr(self, f) is not None)
 
     @property
     def streamed(self) -> bool:
@@ -41,8 +50,4 @@ class SelectionRule:
         return self.min_score is not None
 
     def describe(self) -> str:
-        if self.k is not None:
-            return f"--k {self.k}"
-        if self.budget_tokens is not None:
-            return f"--budget-tokens {self.budget_tokens}"
-        return f"--min-score {self.min_score}"
+        return f"{self.FLAGS[self.kind]} {getattr(self, self.kind)}"

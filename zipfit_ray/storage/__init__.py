@@ -2,9 +2,12 @@
 
 - ``files``: fsspec filesystems, atomic writes, listing and removing;
 - ``pool``: a pool's files planned into shards, a unit's texts, selected rows written out;
-- ``parquet``: Parquet pool files (footers, row groups) and the job's saved scores;
-- ``jsonl``: JSON-lines pool files, plain or compressed;
-- ``targets``: the target set's file.
+- ``formats``: what a pool file format is (PoolFormat), one module per format:
+  ``parquet`` (footers, row groups; also the job's saved scores) and ``jsonl`` (JSON
+  lines, plain or compressed);
+- ``targets``: the target set's file;
+- ``locations``: an output never in, at or over an input;
+- ``outputs``: the names under --out, and the record of what the job wrote there.
 
 The names below are what the rest of the job uses.
 """
@@ -22,10 +25,11 @@ from zipfit_ray.storage.files import (
     write_atomic,
     write_json,
 )
-from zipfit_ray.storage.jsonl import is_jsonl
+from zipfit_ray.storage.formats import FilePlan, Piece, PoolFormat
 from zipfit_ray.storage.parquet import (
     FOOTER_SAMPLE_BYTES,
     column_bytes,
+    conform,
     first_row,
     read_footer,
     read_scores,
@@ -35,19 +39,18 @@ from zipfit_ray.storage.pool import (
     POSITION_COLUMN,
     ROW_BITS,
     SCORE_COLUMN,
-    FilePlan,
-    Piece,
     PoolScan,
     Shard,
     combine,
-    conform,
     cut_shards,
+    format_of,
     iter_piece_texts,
     list_pool_files,
     output_schema,
     pack_row_id,
     plan_files,
     read_rows,
+    read_texts,
     scan_pool,
     unpack_row_id,
     write_part,
@@ -61,6 +64,7 @@ __all__ = [
     "SCORE_COLUMN",
     "FilePlan",
     "Piece",
+    "PoolFormat",
     "PoolScan",
     "Shard",
     "arrow_filesystem",
@@ -71,7 +75,7 @@ __all__ = [
     "exists",
     "filesystem",
     "first_row",
-    "is_jsonl",
+    "format_of",
     "iter_piece_texts",
     "join",
     "list_names",
@@ -86,6 +90,7 @@ __all__ = [
     "read_rows",
     "read_scores",
     "read_targets",
+    "read_texts",
     "remove",
     "scan_pool",
     "unpack_row_id",

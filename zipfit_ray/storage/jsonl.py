@@ -18,7 +18,7 @@ import hashlib
 import json
 import lzma
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
 
@@ -30,6 +30,7 @@ import zstandard
 
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.storage.files import filesystem, write_atomic
+from zipfit_ray.storage.formats import FilePlan, OnBadRow, Piece, PoolFormat
 
 SUFFIXES = (".jsonl", ".ndjson", ".json")
 CHUNK_BYTES = 1 << 20
@@ -43,8 +44,59 @@ TYPES = {
 }
 DECOMPRESSION_ERRORS = (EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 
-# (0-based line number, why) -> None, for a line that cannot be a row: raise or count
-OnBadLine = Callable[[int, str], None]
+
+class JsonlFormat(PoolFormat):
+    """A unit is a whole file: a compressed stream cannot be split."""
+
+    name = "JSONL"
+    suffixes_note = f"{', '.join(SUFFIXES)}, possibly compressed, e.g. .jsonl.gz, .json.zst"
+    has_footer = False
+
+    def matches(self, path: str) -> bool:
+        return is_jsonl(path)
+
+    def plan(self, uri: str, text_column: str, storage_options: dict[str, Any]) -> FilePlan:
+        try:
+            digest, size = file_digest(uri, storage_options)
+        except OSError as exc:
+            raise ZipfitError(f"{uri}: cannot be read ({exc})") from exc
+        return FilePlan((), None, digest, size)
+
+    def units(self, file_index: int, uri: str, plan_row_groups: tuple[int, ...]) -> list[Piece]:
+        return [Piece(file_index, uri, 0, 0, 0, whole_file=True)]
+
+    def texts(
+        self,
+        piece: Piece,
+        columns: list[str],
+        batch_rows: int,
+        storage_options: dict[str, Any],
+        on_bad_row: OnBadRow | None,
+        kinds: dict[str, set[str]],
+    ) -> Iterator[tuple[list[bytes | None], list | None, np.ndarray]]:
+        return iter_texts(piece.path, columns, batch_rows, storage_options, on_bad_row, kinds)
+
+    def rows(
+        self,
+        path: str,
+        row_group_sizes: tuple[int, ...],
+        numbers: np.ndarray,
+        storage_options: dict[str, Any],
+    ) -> JsonlRows:
+        return JsonlRows(read_records(path, numbers, storage_options))
+
+
+class JsonlRows:
+    """Records read from a JSONL file, as they were parsed."""
+
+    def __init__(self, records: list[dict]) -> None:
+        self._records = records
+
+    def table(self, schema: pa.Schema) -> pa.Table:
+        return records_table(self._records, schema)
+
+    def records(self) -> list[dict]:
+        return self._records
 
 
 def is_jsonl(path: str) -> bool:
@@ -114,7 +166,7 @@ def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
         raise EOFError("the last zstd frame ends early")
 
 
-def parse(number: int, line: bytes, text_field: str, on_bad_line: OnBadLine) -> dict | None:
+def parse(number: int, line: bytes, text_field: str, on_bad_line: OnBadRow) -> dict | None:
     """The line's record if it is a JSON object whose text field is a string or null;
     otherwise ``on_bad_line`` hears why, and None is returned."""
     try:
@@ -140,7 +192,7 @@ def iter_texts(
     fields: list[str],
     batch_rows: int,
     storage_options: dict[str, Any],
-    on_bad_line: OnBadLine | None,
+    on_bad_line: OnBadRow | None,
     kinds: dict[str, set[str]],
 ) -> Iterator[tuple[list[bytes | None], list | None, np.ndarray]]:
     """A file's texts (``fields[0]``; None where null), the values of a second field if one

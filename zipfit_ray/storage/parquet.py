@@ -1,5 +1,5 @@
-"""Parquet pool files: footers, the text column of a row group, rows by position; and the
-job's own Parquet files (saved scores)."""
+"""Parquet pool files (a PoolFormat: footers, the text column of a row group, rows by
+position), and the job's own Parquet files (saved scores)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,94 @@ import pyarrow.parquet as pq
 
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.storage.files import filesystem, write_atomic
+from zipfit_ray.storage.formats import FilePlan, OnBadRow, Piece, PoolFormat
 
 PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 # Bytes read from a file's end to find its footer (more is fetched if the footer is larger).
 # fsspec's default sample is 1 MB and s3fs's read-ahead block several MB: per row group read,
 # that was more than the row group itself (benchmarks/scale.py).
 FOOTER_SAMPLE_BYTES = 64 * 1024
+
+
+class ParquetFormat(PoolFormat):
+    """A unit is a row group; only the columns asked for are fetched."""
+
+    name = "Parquet"
+    suffixes_note = ", ".join(PARQUET_SUFFIXES)
+    has_footer = True
+
+    def matches(self, path: str) -> bool:
+        return path.endswith(PARQUET_SUFFIXES)
+
+    def plan(self, uri: str, text_column: str, storage_options: dict[str, Any]) -> FilePlan:
+        footer = read_footer(uri, storage_options)
+        return FilePlan(
+            tuple(footer.row_group(i).num_rows for i in range(footer.num_row_groups)),
+            footer.schema.to_arrow_schema().serialize().to_pybytes(),
+            footer_digest(footer),
+            column_compressed_bytes(footer, text_column),
+        )
+
+    def units(self, file_index: int, uri: str, plan_row_groups: tuple[int, ...]) -> list[Piece]:
+        starts = np.cumsum([0, *plan_row_groups])
+        return [
+            Piece(file_index, uri, rg, int(starts[rg]), n)
+            for rg, n in enumerate(plan_row_groups)
+            if n
+        ]
+
+    def texts(
+        self,
+        piece: Piece,
+        columns: list[str],
+        batch_rows: int,
+        storage_options: dict[str, Any],
+        on_bad_row: OnBadRow | None,
+        kinds: dict[str, set[str]],
+    ) -> Iterator[tuple[list[bytes | None], list | None, np.ndarray]]:
+        with open_parquet(piece.path, storage_options, [piece.row_group], columns) as file:
+            batches = file.iter_batches(
+                batch_size=batch_rows, row_groups=[piece.row_group], columns=columns
+            )
+            next_row = piece.first_row
+            for batch in batches:
+                texts = column_bytes(batch.column(0))
+                others = batch.column(1).to_pylist() if len(columns) > 1 else None
+                yield texts, others, np.arange(next_row, next_row + len(texts))
+                next_row += len(texts)
+
+    def rows(
+        self,
+        path: str,
+        row_group_sizes: tuple[int, ...],
+        numbers: np.ndarray,
+        storage_options: dict[str, Any],
+    ) -> ParquetRows:
+        return ParquetRows(read_rows(path, row_group_sizes, numbers, storage_options))
+
+
+class ParquetRows:
+    """Rows read from a Parquet file, with its own columns."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+
+    def table(self, schema: pa.Schema) -> pa.Table:
+        return conform(self._table, schema)
+
+    def records(self) -> list[dict]:
+        return self._table.to_pylist()
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The table with exactly ``schema``'s columns, in order (missing ones as nulls)."""
+    columns = [
+        table.column(field.name).cast(field.type)
+        if field.name in table.column_names
+        else pa.nulls(len(table), field.type)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def read_footer(uri: str, storage_options: dict[str, Any]) -> pq.FileMetaData:
@@ -136,15 +218,22 @@ def open_parquet(
 
 
 def write_scores(uri: str, scored: np.ndarray, storage_options: dict[str, Any]) -> None:
-    """Every scored row's (score, row_id, tokens, length), for selecting again without scoring."""
+    """Scored rows (a numpy structured array: score, row_id, tokens, length), a column per
+    field, for the cut, the writing and selecting again without scoring."""
     table = pa.table({name: scored[name] for name in scored.dtype.names})
     write_atomic(uri, table, storage_options)
 
 
-def read_scores(uri: str, storage_options: dict[str, Any]) -> pa.Table:
+def read_scores(uri: str, storage_options: dict[str, Any]) -> np.ndarray:
+    """What write_scores wrote, as the structured array it was."""
     fs, path = filesystem(uri, storage_options)
     with fs.open(path, "rb") as f:
-        return pq.read_table(f)
+        table = pq.read_table(f)
+    columns = {name: table.column(name).to_numpy() for name in table.column_names}
+    found = np.empty(table.num_rows, dtype=[(n, c.dtype) for n, c in columns.items()])
+    for name, column in columns.items():
+        found[name] = column
+    return found
 
 
 def first_row(uri: str, columns: list[str], storage_options: dict[str, Any]) -> dict | None:

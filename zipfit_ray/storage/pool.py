@@ -1,5 +1,6 @@
 """The pool: its files listed and planned into shards, the texts of a unit of work, and
-selected rows read back and written out. Each format's own reading is in its module."""
+selected rows read back and written out, whatever their format (FORMATS: each format's own
+reading is in its module)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,18 @@ import pyarrow as pa
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.storage import jsonl, parquet
 from zipfit_ray.storage.files import filesystem, uri_of, write_atomic
+from zipfit_ray.storage.formats import FilePlan, OnBadRow, Piece, PoolFormat
 
 ROW_BITS = 40  # a row id is file index << 40 | row within the file
 SCORE_COLUMN = "zipfit_score"
 POSITION_COLUMN = "zipfit_position"  # with --order score: file index << ROW_BITS | row in file
 FOOTER_READERS = 16  # concurrent footer reads while planning (IO-bound)
+FORMATS: tuple[PoolFormat, ...] = (parquet.ParquetFormat(), jsonl.JsonlFormat())
+
+
+def format_of(path: str) -> PoolFormat:
+    """The format a file's name says, Parquet where it says none (a file named as such)."""
+    return next((f for f in FORMATS if f.matches(path)), FORMATS[0])
 
 
 def pack_row_id(file_index: int, row_index: np.ndarray | int) -> np.ndarray:
@@ -31,22 +39,6 @@ def unpack_row_id(row_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of pack_row_id: (file index, row index within the file)."""
     row_ids = np.asarray(row_ids, dtype=np.int64)
     return row_ids >> ROW_BITS, row_ids & ((1 << ROW_BITS) - 1)
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A unit of reading: one row group of a Parquet file, or a whole JSONL file (row group
-    0, rows unknown until read: num_rows 0)."""
-
-    file_index: int
-    path: str
-    row_group: int
-    first_row: int  # index within the file of the row group's first row
-    num_rows: int
-
-    def describe(self) -> str:
-        """How errors name it: the file, and the row group if the file has them."""
-        return self.path if jsonl.is_jsonl(self.path) else f"{self.path} row group {self.row_group}"
 
 
 @dataclass(frozen=True)
@@ -78,12 +70,13 @@ class PoolScan:
         return sum(sum(groups) for groups in self.row_groups)
 
     @property
-    def jsonl_files(self) -> int:
-        return sum(jsonl.is_jsonl(f) for f in self.files)
+    def footerless_files(self) -> int:
+        """Files whose rows and columns are known only once they are read (JSONL)."""
+        return sum(not format_of(f).has_footer for f in self.files)
 
 
 def is_pool_file(path: str) -> bool:
-    return path.endswith(parquet.PARQUET_SUFFIXES) or jsonl.is_jsonl(path)
+    return any(f.matches(path) for f in FORMATS)
 
 
 def list_pool_files(uris: Sequence[str], storage_options: dict[str, Any]) -> list[str]:
@@ -100,9 +93,8 @@ def list_pool_files(uris: Sequence[str], storage_options: dict[str, Any]) -> lis
             matches = [p for p in fs.find(path) if is_pool_file(p) and not _hidden(p[len(path) :])]
             if not matches:
                 raise ZipfitError(
-                    f"--pool: no Parquet or JSONL files under {uri} (by their names: "
-                    f"{', '.join(parquet.PARQUET_SUFFIXES + jsonl.SUFFIXES)}, the latter "
-                    "possibly compressed, e.g. .jsonl.gz, .json.zst)"
+                    f"--pool: no {' or '.join(f.name for f in FORMATS)} files under {uri} (by "
+                    f"their names: {'; '.join(f.suffixes_note for f in FORMATS)})"
                 )
         elif fs.exists(path):
             matches = [path]
@@ -117,25 +109,14 @@ def _hidden(relative_path: str) -> bool:
     return any(part.startswith(("_", ".")) for part in relative_path.split("/") if part)
 
 
-@dataclass(frozen=True)
-class FilePlan:
-    """What planning learns of one file without reading its data: small, so that tasks can
-    plan many files and hand the driver only this."""
-
-    row_groups: tuple[int, ...]  # rows per row group (JSONL: ())
-    schema: bytes | None  # the Arrow schema, serialized (JSONL: None)
-    digest: str  # the footer's hash, or a JSONL file's stamp
-    text_bytes: int  # the text column's compressed bytes (JSONL: the file's)
-
-
 def plan_files(
     listed: Sequence[str],
     text_column: str,
     storage_options: dict[str, Any],
     on_file: Callable[[], None] = lambda: None,
 ) -> list[FilePlan | ZipfitError]:
-    """Each file's plan, or why it cannot be had, in order: Parquet footers read with
-    FOOTER_READERS threads (IO-bound), JSONL files from their listing entries."""
+    """Each file's plan, or why it cannot be had, in order, FOOTER_READERS at a time
+    (IO-bound)."""
     with ThreadPoolExecutor(FOOTER_READERS) as pool:
         plans = []
         for plan in pool.map(lambda f: _plan_or_error(f, text_column, storage_options), listed):
@@ -148,21 +129,9 @@ def _plan_or_error(
     uri: str, text_column: str, storage_options: dict[str, Any]
 ) -> FilePlan | ZipfitError:
     try:
-        if jsonl.is_jsonl(uri):
-            try:
-                digest, size = jsonl.file_digest(uri, storage_options)
-            except OSError as exc:
-                raise ZipfitError(f"{uri}: cannot be read ({exc})") from exc
-            return FilePlan((), None, digest, size)
-        footer = parquet.read_footer(uri, storage_options)
+        return format_of(uri).plan(uri, text_column, storage_options)
     except ZipfitError as exc:
         return exc
-    return FilePlan(
-        tuple(footer.row_group(i).num_rows for i in range(footer.num_row_groups)),
-        footer.schema.to_arrow_schema().serialize().to_pybytes(),
-        parquet.footer_digest(footer),
-        parquet.column_compressed_bytes(footer, text_column),
-    )
 
 
 def scan_pool(
@@ -234,8 +203,9 @@ def output_schema(scan_schema: pa.Schema, kinds: dict[str, list[str]]) -> pa.Sch
 
 
 def cut_shards(scan: PoolScan, shard_rows: int) -> tuple[Shard, ...]:
-    """Consecutive row groups, in pool order, until a shard holds at least ``shard_rows`` rows
-    (a larger row group is a shard of its own); a JSONL file is a shard of its own."""
+    """Consecutive units (row groups), in pool order, until a shard holds at least
+    ``shard_rows`` rows (a larger unit is a shard of its own); a file without a footer is a
+    shard of its own."""
     shards: list[Shard] = []
     pending: list[Piece] = []
 
@@ -246,16 +216,12 @@ def cut_shards(scan: PoolScan, shard_rows: int) -> tuple[Shard, ...]:
             pending = []
 
     for file_index, (uri, sizes) in enumerate(zip(scan.files, scan.row_groups)):
-        if jsonl.is_jsonl(uri):
+        file_format = format_of(uri)
+        if not file_format.has_footer:
             flush()
-            shards.append(Shard(len(shards), (Piece(file_index, uri, 0, 0, 0),)))
-            continue
-        first_row = 0
-        for rg, n in enumerate(sizes):
-            if n:
-                pending.append(Piece(file_index, uri, rg, first_row, n))
-            first_row += n
-            if sum(p.num_rows for p in pending) >= shard_rows:
+        for piece in file_format.units(file_index, uri, sizes):
+            pending.append(piece)
+            if not file_format.has_footer or sum(p.num_rows for p in pending) >= shard_rows:
                 flush()
     flush()
     return tuple(shards)
@@ -266,35 +232,15 @@ def iter_piece_texts(
     columns: list[str],
     batch_rows: int,
     storage_options: dict[str, Any],
-    on_bad_line: jsonl.OnBadLine | None = None,
+    on_bad_row: OnBadRow | None = None,
     kinds: dict[str, set[str]] | None = None,
 ) -> Iterator[tuple[list[bytes | None], list | None, np.ndarray]]:
     """One unit's texts (None where null), the values of a second column if one is named
-    (else None), and the row ids, ``batch_rows`` rows at a time. A unit is a Parquet row
-    group (only these columns' bytes are fetched) or a whole JSONL file (its bad lines go to
-    ``on_bad_line``, by default an error; its records' fields to ``kinds``)."""
-    if jsonl.is_jsonl(piece.path):
-        for texts, others, numbers in jsonl.iter_texts(
-            piece.path,
-            columns,
-            batch_rows,
-            storage_options,
-            on_bad_line,
-            {} if kinds is None else kinds,
-        ):
-            yield texts, others, pack_row_id(piece.file_index, numbers)
-        return
-    with parquet.open_parquet(piece.path, storage_options, [piece.row_group], columns) as file:
-        batches = file.iter_batches(
-            batch_size=batch_rows, row_groups=[piece.row_group], columns=columns
-        )
-        next_row = piece.first_row
-        for batch in batches:
-            texts = parquet.column_bytes(batch.column(0))
-            others = batch.column(1).to_pylist() if len(columns) > 1 else None
-            rows = np.arange(next_row, next_row + len(texts))
-            next_row += len(texts)
-            yield texts, others, pack_row_id(piece.file_index, rows)
+    (else None), and the row ids, ``batch_rows`` rows at a time (see PoolFormat.texts)."""
+    for texts, others, numbers in format_of(piece.path).texts(
+        piece, columns, batch_rows, storage_options, on_bad_row, {} if kinds is None else kinds
+    ):
+        yield texts, others, pack_row_id(piece.file_index, numbers)
 
 
 def read_rows(
@@ -304,11 +250,23 @@ def read_rows(
     storage_options: dict[str, Any],
     schema: pa.Schema,
 ) -> pa.Table:
-    """The given rows of one pool file (rows within it, JSONL: line numbers), in the order
-    given, as ``schema``; only the row groups holding them are fetched."""
-    if jsonl.is_jsonl(path):
-        return jsonl.records_table(jsonl.read_records(path, rows, storage_options), schema)
-    return conform(parquet.read_rows(path, row_group_sizes, rows, storage_options), schema)
+    """The given rows of one pool file (by their number in it), in the order given, as
+    ``schema``; only the units holding them are read."""
+    return format_of(path).rows(path, tuple(row_group_sizes), rows, storage_options).table(schema)
+
+
+def read_texts(
+    path: str,
+    row_group_sizes: Sequence[int],
+    rows: np.ndarray,
+    column: str,
+    max_bytes: int,
+    storage_options: dict[str, Any],
+) -> list[bytes]:
+    """The non-null texts of the given rows of one file, cut to max_bytes as in scoring."""
+    text_only = pa.schema([(column, pa.large_binary())])
+    table = read_rows(path, row_group_sizes, rows, storage_options, text_only)
+    return [t[:max_bytes] for t in parquet.column_bytes(table.column(0)) if t is not None]
 
 
 def write_part(
@@ -331,14 +289,9 @@ def write_part(
     for f in np.unique(file_index):
         mine = np.flatnonzero(file_index == f)
         path, row_group_sizes = files[int(f)]
-        if jsonl.is_jsonl(path):
-            found = jsonl.read_records(path, row_index[mine], storage_options)
-            tables.append(jsonl.records_table(found, schema))
-        else:
-            read = parquet.read_rows(path, row_group_sizes, row_index[mine], storage_options)
-            found = read.to_pylist() if out_format != "parquet" else []
-            tables.append(conform(read, schema))
-        records += found
+        rows = format_of(path).rows(path, row_group_sizes, row_index[mine], storage_options)
+        tables.append(rows.table(schema))
+        records += rows.records() if out_format != "parquet" else []
         positions.append(mine)
     order = np.argsort(np.concatenate(positions), kind="stable") if positions else []
     table = pa.concat_tables(tables).take(order) if tables else schema.empty_table()
@@ -352,14 +305,3 @@ def write_part(
         rows = [records[i] | {score_column: s} for i, s in zip(order, selected["score"].tolist())]
         jsonl.write_records(uri, rows, storage_options)
     return table
-
-
-def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """The table with exactly ``schema``'s columns, in order (missing ones as nulls)."""
-    columns = [
-        table.column(field.name).cast(field.type)
-        if field.name in table.column_names
-        else pa.nulls(len(table), field.type)
-        for field in schema
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)

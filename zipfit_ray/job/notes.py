@@ -1,0 +1,193 @@
+"""What tasks tell the driver, typed, and what the driver makes of it: the notes of a scored
+shard and of a written part (small: counts, histograms, a few example rows; never rows),
+their running totals, and summary.json, built here and nowhere else."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from zipfit_ray.kernel import compressors
+from zipfit_ray.selection import histograms
+from zipfit_ray.selection.order import best_first_examples
+
+EXAMPLES = 5  # best and last selected rows kept for the report
+EXAMPLE_CHARS = 600  # of each, as text
+# in every summary, 0 where nothing happened
+COUNTS = (
+    "rows_read",
+    "rows_skipped_null",
+    "rows_truncated",
+    "rows_skipped_bad_file",
+    "rows_skipped_bad_line",
+)
+SKIPPED_ROWS = ("rows_skipped_bad_file", "rows_skipped_bad_line")  # rows_total = read + these
+BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
+
+
+@dataclass
+class PartNotes:
+    """A written part of the selection: its name (None: nothing selected, nothing written),
+    rows, tokens, groups, histograms, and its best and last rows (best first)."""
+
+    part: str | None = None
+    rows: int = 0
+    tokens: int = 0
+    groups: dict[str, int] = field(default_factory=dict)
+    histogram: list[int] = field(default_factory=list)
+    length_histogram: list[int] = field(default_factory=list)
+    best: list[dict[str, Any]] = field(default_factory=list)
+    last: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ShardNotes:
+    """A scored shard (also what its checkpoint holds): counts, the files it could not
+    read, rows per --group-column value, histograms of its scores, tokens and lengths, the
+    part it wrote itself (--min-score), and the JSONL fields it saw, with their kinds."""
+
+    counts: dict[str, float]
+    bad_files: list[str]
+    groups: dict[str, int]
+    histogram: np.ndarray
+    token_histogram: np.ndarray
+    length_histogram: np.ndarray
+    selected: PartNotes | None = None
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    resumed: bool = False  # loaded from its checkpoint, not scored in this run
+
+    def __post_init__(self) -> None:
+        if isinstance(self.selected, dict):  # as a checkpoint's JSON holds it
+            self.selected = PartNotes(**self.selected)
+
+
+@dataclass
+class Selection:
+    """The written parts' notes, added up."""
+
+    parts: list[str] = field(default_factory=list)
+    rows: int = 0
+    tokens: int = 0
+    histogram: np.ndarray = field(default_factory=lambda: histograms.histogram(np.empty(0)))
+    length_histogram: np.ndarray = field(default_factory=lambda: histograms.length_histogram([]))
+    groups: Counter = field(default_factory=Counter)
+    best: list[dict[str, Any]] = field(default_factory=list)  # the best rows, best first
+    last: list[dict[str, Any]] = field(default_factory=list)  # the last rows selected
+
+    def add(self, written: PartNotes) -> None:
+        if written.part is None:
+            return
+        self.parts.append(written.part)
+        self.rows += written.rows
+        self.tokens += written.tokens
+        self.histogram += np.asarray(written.histogram)
+        self.length_histogram += np.asarray(written.length_histogram)
+        self.groups.update(written.groups)
+        self.best = best_first_examples(self.best + written.best)[:EXAMPLES]
+        self.last = best_first_examples(self.last + written.last)[-EXAMPLES:]
+
+    def quantiles(self) -> dict[str, float]:
+        """Read off the histogram, but the lowest and highest exactly."""
+        if not self.rows:
+            return {}
+        found = histograms.histogram_quantiles(self.histogram)
+        return {**found, "q0": self.last[-1]["score"], "q1": self.best[0]["score"]}
+
+
+@dataclass
+class Tally:
+    """The shards' notes, added up as they come in."""
+
+    counts: Counter = field(default_factory=Counter)
+    shards_resumed: int = 0
+    bad_files: list[str] = field(default_factory=list)
+    groups: Counter = field(default_factory=Counter)
+    histogram: np.ndarray = field(default_factory=lambda: histograms.histogram(np.empty(0)))
+    token_histogram: np.ndarray = field(default_factory=lambda: histograms.histogram(np.empty(0)))
+    length_histogram: np.ndarray = field(default_factory=lambda: histograms.length_histogram([]))
+    selection: Selection = field(default_factory=Selection)  # --min-score: written by shards
+    fields: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per shard: JSONL
+
+    def add(self, shard: str, notes: ShardNotes) -> None:
+        self.counts.update(notes.counts)
+        self.shards_resumed += notes.resumed
+        self.bad_files += notes.bad_files
+        self.groups.update(notes.groups)
+        self.histogram += notes.histogram
+        self.token_histogram += notes.token_histogram
+        self.length_histogram += notes.length_histogram
+        self.fields[shard] = notes.fields
+        if notes.selected is not None:
+            self.selection.add(notes.selected)
+
+
+@dataclass
+class Outcome:
+    """What a selection run found, for its summary."""
+
+    tally: Tally
+    selection: Selection
+    shards_total: int
+    early_exit_check: dict[str, Any] | None
+
+
+def summary(
+    config: Any, score_column: str, outcome: Outcome, pool: dict[str, Any]
+) -> dict[str, Any]:
+    """summary.json (but the seconds per phase, added once the report is written): the
+    counts, the rule, the selection's figures and examples, histograms, groups, the
+    arguments (storage option values left out) and the compressor. ``pool`` holds what the
+    driver knows of the pool and its inputs (files, rows_total, targets or scores, ...)."""
+    tally, selection = outcome.tally, outcome.selection
+    bins = histograms.BIN_EDGES
+    return {
+        **dict.fromkeys(COUNTS, 0),
+        **tally.counts,
+        "shards_total": outcome.shards_total,
+        "shards_resumed": tally.shards_resumed,
+        "rule": config.rule.describe(),
+        "mode": config.mode,
+        "score_column": score_column,
+        "rows_selected": selection.rows,
+        "tokens_selected": selection.tokens,
+        "parts": sorted(selection.parts),
+        "selected_score_quantiles": selection.quantiles(),
+        "examples": {"best": selection.best, "last": selection.last},
+        "histograms": {
+            "bins": [float(bins[0]), float(bins[-1]), len(bins) - 1],
+            "pool": tally.histogram.tolist(),
+            "selected": selection.histogram.tolist(),
+            "length_edges": histograms.LENGTH_EDGES.tolist(),
+            "pool_lengths": tally.length_histogram.tolist(),
+            "selected_lengths": selection.length_histogram.tolist(),
+        },
+        "groups": {"pool": dict(tally.groups), "selected": dict(selection.groups)}
+        if config.group_column
+        else None,
+        "early_exit_check": outcome.early_exit_check,
+        **pool,
+        "arguments": config.public_dict(),
+        "compressor": compressors.describe(config.compressor, config.level),
+    }
+
+
+def rows_total(counts: Counter) -> int:
+    """Every row the pool holds: those read, and those in files or lines left out."""
+    return sum(counts[k] for k in ("rows_read", *SKIPPED_ROWS))
+
+
+def bad_files(planned: tuple[str, ...], scored: list[str]) -> dict[str, Any]:
+    """The files left out, as summary.json lists them: unreadable when planned or scored."""
+    found = list(dict.fromkeys([*planned, *scored]))
+    return {"files_skipped": len(found), "bad_files": found[:BAD_FILES_LISTED]}
+
+
+def excerpt(value: str | bytes | None) -> str:
+    """The start of a text, as the report shows it."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    value = value or ""
+    return value if len(value) <= EXAMPLE_CHARS else value[:EXAMPLE_CHARS] + " […]"

@@ -1,0 +1,88 @@
+"""Planning on the cluster: the pool's files listed and planned (in tasks when there are
+many), and cut into shards sized for the cluster's CPUs."""
+
+from __future__ import annotations
+
+from zipfit_ray import storage
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.job.checkpoints import shard_name
+from zipfit_ray.job.runtime import RayCluster, cluster_cpus, run_on_ray
+from zipfit_ray.progress import Progress, log
+
+MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
+SHARDS_PER_CPU = 16  # default lower bound on shards per CPU, so the last wave of tasks is short
+PLAN_IN_TASKS_FROM = 2000  # files: from this many, footers are read in Ray tasks
+PLAN_CHUNK_FILES = 500  # files per planning task
+
+
+def plan_pool(config: SelectConfig) -> storage.PoolScan:
+    """List the pool and plan its files: here with threads, or, past PLAN_IN_TASKS_FROM
+    files, in Ray tasks of PLAN_CHUNK_FILES files each, so that footers are fetched from
+    many nodes at once (benchmarks/planning.py: ~5 ms per file from one driver)."""
+    options = config.storage_options
+    files = storage.list_pool_files(config.pool, options)
+    progress = Progress("plan", len(files), "files")
+    if len(files) < PLAN_IN_TASKS_FROM:
+        plans = storage.plan_files(files, config.text_column, options, lambda: progress.advance(1))
+    else:
+        plans = run_on_ray(
+            config.address, config.num_cpus, lambda: _plan_in_tasks(files, config, progress)
+        )
+    progress.close()
+    return storage.combine(
+        files,
+        plans,
+        config.text_column,
+        skip_bad_files=config.on_bad_file == "skip",
+        group_column=config.group_column,
+    )
+
+
+def _plan_in_tasks(
+    files: list[str], config: SelectConfig, progress: Progress
+) -> list[storage.FilePlan | ZipfitError]:
+    """Footers in tasks; files without one here, from the listing just made (its entries
+    are cached: no request per file, where a task would send one)."""
+    options = config.storage_options
+    footed = [f for f in files if storage.format_of(f).has_footer]
+    footerless = [f for f in files if not storage.format_of(f).has_footer]
+    chunks = [
+        tuple(footed[i : i + PLAN_CHUNK_FILES]) for i in range(0, len(footed), PLAN_CHUNK_FILES)
+    ]
+    found: dict[str, storage.FilePlan | ZipfitError] = {}
+    cluster = RayCluster(config.max_in_flight, options)
+    for chunk, plans in cluster.map(storage.plan_files, chunks, config.text_column, options):
+        found |= zip(chunk, plans)
+        progress.advance(len(plans))
+    found |= zip(footerless, storage.plan_files(footerless, config.text_column, options))
+    progress.advance(len(footerless))
+    return [found[f] for f in files]
+
+
+def shards(scan: storage.PoolScan, config: SelectConfig) -> list[tuple[storage.Shard, str]]:
+    """The pool's shards and their names, sized by --shard-rows or for the cluster (call on
+    Ray)."""
+    shard_rows = config.shard_rows or auto_shard_rows(scan.num_rows)
+    found = storage.cut_shards(scan, shard_rows)
+    _warn_if_row_groups_limit_parallelism(found, shard_rows)
+    return [(shard, shard_name(shard)) for shard in found]
+
+
+def auto_shard_rows(num_rows: int) -> int:
+    """Small enough for SHARDS_PER_CPU shards per CPU (balance), at most MAX_SHARD_ROWS."""
+    return max(1, min(MAX_SHARD_ROWS, -(-num_rows // (SHARDS_PER_CPU * cluster_cpus()))))
+
+
+def _warn_if_row_groups_limit_parallelism(shards: tuple[storage.Shard, ...], rows: int) -> None:
+    """A row group is never split (each task would fetch all of it), so a pool of a few
+    large row groups leaves CPUs idle; say so, and what to do."""
+    cpus = cluster_cpus()
+    largest = max((p.num_rows for s in shards for p in s.pieces), default=0)
+    if len(shards) < cpus and largest > rows:
+        log(
+            f"warning: {cpus} CPUs but {len(shards)} shard(s): the pool's row groups (up to "
+            f"{largest:,} rows) are larger than a shard ({rows:,} rows) and are not split; "
+            f"rewrite it with smaller row groups, e.g. pyarrow.parquet.write_table(..., "
+            f"row_group_size={rows})"
+        )

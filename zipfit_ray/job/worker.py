@@ -1,0 +1,159 @@
+"""What runs on a worker: plain functions that the driver submits as tasks (runtime.RayCluster),
+each reading and writing its own files and returning small notes, never rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from zipfit_ray import storage
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.job import checkpoints, scoring
+from zipfit_ray.job.notes import EXAMPLES, PartNotes, ShardNotes, excerpt
+from zipfit_ray.kernel.alignment import PreparedTargets
+from zipfit_ray.modes.base import Mode
+from zipfit_ray.selection import cut, histograms, order
+from zipfit_ray.selection.tokens import TokenCounter
+from zipfit_ray.storage import outputs
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every task needs, put in the object store once."""
+
+    config: SelectConfig
+    mode: Mode  # started: it may hold what its shards share (early exit's board)
+    targets: PreparedTargets | None  # None when re-selecting from saved scores
+    tokenizer_json: str | None
+    files: dict[int, tuple[str, tuple[int, ...]]]  # file index -> (path, row group sizes)
+    schema: pa.Schema  # the output's columns (with JSONL files: known once all are read)
+    streamed: bool = False  # --min-score on a pool without JSONL: shards write their rows
+
+
+def process_shard(job: tuple[storage.Shard | str, str, bool], shared: Shared) -> ShardNotes:
+    """Score one shard (``job``: the shard, its name, and whether its checkpoint is to be
+    loaded instead) and save its scored rows; or, ``job[0]`` a path, count the scores a job
+    saved there. Returns the notes for the driver.
+
+    The checkpoint is written by the task itself, so finished work survives the driver.
+    """
+    source, name, resume = job
+    config = shared.config
+    checkpoint = checkpoints.uri(config.out, name)
+    if resume:
+        return checkpoints.load(checkpoint, config.storage_options)
+    if isinstance(source, str):
+        entries = storage.read_scores(source, config.storage_options)
+        return _conclude(
+            scoring.ShardOutcome(entries, Counter(rows_read=len(entries))), shared, name, None
+        )
+    # rows' tokens are needed to select by budget and to save for reselect; otherwise only
+    # the selected rows' tokens are counted, as they are written
+    needs_tokens = config.budget_tokens is not None or config.all_scores
+    tokens = TokenCounter(shared.tokenizer_json) if needs_tokens else None
+    scorer = shared.mode.scorer(shared.targets, name)
+    scored = scoring.score_shard(source, scorer, config, tokens, shared.mode.batch_rows)
+    shared.mode.finish_shard(scorer, name)
+    notes = _conclude(scored, shared, name, outputs.scores_uri(config.out, name))
+    checkpoints.save(checkpoint, notes, config.storage_options)
+    return notes
+
+
+def _conclude(
+    outcome: scoring.ShardOutcome, shared: Shared, name: str, save_to: str | None
+) -> ShardNotes:
+    """From all of a shard's scored rows to what it contributes: its saved scores (to
+    ``save_to``), histograms of scores, tokens and lengths; with --min-score the boundary is
+    known, so its selected rows are written out here."""
+    config, scored = shared.config, outcome.entries
+    if save_to is not None:
+        storage.write_scores(save_to, scored, config.storage_options)
+    selected = None
+    if shared.streamed:
+        kept = scored[cut.at_least(config.min_score).selects(scored)]
+        part = storage.join(config.out, outputs.streamed_part_name(name, config.part_suffix))
+        selected = write_selected(part, kept, shared)
+    return ShardNotes(
+        counts=dict(outcome.counts),
+        bad_files=outcome.bad_files,
+        groups=dict(outcome.groups),
+        histogram=histograms.histogram(scored["score"]),
+        token_histogram=histograms.histogram(scored["score"], scored["tokens"]),
+        length_histogram=histograms.length_histogram(scored["length"]),
+        selected=selected,
+        fields=outcome.fields,
+    )
+
+
+def count_windows(uri: str, windows: list[cut.Window], options: dict[str, Any]) -> cut.Counts:
+    """One shard's saved rows counted per window of the order (see cut.find)."""
+    return cut.count(storage.read_scores(uri, options), windows)
+
+
+def gather_window(uri: str, window: cut.Window, options: dict[str, Any]) -> np.ndarray:
+    """One shard's saved rows inside a window: the boundary's neighbourhood."""
+    entries = storage.read_scores(uri, options)
+    return entries[window.holds(entries)]
+
+
+def count_selected(uri: str, boundary: cut.Boundary, options: dict[str, Any]) -> int:
+    return int(boundary.selects(storage.read_scores(uri, options)).sum())
+
+
+def write_part(job: tuple[str, list[str]], boundary: cut.Boundary, shared: Shared) -> PartNotes:
+    """The selected rows of consecutive shards (``job``: the part's URI and the shards'
+    saved scores) as one part, each row group they touch read once."""
+    part_uri, uris = job
+    options = shared.config.storage_options
+    selected = order.concatenate(
+        entries[boundary.selects(entries)]
+        for entries in (storage.read_scores(u, options) for u in uris)
+    )
+    return write_selected(part_uri, selected, shared)
+
+
+def write_selected(uri: str, selected: np.ndarray, shared: Shared) -> PartNotes:
+    """Write selected rows as one part in pool order, every pool column plus the score.
+    Returns what the summary and report need of them: counts, histograms, tokens, groups
+    and the best and last few rows (an empty selection writes nothing)."""
+    config = shared.config
+    if len(selected) == 0:
+        return PartNotes()
+    selected = selected[np.argsort(selected["row_id"], kind="stable")]
+    table = storage.write_part(
+        uri,
+        selected,
+        shared.files,
+        shared.schema,
+        config.storage_options,
+        shared.mode.score_column,
+        with_position=config.order == "score",
+        out_format=config.out_format,
+    )
+    texts = storage.column_bytes(table.column(config.text_column))
+    tokens = TokenCounter(shared.tokenizer_json).count([t[: config.max_bytes] for t in texts])
+    best_first = order.best_first_order(selected["score"], selected["row_id"])
+
+    def example(i: int) -> dict[str, Any]:
+        row = selected[i]
+        return {
+            "score": float(row["score"]),
+            "row_id": int(row["row_id"]),
+            "text": excerpt(texts[i]),
+        }
+
+    groups = table.column(config.group_column).to_pylist() if config.group_column else []
+    return PartNotes(
+        part=uri.rsplit("/", 1)[-1],
+        rows=len(selected),
+        tokens=int(tokens.sum()),
+        groups=dict(scoring.group_counts(groups)),
+        histogram=histograms.histogram(selected["score"]).tolist(),
+        length_histogram=histograms.length_histogram(selected["length"]).tolist(),
+        best=[example(i) for i in best_first[:EXAMPLES]],
+        last=[example(i) for i in best_first[-EXAMPLES:]],
+    )

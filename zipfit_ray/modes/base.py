@@ -1,0 +1,143 @@
+"""The interface every mode plugs into: one subclass of Mode per module, registered in
+``modes/__init__.py``.
+
+A mode says how a shard's rows are scored (``scorer``), with which rule the first cut is
+made (``first_pass_rule``), what happens between that cut and the writing
+(``after_cut``), and what it reports of itself (``self_check``). Exact ZIP-FIT is the base
+behaviour; an approximation overrides what it does differently. The hooks run in the
+driver or in a scoring task, as each says; what needs the cluster goes through the small
+``Cluster`` interface the Ray layer hands them, so no mode imports Ray.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import numpy as np
+
+from zipfit_ray.analysis.cost import Interval
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.kernel.alignment import PreparedTargets
+from zipfit_ray.selection.cut import Boundary
+from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.storage import SCORE_COLUMN
+
+if TYPE_CHECKING:
+    from zipfit_ray.config import SelectConfig
+
+BATCH_ROWS = 1024  # rows per scorer call
+
+# (texts, their row ids) -> (scores, NaN where the row was dropped unscored; counts such as
+# pair_compressions, added to the job's)
+Scorer = Callable[[Sequence[bytes], np.ndarray], tuple[np.ndarray, Counter]]
+
+
+class Handle(Protocol):
+    """An object the driver and every task share (on Ray, an actor)."""
+
+    def call(self, method: str, *args: Any) -> Any: ...
+
+    def send(self, method: str, *args: Any) -> None: ...
+
+
+class Cluster(Protocol):
+    """What the Ray layer offers a mode's driver-side steps."""
+
+    def map(
+        self, function: Callable[..., Any], items: Iterable[Any], *common: Any
+    ) -> Iterator[tuple[Any, Any]]:
+        """(item, function(item, *common)) for every item, run as tasks, in the order they
+        finish (add them up as they come: one per shard would not fit the driver)."""
+
+    def map_in_order(
+        self, function: Callable[..., Any], items: Sequence[Any], *common: Any
+    ) -> list:
+        """[function(item, *common) for item in items], run as tasks: for a few results
+        whose order matters (a float sum's last bits do)."""
+
+    def shared(self, cls: type, *args: Any) -> Handle:
+        """cls(*args), reachable from every task."""
+
+    def cut(
+        self, rule: SelectionRule, rows: np.ndarray, tokens: np.ndarray, saved: list[str]
+    ) -> Boundary:
+        """Where ``rule`` cuts the scores saved at ``saved``, whose histogram of rows (and
+        of tokens) per histograms bin is given."""
+
+
+class Mode:
+    """Exact ZIP-FIT's way of doing each step; a subclass overrides what its mode changes."""
+
+    name: ClassVar[str]
+    exact: ClassVar[bool] = False  # every score it writes is ZIP-FIT's, for every row
+    score_column: ClassVar[str] = SCORE_COLUMN  # what its scores are called in the output
+    rules: ClassVar[tuple[str, ...]] = ("k",)  # SelectionRule.kind values it selects with
+    batch_rows: ClassVar[int] = BATCH_ROWS
+    after_cut_phase: ClassVar[str | None] = None  # the name its after_cut is timed under
+
+    def __init__(self, config: SelectConfig) -> None:
+        self.config = config
+
+    @classmethod
+    def check_settings(cls, config: SelectConfig) -> None:
+        """Raise ZipfitError if this mode's own flags hold bad values (checked whatever the
+        mode, so that a typo fails before the user switches modes)."""
+
+    @classmethod
+    def check(cls, config: SelectConfig) -> None:
+        """Raise ZipfitError if this mode, chosen, cannot run ``config``."""
+        if config.all_scores and not cls.exact:
+            raise ZipfitError(f"--all-scores: only with --mode exact (not {cls.name})")
+        if config.rule.kind not in cls.rules:
+            flags = " or ".join(SelectionRule.FLAGS[kind] for kind in cls.rules)
+            raise ZipfitError(f"--mode {cls.name}: select with {flags}")
+
+    def start(self, cluster: Cluster) -> None:
+        """Driver, before any shard is scored."""
+
+    def scorer(self, targets: PreparedTargets, shard: str) -> Scorer:
+        """Scoring task: how the rows of ``shard`` are scored."""
+        raise NotImplementedError
+
+    def finish_shard(self, scorer: Scorer, shard: str) -> None:
+        """Scoring task, once every row of ``shard`` went through ``scorer``."""
+
+    def shard_finished(self, shard: str) -> None:
+        """Driver, as each shard's task returns."""
+
+    def first_pass_rule(self) -> SelectionRule:
+        """The rule of the first cut of the scored rows."""
+        return self.config.rule
+
+    def after_cut(
+        self,
+        cluster: Cluster,
+        saved: list[str],
+        shards: list[str],
+        boundary: Boundary,
+        shared: Any,
+    ) -> tuple[list[str], Boundary, Counter]:
+        """Driver, between the first cut and the writing: where the scores to select from
+        are saved, the final boundary, and the work it added (counts). ``shared`` is what
+        every task was handed."""
+        return saved, boundary, Counter()
+
+    def self_check(self, cluster: Cluster, shards: list[str], boundary: Boundary, counts: Counter):
+        """Driver, after the cut: what this run measured of its own agreement with exact
+        selection (summary.json's early_exit_check), or None."""
+        return None
+
+    def estimate(
+        self,
+        cluster: Cluster,
+        chunks: list[list[bytes]],
+        targets: PreparedTargets,
+        threshold: float,
+        pool_rows: int,
+    ) -> tuple[Interval, float]:
+        """estimate: (pair compressions per row, seconds per row of any other work), from a
+        sample's texts in ``chunks`` and the threshold predicted for the rule."""
+        m = len(targets.texts)
+        return Interval(m, m, m), 0.0

@@ -1,0 +1,98 @@
+"""Approximate cascade: the prefilter shortlists the best c x K rows (found by the same cut
+as --k), each shard's shortlist is read again and scored exactly, and the K best of those
+are selected. Every score it writes is exact; what makes it approximate is a true top-K row
+the prefilter left out of the shortlist (benchmarks/evaluate_modes.py measures how often).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from zipfit_ray import storage
+from zipfit_ray.analysis.cost import Interval
+from zipfit_ray.errors import require_positive_int
+from zipfit_ray.kernel.alignment import PreparedTargets, score
+from zipfit_ray.modes.base import Cluster
+from zipfit_ray.modes.prefilter import Prefilter
+from zipfit_ray.selection import histograms, order
+from zipfit_ray.selection.cut import Boundary
+from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.storage import SCORE_COLUMN, outputs
+
+DEFAULT_FACTOR = 10  # shortlist c x K (benchmarks/evaluate_modes.py)
+
+
+class Cascade(Prefilter):
+    name = "approx-cascade"
+    score_column = SCORE_COLUMN
+    after_cut_phase = "rescore"
+
+    @classmethod
+    def check_settings(cls, config: Any) -> None:
+        super().check_settings(config)
+        require_positive_int("--cascade-factor", config.cascade_factor)
+
+    def first_pass_rule(self) -> SelectionRule:
+        return SelectionRule(k=self.config.cascade_factor * self.config.k)
+
+    def after_cut(
+        self,
+        cluster: Cluster,
+        saved: list[str],
+        shards: list[str],
+        boundary: Boundary,
+        shared: Any,
+    ) -> tuple[list[str], Boundary, Counter]:
+        """Exact scores of every shard's shortlisted rows, saved per shard; the rule's cut
+        of those. Not checkpointed: a rerun scores the shortlist again."""
+        rescored = [outputs.rescored_uri(self.config.out, shard) for shard in shards]
+        histogram, pairs = histograms.histogram(np.empty(0)), 0
+        for _, (shard_histogram, shard_pairs) in cluster.map(
+            _rescore, zip(saved, rescored), boundary, shared
+        ):
+            histogram += shard_histogram
+            pairs += shard_pairs
+        boundary = cluster.cut(self.config.rule, histogram, histogram * 0, rescored)
+        return rescored, boundary, Counter(pair_compressions=pairs)
+
+    def estimate(
+        self,
+        cluster: Cluster,
+        chunks: list[list[bytes]],
+        targets: PreparedTargets,
+        threshold: float,
+        pool_rows: int,
+    ) -> tuple[Interval, float]:
+        m = len(targets.texts)
+        shortlisted = min(1.0, self.config.cascade_factor * self.config.k / pool_rows) * m
+        pass_per_row = self.seconds_per_row(cluster, chunks, targets)
+        return Interval(shortlisted, shortlisted, shortlisted), pass_per_row
+
+
+def _rescore(uris: tuple[str, str], boundary: Boundary, shared: Any) -> tuple[np.ndarray, int]:
+    """One shard's shortlist (its saved prefilter scores the boundary selects), scored
+    exactly and saved to the second URI. Returns their histogram and the pairs spent."""
+    saved, save_to = uris
+    config = shared.config
+    shortlist = storage.read_scores(saved, config.storage_options)
+    shortlist = shortlist[boundary.selects(shortlist)]
+    file_index, row_index = storage.unpack_row_id(shortlist["row_id"])
+    texts: list[bytes] = []
+    for f in np.unique(file_index):
+        path, row_group_sizes = shared.files[int(f)]
+        rows = row_index[file_index == f]
+        texts += storage.read_texts(
+            path,
+            row_group_sizes,
+            rows,
+            config.text_column,
+            config.max_bytes,
+            config.storage_options,
+        )
+    scores = score(texts, shared.targets)
+    exact = order.entries(scores, shortlist["row_id"], shortlist["tokens"], shortlist["length"])
+    storage.write_scores(save_to, exact, config.storage_options)
+    return histograms.histogram(scores), len(texts) * len(shared.targets.texts)
