@@ -92,6 +92,23 @@ def ray_session(_shutdown_ray_at_exit):
     return ray
 
 
+RAY_FIXTURES = {"ray_session", "three_node_cluster", "ray_head"}
+S3_FIXTURES = {"s3_options"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by what they start (see pyproject.toml); the rest are unit tests."""
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        if uses & RAY_FIXTURES:
+            item.add_marker("ray")
+        if uses & S3_FIXTURES:
+            item.add_marker("s3")
+        if not any(item.get_closest_marker(name) for name in ("ray", "s3", "browser")):
+            item.add_marker("unit")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 
-from zipfit_ray.cli import build_parser, config_from_args
+from zipfit_ray.cli import build_parser, config_from_args, main
 from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,6 +162,7 @@ def test_ray_job_entrypoint_takes_the_same_arguments(ray_session, corpus, tmp_pa
     assert len(ids(tmp_path)) == 12
 
 
+@pytest.mark.ray  # each CLI run starts a local Ray of its own
 def test_local_ray_with_one_or_two_cpus_selects_the_same_rows(corpus, tmp_path):
     outputs = []
     for cpus in ("1", "2"):
@@ -234,8 +235,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_make_sample_writes_a_pool_and_targets(tmp_path):
-    result = cli("make-sample", "--out", str(tmp_path), "--rows", "200", "--targets", "5")
-    assert result.returncode == 0, result.stderr
+    assert main(["make-sample", "--out", str(tmp_path), "--rows", "200", "--targets", "5"]) == 0
     pool = pq.ParquetDataset(sorted((tmp_path / "pool").glob("*.parquet"))).read()
     assert pool.num_rows == 200 and set(pool.column("kind").to_pylist()) == {"python", "prose", "c"}
     assert len((tmp_path / "targets.jsonl").read_text().splitlines()) == 5

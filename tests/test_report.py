@@ -46,6 +46,7 @@ def color_pixels(png, hex_color):
     return sum(count for count, color in image.getcolors(1 << 24) if color == rgb)
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 def test_a_headless_browser_draws_the_plots(report, tmp_path):
     shot = tmp_path / "report.png"

@@ -9,6 +9,7 @@ on the machine, and the output is the same on every run with the same Python.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import random
 import sysconfig
@@ -96,15 +97,22 @@ def is_held_out(module: str) -> bool:
     return zlib.crc32(module.encode()) % 10 == 0
 
 
-def build_sample(rows: int, targets: int, seed: int = 0) -> tuple[pa.Table, list[dict]]:
-    """(pool table, target records): rows drawn half Python, 35% prose, 15% C, shuffled."""
+@functools.cache
+def _texts() -> tuple[list, list, list, list]:
+    """(pool functions, held-out functions, prose, C), each [(source, text)]: parsing the
+    standard library takes seconds, so a process does it once."""
     paths = sysconfig.get_paths()
     stdlib, include = Path(paths["stdlib"]), Path(paths["include"])
     modules = python_sources(stdlib)
     functions = python_functions(modules)
     held_out = [f for f in functions if is_held_out(f[0])]
     kept = [f for f in functions if not is_held_out(f[0])]
-    prose, c_code = documentation_prose(stdlib, modules), c_headers(include)
+    return kept, held_out, documentation_prose(stdlib, modules), c_headers(include)
+
+
+def build_sample(rows: int, targets: int, seed: int = 0) -> tuple[pa.Table, list[dict]]:
+    """(pool table, target records): rows drawn half Python, 35% prose, 15% C, shuffled."""
+    kept, held_out, prose, c_code = _texts()
 
     rng = random.Random(seed)
     want = {"python": rows // 2, "prose": rows * 35 // 100}
