@@ -2,7 +2,7 @@
 
 Writes ``--files`` small Parquet files (``--rows`` rows each, two row groups) and as many
 gzipped JSONL files to a local S3 endpoint that counts the bytes its GET responses serve
-(../shared/tools/s3_counting_server.py, on 127.0.0.1), then plans each pool in a fresh
+(tests/s3_endpoint.py, on 127.0.0.1), then plans each pool in a fresh
 process exactly as `zipfit-ray select` does (list, then footers or listing entries), once
 on the driver's threads and once in Ray tasks (a local Ray of 2 CPUs, started before the
 clock), and prints: seconds, GET bytes per file, the driver's peak RSS, and the size of the
@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import s3fs
-from scale import COUNTING_SERVER, free_port
+from scale import COUNTING_SERVER, ROOT, free_port
 
 BUCKET = "plan-bucket"
 PROJECT_TO = 100_000
@@ -83,7 +83,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         counter, port = Path(tmp) / "served", free_port()
         server = subprocess.Popen(
-            [sys.executable, str(COUNTING_SERVER), str(port), str(counter)],
+            [*COUNTING_SERVER, str(port), str(counter)],
+            cwd=ROOT,
             stderr=subprocess.DEVNULL,
         )
         try:

@@ -3,7 +3,7 @@
 Builds a pool like a web-scale one in miniature (default 600,000 rows of ~800-byte real text
 chunks in 60 Parquet files, row groups of 2,048 rows; nothing committed), uploads it to a
 local S3 endpoint that counts the bytes its GET responses serve
-(../shared/tools/s3_counting_server.py, on 127.0.0.1), and runs `zipfit-ray select` on 2
+(tests/s3_endpoint.py, on 127.0.0.1), and runs `zipfit-ray select` on 2
 CPUs (lz4-block, 2 targets, output on local disk so that only pool reads are counted) for K
 = 1%, 10% and 50% of the pool, writing 1 part and 10 parts. It prints per run: seconds per
 phase, GET bytes of the whole job / the pool's bytes, GET bytes of writing / the bytes of
@@ -31,7 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from speed import candidate_chunks, run_measured
 
-COUNTING_SERVER = Path(__file__).resolve().parents[2] / "shared/tools/s3_counting_server.py"
+ROOT = Path(__file__).resolve().parents[1]
+COUNTING_SERVER = [sys.executable, "-m", "tests.s3_endpoint"]  # run from ROOT
 BUCKET = "pool-bucket"
 ROW_GROUP_ROWS = 2048
 
@@ -107,7 +108,8 @@ def main() -> None:
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
     }
     server = subprocess.Popen(
-        [sys.executable, str(COUNTING_SERVER), str(port), str(counter)],
+        [*COUNTING_SERVER, str(port), str(counter)],
+        cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

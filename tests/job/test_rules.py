@@ -161,11 +161,11 @@ def test_compare_datasets_ranks_code_above_prose_for_code_targets(
             "--seed",
             "3",
             "--out",
-            str(tmp_path / "dataset_alignment.json"),
+            str(tmp_path / "compare.json"),
         ]
     )
     assert code == 0
-    saved = json.loads((tmp_path / "dataset_alignment.json").read_text())
+    saved = json.loads((tmp_path / "compare.json").read_text())
     assert saved["datasets"] == results
     assert saved["compressor"]["compressor"] == DEFAULT_COMPRESSOR
 

@@ -155,8 +155,8 @@ def test_compare_and_estimate_write_only_where_nothing_is_theirs(pool, corpus, t
     before = snapshot(pool)
     targets = str(corpus.targets_path)
     code = main(["compare-datasets", "--datasets", str(pool), "--targets", targets,
-                 "--out", str(pool / "dataset_alignment.json")])  # fmt: skip
-    assert code == 2 and f"--out: {pool / 'dataset_alignment.json'} lies inside --datasets" in (
+                 "--out", str(pool / "compare.json")])  # fmt: skip
+    assert code == 2 and f"--out: {pool / 'compare.json'} lies inside --datasets" in (
         capsys.readouterr().err
     )
     code = main(["estimate", "--pool", f"{pool}/*.parquet", "--targets", targets, "--k", "5",
@@ -167,7 +167,7 @@ def test_compare_and_estimate_write_only_where_nothing_is_theirs(pool, corpus, t
     with pytest.raises(ZipfitError, match=r"notes\.json exists and zipfit-ray did not write it"):
         outputs.write_owned_json(str(theirs), {"a": 1}, "--out", {})
     assert json.loads(theirs.read_text()) == {"mine": True}
-    ours = tmp_path / "dataset_alignment.json"
+    ours = tmp_path / "compare.json"
     outputs.write_owned_json(str(ours), {"a": 1}, "--out", {})
     outputs.write_owned_json(str(ours), {"a": 2}, "--out", {})  # its own file: replaced
     assert json.loads(ours.read_text()) == {"a": 2, "written_by": "zipfit-ray"}
