@@ -31,7 +31,7 @@ import zstandard
 
 from zipfit_ray.errors import ZipfitError
 
-# Chosen from measured selection quality (benchmarks/evaluate.py, README "Choosing a
+# Chosen from measured selection quality (benchmarks/evaluate.py, docs/compressors.md "Choosing a
 # compressor"); PAPER_COMPRESSOR is the paper's own setting, one flag away.
 DEFAULT_COMPRESSOR = "lz4-block"
 PAPER_COMPRESSOR = "gzip"

@@ -1,0 +1,44 @@
+"""The documentation keeps up with the code: every flag is on the CLI page, every link
+resolves, and the README stays a short front page."""
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from zipfit_ray.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+README_LIMIT = 16 * 1024
+
+
+def commands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+@pytest.mark.parametrize("command", list(commands()))
+def test_the_cli_page_names_every_flag_of_every_command(command):
+    page = (ROOT / "docs" / "cli.md").read_text()
+    section = page.split(f"## `{command}`", 1)[1].split("\n## ", 1)[0]
+    flags = {
+        option
+        for action in commands()[command]._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    }
+    missing = sorted(flag for flag in flags if not re.search(rf"`{flag}\b", section))
+    assert not missing, f"docs/cli.md, section {command}: {missing}"
+
+
+def test_every_relative_link_resolves():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to {target}"
+
+
+def test_the_readme_is_a_short_front_page():
+    assert len((ROOT / "README.md").read_bytes()) <= README_LIMIT
