@@ -33,7 +33,8 @@ import pyarrow.parquet as pq
 
 from zipfit_ray.demo import is_held_out, python_functions, python_sources
 from zipfit_ray.kernel.alignment import prepare_targets, score
-from zipfit_ray.kernel.compressors import NATIVE_LIBRARIES, backend
+from zipfit_ray.kernel.backends import backend
+from zipfit_ray.kernel.compressors import NATIVE_LIBRARIES
 
 SETTINGS = [("gzip", 9), ("zlib", 6), ("lz4", 0), ("lz4-block", 0), ("zstd", 3)]
 REFERENCE_NAMES = {"gzip", "lz4", "zstd"}  # zip_fit has no plain zlib, nor bare LZ4 blocks

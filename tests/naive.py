@@ -1,6 +1,6 @@
 """The paper's formula as a plain loop over the reference compressor calls: the yardstick."""
 
-from zipfit_ray.kernel.compressors import reference_size
+from zipfit_ray.kernel.backends import reference_size
 
 
 def naive_alignment(x: bytes, targets: list[bytes], compressor: str, level: int) -> float:

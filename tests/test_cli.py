@@ -10,7 +10,7 @@ import pytest
 import ray
 
 from zipfit_ray.cli import build_parser, config_from_args, main
-from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
+from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ from typing import Any
 from zipfit_ray import modes
 from zipfit_ray.config import ON_BAD_FILE, ORDERS, OUT_FORMATS, SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.kernel.compressors import (
+from zipfit_ray.kernel.backends import (
     BACKENDS,
     DEFAULT_COMPRESSOR,
     PAPER_COMPRESSOR,

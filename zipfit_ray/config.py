@@ -7,7 +7,7 @@ from typing import Any
 
 from zipfit_ray import modes
 from zipfit_ray.errors import ZipfitError, require_positive_int
-from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR, resolve_level
+from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR, resolve_level
 from zipfit_ray.modes import cascade, early_exit, prefilter
 from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import locations

@@ -29,7 +29,7 @@ from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import require_positive_int
 from zipfit_ray.job.runtime import cluster_cpus
 from zipfit_ray.kernel.alignment import Text, prepare_targets, score
-from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
+from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
 
 SCORE_COLUMN = storage.SCORE_COLUMN
 

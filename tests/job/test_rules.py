@@ -13,7 +13,7 @@ from zipfit_ray import SelectConfig, ZipfitError, run_select
 from zipfit_ray.cli import main as cli_main
 from zipfit_ray.job.select import run_reselect
 from zipfit_ray.job.survey import run_compare
-from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
+from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
 from zipfit_ray.selection.tokens import approximate_tokens
 
 LZ4 = {"compressor": "lz4"}

@@ -8,7 +8,7 @@ import pytest
 
 from tests.naive import naive_alignment, naive_top_k
 from zipfit_ray import SelectConfig, ZipfitError, run_select
-from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR, backend, resolve_level
+from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR, backend, resolve_level
 from zipfit_ray.selection import histograms
 from zipfit_ray.storage import outputs
 

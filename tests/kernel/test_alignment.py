@@ -4,7 +4,7 @@ import pytest
 from tests.naive import naive_alignment
 from zipfit_ray import alignment, prepare_targets, score
 from zipfit_ray.kernel.alignment import alignment_from_sizes
-from zipfit_ray.kernel.compressors import BACKENDS, DEFAULT_COMPRESSOR
+from zipfit_ray.kernel.backends import BACKENDS, DEFAULT_COMPRESSOR
 
 
 @pytest.mark.parametrize("name", list(BACKENDS))

@@ -10,18 +10,17 @@ import pytest
 
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel import compressors
-from zipfit_ray.kernel.compressors import (
+from zipfit_ray.kernel.backends import (
     BACKENDS,
     DEFAULT_COMPRESSOR,
-    NATIVE_LIBRARIES,
     PAPER_COMPRESSOR,
-    PREFIX_REUSE_MIN_BYTES,
-    Compressor,
+    Backend,
     backend,
     describe,
     reference_size,
     resolve_level,
 )
+from zipfit_ray.kernel.compressors import NATIVE_LIBRARIES, PREFIX_REUSE_MIN_BYTES, Compressor
 
 
 def levels(name: str) -> list[int]:
@@ -122,7 +121,7 @@ def test_describe_names_library_versions():
 
 def test_a_missing_binding_names_its_extra():
     isal = backend("isal:deflate")
-    missing = compressors.Backend(**{**isal.__dict__, "module": "no_such_isal_module"})
+    missing = Backend(**{**isal.__dict__, "module": "no_such_isal_module"})
     extra = r"needs the isal package \(pip install 'zipfit-ray\[isal\]'\)"
     with pytest.raises(ZipfitError, match=extra):
         missing.load()

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, score
 from zipfit_ray.kernel.alignment import ncd_matrix
-from zipfit_ray.kernel.compressors import BACKENDS, Compressor
+from zipfit_ray.kernel.backends import BACKENDS
+from zipfit_ray.kernel.compressors import Compressor
 from zipfit_ray.modes import early_exit
 from zipfit_ray.modes.early_exit import Bound, EarlyExitScorer
 from zipfit_ray.modes.prefilter import DictionaryPrefilter

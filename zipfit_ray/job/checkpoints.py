@@ -20,7 +20,7 @@ from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job.notes import ShardNotes
-from zipfit_ray.kernel import compressors
+from zipfit_ray.kernel import backends
 from zipfit_ray.kernel.alignment import PreparedTargets
 from zipfit_ray.storage.outputs import CHECKPOINTS
 
@@ -46,7 +46,7 @@ def fingerprint(
         "compressor": targets.compressor,
         "level": targets.level,
         # another version of the library may give other lengths
-        "compressor_versions": compressors.describe(targets.compressor, targets.level)["versions"],
+        "compressor_versions": backends.describe(targets.compressor, targets.level)["versions"],
         "k": config.k,
         "budget_tokens": config.budget_tokens,
         "min_score": config.min_score,

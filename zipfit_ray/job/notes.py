@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from zipfit_ray.kernel import compressors
+from zipfit_ray.kernel import backends
 from zipfit_ray.selection import histograms
 from zipfit_ray.selection.order import best_first_examples
 
@@ -170,7 +170,7 @@ def summary(
         "early_exit_check": outcome.early_exit_check,
         **pool,
         "arguments": config.public_dict(),
-        "compressor": compressors.describe(config.compressor, config.level),
+        "compressor": backends.describe(config.compressor, config.level),
     }
 
 

@@ -16,9 +16,9 @@ from zipfit_ray.analysis.dataset_alignment import SampleRead
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.job import plan
 from zipfit_ray.job.runtime import RayCluster, cluster_cpus, run_on_ray
-from zipfit_ray.kernel import compressors
+from zipfit_ray.kernel import backends
 from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets, score
-from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR
+from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
 from zipfit_ray.selection.tokens import TokenCounter
 
 SAMPLE_ROWS_PER_TASK = 256
@@ -138,7 +138,7 @@ def run_estimate(
         storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
     )
     chosen = (config.compressor, config.level)
-    settings = [chosen, *[s for s in settings if (s[0], compressors.resolve_level(*s)) != chosen]]
+    settings = [chosen, *[s for s in settings if (s[0], backends.resolve_level(*s)) != chosen]]
     reads = dataset_alignment.plan_sample(scan, sample, seed)
     sampled = sum(len(read.rows) for read in reads)
 

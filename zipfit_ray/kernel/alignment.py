@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zipfit_ray.kernel.compressors import DEFAULT_COMPRESSOR, Compressor
+from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
+from zipfit_ray.kernel.compressors import Compressor
 
 Text = str | bytes
 
