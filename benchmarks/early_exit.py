@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -30,14 +31,18 @@ from zipfit_ray.kernel.compressors import Compressor
 from zipfit_ray.modes.early_exit import BATCH_ROWS, DEFAULT_Z, Bound, EarlyExitScorer
 from zipfit_ray.selection.rules import SelectionRule
 
-COMPRESSORS = (("lz4-block", 0), ("gzip", 9))
+COMPRESSORS = (("zstd", 3, "conditional"), ("lz4-block", 0, "concat"), ("gzip", 9, "concat"))
 FRACTIONS = (0.001, 0.01, 0.10)
 CACHE = Path(__file__).parent / ".cache"
 
 
 def recorded_sizes(setting, name, texts, targets, executor) -> tuple[np.ndarray, np.ndarray]:
-    """(C(x) (n,), C(x + y) (n, m)) for one pool and compressor, from the cache if there."""
-    path = CACHE / f"{name}-{len(texts)}x{len(targets)}-{setting[0]}-{setting[1]}.npz"
+    """(C(x) (n,), joint sizes (n, m)) for one pool and setting, from the cache if there
+    (named by the texts themselves, so a changed pool is never read from a stale file)."""
+    digest = zlib.crc32(b"\0".join([*texts, b"\1", *targets]))
+    path = (
+        CACHE / f"{name}-{len(texts)}x{len(targets)}-{'-'.join(map(str, setting))}-{digest:08x}.npz"
+    )
     if path.exists():
         saved = np.load(path)
         return saved["cx"], saved["cxy"]
@@ -69,7 +74,7 @@ class Replay:
 
 def run_cell(texts, targets, cy, replay, exact, k: int, early: Bound) -> tuple[int, int]:
     """(true top-K rows dropped, pair compressions) of one early exit run over the pool."""
-    prepared = PreparedTargets(tuple(targets), cy, "replay", 0)
+    prepared = PreparedTargets(tuple(targets), cy, "replay", 0, "replay")
     scorer = EarlyExitScorer(prepared, SelectionRule(k=k), early, sizes=replay)
     scores, pairs = [], 0
     for start in range(0, len(texts), BATCH_ROWS):
@@ -109,7 +114,8 @@ def main() -> None:
                 name: recorded_sizes(setting, name, pool.texts, every_target, executor)
                 for name, pool in pools.items()
             }
-            cy = np.array([Compressor(*setting).size(t) for t in every_target], np.int64)
+            compressor = Compressor(setting[0], setting[1], joint=setting[2])
+            cy = np.array([compressor.size(t) for t in every_target], np.int64)
             for fraction in FRACTIONS:
                 cells = {"small": [], "large": []}
                 for name, pool in pools.items():
@@ -139,7 +145,7 @@ def main() -> None:
                 for label, group in cells.items():
                     recall, dropped, saved = (np.array(v) for v in zip(*group))
                     print(
-                        f"| {setting[0]}:{setting[1]} | {fraction:.1%} | {label} "
+                        f"| {':'.join(map(str, setting))} | {fraction:.1%} | {label} "
                         f"| {len(group)} | {1 - recall.max():.4f} | {dropped.sum()} "
                         f"| {saved.mean():.1f}x | {saved.min():.1f}x |",
                         flush=True,

@@ -3,9 +3,11 @@
 Two target domains, each held out from its own source: Python functions from the standard
 library (code; targets from one module in ten) and the docstrings of SymPy, a math library
 (mathematical prose with formulas; targets from one module in five; SymPy comes with the
-dev environment). Distractors come from several
-languages and kinds of prose: English documentation, license texts, C headers, Perl, Tcl,
-CMake and JavaScript, whichever the machine has.
+dev environment). Distractors come from several languages and kinds of prose, whichever the
+machine has: English documentation (the standard library's docstrings: prose about code),
+license texts, C headers, Perl, Tcl, CMake and JavaScript; and, closer to the domains,
+Markdown with code blocks (the installed packages' descriptions), Java with its Javadoc
+(a JDK's src.zip) and mathematical prose that is not SymPy's (mpmath's docstrings).
 
 Two pools, because length bias only shows in one of them:
 - ``natural``: in-domain rows are whole functions, distractors 30-line chunks of up to
@@ -19,9 +21,11 @@ with the same seed.
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import random
 import sysconfig
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,13 +66,20 @@ class LabelledPool:
         return np.fromiter((len(t) for t in self.texts), np.int64, len(self.texts))
 
 
+def _package_docstrings(name: str) -> list[tuple[str, str]]:
+    """(module, docstring) of an installed package's long docstrings; [] if it is absent."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return []
+    root = Path(spec.origin).parent
+    return documentation_prose(root, python_sources(root))
+
+
 def _sympy_docstrings() -> tuple[list[str], list[str]]:
     """(pool docstrings, held-out target docstrings) of SymPy, split by module."""
-    spec = importlib.util.find_spec("sympy")
-    if spec is None or spec.origin is None:
+    docs = _package_docstrings("sympy")
+    if not docs:
         raise SystemExit("the math domain needs SymPy: pip install sympy (or '.[dev]')")
-    root = Path(spec.origin).parent
-    docs = documentation_prose(root, python_sources(root))
     held = [text for module, text in docs if zlib.crc32(module.encode()) % 5 == 0]
     kept = [text for module, text in docs if zlib.crc32(module.encode()) % 5 != 0]
     return kept, held
@@ -88,6 +99,31 @@ def _file_chunks(root: str, pattern: str) -> list[str]:
     return texts
 
 
+def _package_descriptions() -> list[str]:
+    """The long descriptions of the installed packages (Markdown or reStructuredText, with
+    code blocks): the body of each METADATA file."""
+    found = []
+    for path in sorted(glob.glob(f"{sysconfig.get_paths()['purelib']}/*.dist-info/METADATA")):
+        body = Path(path).read_text(encoding="utf-8", errors="replace").partition("\n\n")[2]
+        if len(body) >= MIN_CHARS:
+            found.append(body)
+    return found
+
+
+def _javadoc_sources() -> list[str]:
+    """java.util's sources from the first JDK src.zip on the machine: code with its docs."""
+    for path in sorted(glob.glob("/usr/lib/jvm/*/lib/src.zip")):
+        if Path(path).is_file():
+            with zipfile.ZipFile(path) as archive:
+                names = [
+                    n
+                    for n in archive.namelist()
+                    if n.startswith("java.base/java/util/") and n.endswith(".java")
+                ]
+                return [archive.read(n).decode("utf-8", errors="replace") for n in sorted(names)]
+    return []
+
+
 def _sources() -> tuple[dict[str, tuple[list[str], list[str]]], dict[str, list[str]]]:
     """In-domain (pool texts, held-out targets) per domain; distractor documents per kind."""
     paths = sysconfig.get_paths()
@@ -104,6 +140,9 @@ def _sources() -> tuple[dict[str, tuple[list[str], list[str]]], dict[str, list[s
     documents = {"prose": [text for _, text in documentation_prose(stdlib, modules)]}
     for kind, (root, pattern) in DISTRACTOR_FILES.items():
         documents[kind] = _file_chunks(root, pattern)
+    documents["markdown"] = _package_descriptions()
+    documents["java"] = _javadoc_sources()
+    documents["math-prose"] = [text for _, text in _package_docstrings("mpmath")]
     return domains, {kind: docs for kind, docs in documents.items() if docs}
 
 

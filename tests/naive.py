@@ -1,15 +1,18 @@
 """The paper's formula as a plain loop over the reference compressor calls: the yardstick."""
 
-from zipfit_ray.kernel.backends import reference_size
+from zipfit_ray.kernel.backends import reference_joint_size, reference_size
 
 
-def naive_alignment(x: bytes, targets: list[bytes], compressor: str, level: int) -> float:
+def naive_alignment(
+    x: bytes, targets: list[bytes], compressor: str, level: int, joint: str = "concat"
+) -> float:
     def c(s: bytes) -> int:
         return reference_size(compressor, s, level)
 
     total = 0.0
     for y in targets:
-        cx, cy, cxy = c(x), c(y), c(x + y)
+        cx, cy = c(x), c(y)
+        cxy = reference_joint_size(compressor, x, y, level, joint)
         larger = max(cx, cy)
         total += 0.0 if larger == 0 else (cxy - min(cx, cy)) / larger
     return 1.0 - total / len(targets)

@@ -63,6 +63,8 @@ def test_every_flag_reaches_the_config():
             "zstd",
             "--level",
             "5",
+            "--joint",
+            "concat",
             "--address",
             "auto",
             "--storage-options",
@@ -87,6 +89,7 @@ def test_every_flag_reaches_the_config():
     assert (config.targets, config.k, config.out) == ("t.jsonl", 7, "o")
     assert (config.text_column, config.target_column) == ("body", "prompt")
     assert (config.compressor, config.level, config.address) == ("zstd", 5, "auto")
+    assert config.joint == "concat"
     assert config.storage_options == {"anon": True}
     assert (config.shard_rows, config.max_in_flight, config.part_rows) == (9, 3, 11)
     assert config.order == "score"
@@ -98,7 +101,7 @@ def test_every_flag_reaches_the_config():
         )
     )
     assert local.num_cpus == 3 and local.address is None
-    assert (local.compressor, local.level) == (DEFAULT_COMPRESSOR, 0)
+    assert (local.compressor, local.level, local.joint) == (DEFAULT_COMPRESSOR, 3, "conditional")
     assert local.out_format == "parquet"
     jsonl_out = config_from_args(
         build_parser().parse_args(

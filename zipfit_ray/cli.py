@@ -16,9 +16,11 @@ from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel.backends import (
     BACKENDS,
     DEFAULT_COMPRESSOR,
+    JOINTS,
     PAPER_COMPRESSOR,
     describe,
     parse_settings,
+    resolve_joint,
     resolve_level,
 )
 from zipfit_ray.modes import prefilter
@@ -176,8 +178,9 @@ def _estimate_parser(commands: Any) -> None:
     estimate.add_argument(
         "--compare-compressors",
         default="",
-        metavar="NAME:LEVEL,...",
-        help="also estimate these, e.g. gzip:9,lz4-block:0",
+        metavar="NAME[:LEVEL[:JOINT]],...",
+        help="also estimate these, e.g. gzip:9,lz4-block:0:concat (each compressor's default "
+        "level and joint where none are given)",
     )
     estimate.add_argument("--cpus", type=int, help="also the wall time on this many CPUs")
     estimate.add_argument("--core-hour-price", type=float, help="also the cost, per core-hour")
@@ -203,6 +206,14 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
         help=f"C(s): [LIBRARY:]FORMAT[-STRATEGY], one of {', '.join(BACKENDS)} (default "
         f"{DEFAULT_COMPRESSOR}, chosen by measured selection quality; the paper's setting "
         f"is {PAPER_COMPRESSOR}, level 9)",
+    )
+    parser.add_argument(
+        "--joint",
+        choices=JOINTS,
+        default=None,
+        help="the joint size in NCD: concat, C(x + y) (the paper's), or conditional, "
+        "C(x) + C(y | x): each target compressed with the candidate as its dictionary "
+        "(default: conditional where the compressor has a dictionary call, else concat)",
     )
     parser.add_argument(
         "--level",
@@ -358,14 +369,18 @@ def _compare(args: argparse.Namespace) -> None:
     if args.out:
         locations.check_apart(args.out, "--out", args.datasets, "--datasets")
     options = _ray_options(args)
-    sampling = ("sample", "seed", "text_column", "target_column", "compressor", "level")
+    sampling = ("sample", "seed", "text_column", "target_column", "compressor", "level", "joint")
     given = {name: getattr(args, name) for name in sampling}
     results = run_compare(args.datasets, args.targets, **given, **options)
     print(dataset_alignment.table(results))
     if args.out:
         saved = {
             "targets": args.targets,
-            "compressor": describe(args.compressor, resolve_level(args.compressor, args.level)),
+            "compressor": describe(
+                args.compressor,
+                resolve_level(args.compressor, args.level),
+                resolve_joint(args.compressor, args.joint),
+            ),
             "sample": args.sample,
             "seed": args.seed,
             "datasets": results,

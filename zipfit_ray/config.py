@@ -7,7 +7,11 @@ from typing import Any
 
 from zipfit_ray import modes
 from zipfit_ray.errors import ZipfitError, require_positive_int
-from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR, resolve_level
+from zipfit_ray.kernel.backends import (
+    DEFAULT_COMPRESSOR,
+    resolve_joint,
+    resolve_level,
+)
 from zipfit_ray.modes import cascade, early_exit, prefilter
 from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import locations
@@ -33,6 +37,8 @@ class SelectConfig:
     target_column: str = "text"
     compressor: str = DEFAULT_COMPRESSOR  # PAPER_COMPRESSOR (gzip, level 9) is the paper's
     level: int | None = None  # None: the compressor's default; resolved on construction
+    joint: str | None = None  # concat C(x + y) or conditional C(x) + C(y | x); None: the
+    # compressor's default (conditional where its library has a dictionary call)
     address: str | None = None  # None: start a local Ray (or join the one already running)
     num_cpus: int | None = None
     storage_options: dict[str, Any] = field(default_factory=dict)
@@ -59,6 +65,7 @@ class SelectConfig:
         if self.out:  # estimate writes nothing: out ""
             locations.check_apart(self.out, "--out", self.pool, "--pool")
         object.__setattr__(self, "level", resolve_level(self.compressor, self.level))
+        object.__setattr__(self, "joint", resolve_joint(self.compressor, self.joint))
         SelectionRule(self.k, self.budget_tokens, self.min_score)  # raises if not exactly one
         if self.shard_rows is not None:
             require_positive_int("--shard-rows", self.shard_rows)

@@ -45,10 +45,11 @@ class ZipFitScorer:
         text_column: str = "text",
         compressor: str = DEFAULT_COMPRESSOR,
         level: int | None = None,
+        joint: str | None = None,
         max_bytes: int = SelectConfig.max_bytes,
         score_column: str = SCORE_COLUMN,
     ) -> None:
-        self.targets = prepare_targets(targets, compressor, level)
+        self.targets = prepare_targets(targets, compressor, level, joint)
         self.text_column, self.max_bytes, self.score_column = text_column, max_bytes, score_column
 
     def __call__(self, batch: pa.Table) -> pa.Table:

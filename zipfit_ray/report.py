@@ -71,7 +71,10 @@ def _overview(summary: dict[str, Any]) -> str:
         ("tokens selected", f"{summary['tokens_selected']:,}"),
         ("lowest selected score", f"{quantiles['q0']:.6f}" if quantiles else "-"),
         ("highest selected score", f"{quantiles['q1']:.6f}" if quantiles else "-"),
-        ("compressor", f"{arguments['compressor']} level {arguments['level']}"),
+        (
+            "compressor",
+            f"{arguments['compressor']} level {arguments['level']}, {arguments['joint']} joint",
+        ),
         ("targets", html.escape(str(arguments["targets"]))),
         (
             "skipped (null, bad file, bad line)",

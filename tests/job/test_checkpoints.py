@@ -10,6 +10,7 @@ from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job import checkpoints
 from zipfit_ray.job.notes import PartNotes, ShardNotes
+from zipfit_ray.kernel.backends import JOINTS
 
 
 @pytest.fixture
@@ -20,6 +21,10 @@ def job_inputs(tmp_path):
         pool=(str(tmp_path / "p.parquet"),), targets="t", out=str(tmp_path / "out"), k=2
     )
     return tmp_path, config, scan, prepare_targets(["x", "y"])
+
+
+def other_joint(joint: str) -> str:
+    return next(j for j in JOINTS if j != joint)
 
 
 def test_fingerprint_follows_inputs_and_arguments(job_inputs):
@@ -33,6 +38,9 @@ def test_fingerprint_follows_inputs_and_arguments(job_inputs):
         "targets": checkpoints.fingerprint(config, scan, prepare_targets(["x", "z"]), None),
         "level": checkpoints.fingerprint(config, scan, prepare_targets(["x", "y"], level=5), None),
         "tokenizer": checkpoints.fingerprint(config, scan, targets, '{"a": 1}'),
+        "joint": checkpoints.fingerprint(
+            config, scan, prepare_targets(["x", "y"], joint=other_joint(targets.joint)), None
+        ),
     }
     pq.write_table(pa.table({"text": ["a", "b", "C"]}), tmp_path / "p.parquet", row_group_size=2)
     rewritten = storage.scan_pool(

@@ -11,7 +11,7 @@ def test_the_estimate_agrees_with_a_real_run(ray_session, corpus, tmp_path, caps
     config = SelectConfig(
         pool=(str(corpus.pool_dir),), targets=str(corpus.targets_path), out=str(tmp_path), k=40
     )
-    found = run_estimate(config, sample=200, seed=0, settings=[("gzip", 9)])
+    found = run_estimate(config, sample=200, seed=0, settings=[("gzip", 9, "concat")])
     summary = run_select(config)
     (exact,) = [
         e

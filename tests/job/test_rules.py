@@ -118,6 +118,15 @@ def test_saved_scores_reselect_like_a_fresh_selection(ray_session, corpus, naive
                 path.unlink()
 
 
+def test_reselect_keeps_the_compressor_and_joint_it_scored_with(ray_session, corpus, tmp_path):
+    conditional = {"compressor": "zstd", "joint": "conditional"}
+    select(corpus, tmp_path / "first", k=10, all_scores=True, **conditional)
+    summary = run_reselect(str(tmp_path / "first"), {"out": str(tmp_path / "re"), "k": 15})
+    assert summary["compressor"]["joint"] == "conditional"
+    select(corpus, tmp_path / "fresh", k=15, **conditional)
+    assert read(tmp_path / "re").equals(read(tmp_path / "fresh"))
+
+
 def test_reselect_refuses_a_changed_pool_or_missing_scores(ray_session, corpus, tmp_path):
     with pytest.raises(ZipfitError, match="holds no saved scores"):
         run_reselect(str(tmp_path / "first"), {"out": str(tmp_path / "re"), "k": 3})

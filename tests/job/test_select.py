@@ -25,19 +25,25 @@ def read_selection(out):
     return pq.ParquetDataset(parts).read()
 
 
-def naive_selection(corpus, k, compressor="gzip"):
+def naive_selection(corpus, k, compressor="gzip", joint="concat"):
     """(pool positions, scores) of the naive top k over the non-null rows."""
     level = resolve_level(compressor, None)
     present = [i for i, t in enumerate(corpus.texts) if t is not None]
-    scores = [naive_alignment(corpus.texts[i], corpus.targets, compressor, level) for i in present]
+    scores = [
+        naive_alignment(corpus.texts[i], corpus.targets, compressor, level, joint) for i in present
+    ]
     best = naive_top_k(scores, k)
     return [present[i] for i in best], [scores[i] for i in best]
 
 
-@pytest.mark.parametrize("compressor", ["gzip", "zstd", DEFAULT_COMPRESSOR])
-def test_selection_is_the_naive_top_k(ray_session, corpus, tmp_path, compressor):
-    summary = select(corpus, tmp_path, k=25, compressor=compressor)
-    positions, scores = naive_selection(corpus, 25, compressor)
+@pytest.mark.parametrize(
+    "compressor, joint",
+    [("gzip", "concat"), ("zstd", "concat"), ("zstd", "conditional"), ("lz4-block", "concat")],
+)
+def test_selection_is_the_naive_top_k(ray_session, corpus, tmp_path, compressor, joint):
+    summary = select(corpus, tmp_path, k=25, compressor=compressor, joint=joint)
+    assert summary["compressor"]["joint"] == joint
+    positions, scores = naive_selection(corpus, 25, compressor, joint)
     table = read_selection(tmp_path)  # in pool order; the sample's id is the pool position
     assert table.column("id").to_pylist() == sorted(positions)
     expected = dict(zip(positions, scores))
@@ -57,7 +63,8 @@ def test_summary_names_the_compressor_and_holds_length_histograms(ray_session, c
     described = summary["compressor"]
     assert described["compressor"] == DEFAULT_COMPRESSOR
     assert described["container"] == backend(DEFAULT_COMPRESSOR).container
-    assert described["versions"]["lz4"] == importlib.metadata.version("lz4")
+    assert described["versions"]["zstandard"] == importlib.metadata.version("zstandard")
+    assert described["joint"] == "conditional"
     texts = read_selection(tmp_path).column("text").to_pylist()
     found = summary["histograms"]
     assert found["length_edges"] == histograms.LENGTH_EDGES.tolist()

@@ -4,15 +4,16 @@ import pytest
 from tests.naive import naive_alignment
 from zipfit_ray import alignment, prepare_targets, score
 from zipfit_ray.kernel.alignment import alignment_from_sizes
-from zipfit_ray.kernel.backends import BACKENDS, DEFAULT_COMPRESSOR
+from zipfit_ray.kernel.backends import BACKENDS, DEFAULT_COMPRESSOR, resolve_joint
 
 
 @pytest.mark.parametrize("name", list(BACKENDS))
 def test_matches_the_naive_formula_on_real_text(name, corpus):
     candidates = [t for t in corpus.texts[:60] if t is not None]
     level = BACKENDS[name].default_level
-    got = alignment(candidates, corpus.targets, compressor=name)
-    expected = [naive_alignment(x, corpus.targets, name, level) for x in candidates]
+    got = alignment(candidates, corpus.targets, compressor=name)  # its default joint
+    joint = resolve_joint(name, None)
+    expected = [naive_alignment(x, corpus.targets, name, level, joint) for x in candidates]
     assert got.dtype == np.float64
     assert np.max(np.abs(got - expected)) <= 1e-12
 

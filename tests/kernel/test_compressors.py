@@ -42,7 +42,7 @@ def test_sizes_match_the_reference_call(name, sample_tables):
     texts = real_texts(sample_tables)
     rng = random.Random(name)
     for level in levels(name):
-        compressor = Compressor(name, level)
+        compressor = Compressor(name, level, joint="concat")
         for x in texts:
             ys = rng.sample(texts, 4)
             assert compressor.size(x) == reference_size(name, x, level)
@@ -56,7 +56,7 @@ def test_pair_size_matrix_is_the_reference_with_and_without_the_c_kernel(
 ):
     texts = real_texts(sample_tables, n=25)
     for level in levels(name):
-        compressor = Compressor(name, level, native=native)
+        compressor = Compressor(name, level, native=native, joint="concat")
         expected = [[reference_size(name, x + y, level) for y in texts[:7]] for x in texts]
         got = compressor.pair_size_matrix(texts, texts[:7])
         assert got.dtype == np.int64 and got.tolist() == expected
@@ -77,18 +77,31 @@ def test_the_references_are_the_libraries_own_calls():
 def test_the_c_kernel_is_built_and_runs_the_bindings_libraries():
     assert compressors._native is not None, "zipfit_ray._native was not built (gcc, zlib.h?)"
     assert {"zlib", "lz4"} <= NATIVE_LIBRARIES
-    assert Compressor("gzip", 9).native and not Compressor("gzip", 0).native
-    assert Compressor("deflate-fixed", 1).native and Compressor("lz4-block", 0).native
-    assert not Compressor("lz4-block", 9).native  # LZ4HC stays in Python
-    assert not Compressor("zstd").native and not Compressor("lz4", native=False).native
-    assert not Compressor("zlib-ng:deflate").native  # another library than the C loop's
+    assert (
+        Compressor("gzip", 9, joint="concat").native
+        and not Compressor("gzip", 0, joint="concat").native
+    )
+    assert (
+        Compressor("deflate-fixed", 1, joint="concat").native
+        and Compressor("lz4-block", 0, joint="concat").native
+    )
+    assert not Compressor("lz4-block", 9, joint="concat").native  # LZ4HC stays in Python
+    assert (
+        not Compressor("zstd", joint="concat").native
+        and not Compressor("lz4", native=False, joint="concat").native
+    )
+    assert not Compressor(
+        "zlib-ng:deflate", joint="concat"
+    ).native  # another library than the C loop's
 
 
 def test_stored_deflate_is_not_taken_from_a_copied_stream():
     # At level 0, block boundaries depend on how input is fed; sizes must still be exact.
     x, y = os.urandom(140_000), os.urandom(65_000)
     for name in ("gzip", "zlib", "deflate"):
-        assert Compressor(name, 0).pair_sizes(x, [y]) == [reference_size(name, x + y, 0)]
+        assert Compressor(name, 0, joint="concat").pair_sizes(x, [y]) == [
+            reference_size(name, x + y, 0)
+        ]
 
 
 def test_default_and_paper_settings():
@@ -111,10 +124,10 @@ def test_every_name_follows_the_scheme():
 
 
 def test_describe_names_library_versions():
-    described = describe("gzip", 9)
+    described = describe("gzip", 9, "concat")
     assert described["library"] == "zlib" and described["container"] == "gzip"
     assert described["versions"]["zlib_runtime"] == zlib.ZLIB_RUNTIME_VERSION
-    described = describe("lz4-block", 0)
+    described = describe("lz4-block", 0, "conditional")
     assert described["versions"]["lz4"] == importlib.metadata.version("lz4")
     assert described["container"] == "block"
 

@@ -28,7 +28,9 @@ def texts(corpus):
 @pytest.fixture(scope="module")
 def many_targets(corpus):
     """40 targets, so that the checkpoints at 8, 16 and 32 come before the end."""
-    return prepare_targets([t for t in corpus.texts[300:] if t is not None][:40], "zlib")
+    return prepare_targets(
+        [t for t in corpus.texts[300:] if t is not None][:40], "zlib", joint="concat"
+    )
 
 
 def test_without_a_threshold_early_exit_is_the_exact_kernel(texts, many_targets):
@@ -62,7 +64,7 @@ def test_the_floor_is_a_high_quantile_of_the_finished_rows_residual_spreads(text
     scorer = EarlyExitScorer(many_targets, SelectionRule(k=len(warm_up)), Bound())
     assert scorer.floor() == np.inf  # nothing finished: nothing may be dropped
     scorer(warm_up)
-    compressor = Compressor(many_targets.compressor, many_targets.level)
+    compressor = Compressor(many_targets.compressor, many_targets.level, joint=many_targets.joint)
     cx = np.array([compressor.size(x) for x in warm_up])
     ncd = ncd_matrix(
         cx, many_targets.sizes, compressor.pair_size_matrix(warm_up, many_targets.texts)
@@ -142,6 +144,7 @@ def test_modes_on_ray_keep_exact_scores_and_compress_less(
             targets=str(targets),
             out=str(out),
             compressor="zlib",
+            joint=many_targets.joint,
             **options,
         )
         return run_select(config), pq.ParquetDataset(sorted(out.glob("part-*.parquet"))).read()

@@ -167,7 +167,9 @@ def test_rows_read_back_hold_every_field_as_the_schema_says(tmp_path):
 def test_a_mixed_pool_selects_what_the_same_rows_in_parquet_select(
     ray_session, corpus, mixed_pool, tmp_path, rule
 ):
-    common = dict(targets=str(corpus.targets_path), compressor="zlib", part_rows=10, **rule)
+    common = dict(
+        targets=str(corpus.targets_path), compressor="zlib", joint="concat", part_rows=10, **rule
+    )
     parquet_summary = run_select(
         SelectConfig(pool=(str(corpus.pool_dir),), out=str(tmp_path / "parquet"), **common)
     )
@@ -284,7 +286,12 @@ def test_reselect_on_a_mixed_pool_selects_like_a_fresh_run(
 ):
     from zipfit_ray.job.select import run_reselect
 
-    common = dict(pool=(str(mixed_pool),), targets=str(corpus.targets_path), compressor="zlib")
+    common = dict(
+        pool=(str(mixed_pool),),
+        targets=str(corpus.targets_path),
+        compressor="zlib",
+        joint="concat",
+    )
     run_select(SelectConfig(out=str(tmp_path / "first"), k=10, all_scores=True, **common))
     for rule in ({"k": 30}, {"min_score": 0.05}):
         fresh = run_select(SelectConfig(out=str(tmp_path / f"fresh-{rule}"), **rule, **common))

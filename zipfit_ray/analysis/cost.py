@@ -74,8 +74,8 @@ def table(found: dict[str, Any]) -> str:
         f"{found['sample']['scored']:,} rows scored; {found['rule']}; "
         f"{found['cluster_cpus']} CPUs, shards of {found['shard_rows']:,} rows",
         "",
-        f"{'compressor':<20} {'mode':<18} {'pair compressions (95%)':>34} {'us/pair':>8} "
-        f"{'core-h':>9} {'wall':>9} {'threshold (95%)':>28} {'selected':>9}",
+        f"{'compressor:level:joint':<32} {'mode':<18} {'pair compressions (95%)':>34} "
+        f"{'us/pair':>8} {'core-h':>9} {'wall':>9} {'threshold (95%)':>28} {'selected':>9}",
     ]
     for e in found["estimates"]:
         pairs, cut = e["pair_compressions"], e["threshold"]
@@ -86,7 +86,7 @@ def table(found: dict[str, Any]) -> str:
         if "cost" in e:
             extra += f"  cost {e['cost']:,.2f}"
         lines.append(
-            f"{e['compressor'] + ':' + str(e['level']):<20} {e['mode']:<18} "
+            f"{e['compressor'] + ':' + str(e['level']) + ':' + e['joint']:<32} {e['mode']:<18} "
             f"{pairs['estimate']:>12,.0f} [{pairs['low']:,.0f}, {pairs['high']:,.0f}]".ljust(75)
             + f"{e['seconds_per_pair'] * 1e6:>8.2f} {e['core_hours']:>9.3f} "
             f"{_duration(e['wall_seconds']):>9} {where:>28} "

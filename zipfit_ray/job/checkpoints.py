@@ -45,8 +45,9 @@ def fingerprint(
         "text_column": config.text_column,
         "compressor": targets.compressor,
         "level": targets.level,
+        "joint": targets.joint,
         # another version of the library may give other lengths
-        "compressor_versions": backends.describe(targets.compressor, targets.level)["versions"],
+        "compressor_versions": backends.backend(targets.compressor).version(),
         "k": config.k,
         "budget_tokens": config.budget_tokens,
         "min_score": config.min_score,

@@ -170,7 +170,7 @@ def summary(
         "early_exit_check": outcome.early_exit_check,
         **pool,
         "arguments": config.public_dict(),
-        "compressor": backends.describe(config.compressor, config.level),
+        "compressor": backends.describe(config.compressor, config.level, config.joint),
     }
 
 

@@ -33,6 +33,7 @@ RESELECT_KEEPS = (
     "text_column",
     "compressor",
     "level",
+    "joint",
     "max_bytes",
     "on_bad_file",
 )
@@ -62,6 +63,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
             storage.read_targets(config.targets, config.target_column, options),
             config.compressor,
             config.level,
+            config.joint,
         )
         tokenizer_json = (
             storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
@@ -149,7 +151,8 @@ def _log_start(config: SelectConfig, scan: storage.PoolScan, targets: PreparedTa
         rows += f" in Parquet + {scan.footerless_files} JSONL files (their rows counted as read)"
     log(
         f"pool: {len(scan.files)} files, {rows}; targets: {len(targets.texts)} "
-        f"texts; {config.compressor} level {config.level}; {config.rule.describe()}"
+        f"texts; {config.compressor} level {config.level}, {config.joint} joint; "
+        f"{config.rule.describe()}"
     )
     for uri in scan.skipped_files:
         log(f"warning: skipped {uri}: it cannot be read")

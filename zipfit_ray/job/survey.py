@@ -16,7 +16,6 @@ from zipfit_ray.analysis.dataset_alignment import SampleRead
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.job import plan
 from zipfit_ray.job.runtime import RayCluster, cluster_cpus, run_on_ray
-from zipfit_ray.kernel import backends
 from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets, score
 from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
 from zipfit_ray.selection.tokens import TokenCounter
@@ -34,6 +33,7 @@ def run_compare(
     target_column: str = "text",
     compressor: str = DEFAULT_COMPRESSOR,
     level: int | None = None,
+    joint: str | None = None,
     max_bytes: int = SelectConfig.max_bytes,
     storage_options: dict[str, Any] | None = None,
     address: str | None = None,
@@ -43,7 +43,7 @@ def run_compare(
     from ``sample`` rows of each, with a 95% confidence interval."""
     options = storage_options or {}
     targets = prepare_targets(
-        storage.read_targets(targets_uri, target_column, options), compressor, level
+        storage.read_targets(targets_uri, target_column, options), compressor, level, joint
     )
     plans = {
         dataset: dataset_alignment.plan_sample(
@@ -124,11 +124,12 @@ def run_estimate(
     *,
     sample: int,
     seed: int = 0,
-    settings: list[tuple[str, int | None]] = (),
+    settings: list[tuple[str, int, str]] = (),
     cpus: int | None = None,
     core_hour_price: float | None = None,
 ) -> dict[str, Any]:
-    """What ``config``'s selection would cost, for its compressor and ``settings``, in every
+    """What ``config``'s selection would cost, for its compressor (and level and joint) and
+    for each of ``settings`` (name, level, joint), in every
     mode its rule allows: from a uniform sample of the pool scored (and timed) on the
     cluster's own workers. Nothing is written."""
     options = config.storage_options
@@ -137,8 +138,8 @@ def run_estimate(
     tokenizer_json = (
         storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
     )
-    chosen = (config.compressor, config.level)
-    settings = [chosen, *[s for s in settings if (s[0], backends.resolve_level(*s)) != chosen]]
+    chosen = (config.compressor, config.level, config.joint)
+    settings = [chosen, *[s for s in settings if s != chosen]]
     reads = dataset_alignment.plan_sample(scan, sample, seed)
     sampled = sum(len(read.rows) for read in reads)
 
@@ -161,8 +162,8 @@ def run_estimate(
             cluster_cpus=cluster_cpus(),
         )
         estimates = []
-        for name, level in settings:
-            targets = prepare_targets(target_texts, name, level)
+        for name, level, joint in settings:
+            targets = prepare_targets(target_texts, name, level, joint)
             estimates += _estimates(cluster, config, targets, sample_facts, cpus, core_hour_price)
         return {
             "pool": {
@@ -227,6 +228,7 @@ def _estimates(
         record = {
             "compressor": targets.compressor,
             "level": targets.level,
+            "joint": targets.joint,
             "mode": mode.name,
             "pair_compressions": {
                 "estimate": rows * pairs_per_row.estimate,

@@ -10,7 +10,17 @@
  *    then LZ4_compress_fast_continue), looked up in python-lz4's block extension.
  * What is saved is Python's per-call work: argument parsing, concatenation, a bytes object
  * per result. Level 0 deflate is not handled here (stored-block boundaries depend on how
- * output space is offered), nor is zstd (python-zstandard exports no symbols).
+ * output space is offered).
+ *
+ * The conditional loops give C(y | x), y compressed with x as its dictionary, building
+ * x's dictionary state once per x where the library allows it:
+ *  - deflate: deflateSetDictionary(x) on a reset stream, then y, as
+ *    zlib.compressobj(level, DEFLATED, wbits, 8, strategy, zdict=x) does;
+ *  - lz4 blocks: LZ4_loadDict(x) once, then a copy of that stream state per y: the state
+ *    lz4.block.compress(y, store_size=False, dict=x) builds on every call;
+ *  - zstd: the calls python-zstandard's ZstdCompressor(level, dict_data=x as raw content)
+ *    makes, one context per loop with x loaded once; the functions are those of
+ *    python-zstandard's own cffi module (its C extension exports none), found by address.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -250,11 +260,16 @@ typedef int (*free_stream_fn)(void *);
 typedef int (*compress_continue_fn)(void *, const char *, char *, int, int, int);
 typedef int (*compress_bound_fn)(int);
 
+typedef int (*load_dict_fn)(void *, const char *, int);
+typedef int (*sizeof_state_fn)(void);
+
 static create_stream_fn lz4_create_stream = NULL;
 static reset_stream_fn lz4_reset_stream = NULL;
 static free_stream_fn lz4_free_stream = NULL;
 static compress_continue_fn lz4_compress_fast_continue = NULL;
 static compress_bound_fn lz4_compress_bound = NULL;
+static load_dict_fn lz4_load_dict = NULL;
+static sizeof_state_fn lz4_sizeof_state = NULL;
 
 /* Find LZ4F_* and LZ4_* in python-lz4's lz4.frame._frame and lz4.block._block objects. */
 static PyObject *load_lz4(PyObject *self, PyObject *args) {
@@ -271,7 +286,9 @@ static PyObject *load_lz4(PyObject *self, PyObject *args) {
     lz4_free_stream = (free_stream_fn)dlsym(block, "LZ4_freeStream");
     lz4_compress_fast_continue = (compress_continue_fn)dlsym(block, "LZ4_compress_fast_continue");
     lz4_compress_bound = (compress_bound_fn)dlsym(block, "LZ4_compressBound");
-    return PyBool_FromLong(lz4_compress_frame && lz4_compress_frame_bound && lz4_is_error &&
+    lz4_load_dict = (load_dict_fn)dlsym(block, "LZ4_loadDict");
+    lz4_sizeof_state = (sizeof_state_fn)dlsym(block, "LZ4_sizeofState");
+    return PyBool_FromLong(lz4_load_dict && lz4_sizeof_state && lz4_compress_frame && lz4_compress_frame_bound && lz4_is_error &&
                            lz4_create_stream && lz4_reset_stream && lz4_free_stream &&
                            lz4_compress_fast_continue && lz4_compress_bound);
 }
@@ -380,6 +397,215 @@ done_texts:
     return result;
 }
 
+/* ---------------------------------------------------------------- conditional: C(y | x) */
+
+static PyObject *deflate_conditional_sizes(PyObject *self, PyObject *args) {
+    PyObject *xs_obj, *ys_obj, *out_obj;
+    int level, wbits, strategy;
+    if (!PyArg_ParseTuple(args, "OOiiiO", &xs_obj, &ys_obj, &level, &wbits, &strategy, &out_obj))
+        return NULL;
+    texts_t xs = {0}, ys = {0};
+    Py_buffer view;
+    PyObject *result = NULL;
+    if (pairs_from(xs_obj, ys_obj, out_obj, &xs, &ys, &view) < 0) goto done_texts;
+
+    int64_t *out = view.buf;
+    z_stream stream;
+    memset(&stream, 0, sizeof stream);
+    uLong out_size = deflateBound(NULL, (uLong)ys.max_size) + 64;
+    Bytef *scratch = malloc(out_size);
+    int failed = scratch == NULL ||
+                 deflateInit2(&stream, level, Z_DEFLATED, wbits, MEM_LEVEL, strategy) != Z_OK;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < xs.count && !failed; i++) {
+        for (Py_ssize_t j = 0; j < ys.count && !failed; j++) {
+            failed = deflateReset(&stream) != Z_OK ||
+                     deflateSetDictionary(&stream, (const Bytef *)xs.data[i],
+                                          (uInt)xs.size[i]) != Z_OK;
+            if (failed) break;
+            stream.next_in = (Bytef *)ys.data[j];
+            stream.avail_in = (uInt)ys.size[j];
+            stream.next_out = scratch;
+            stream.avail_out = (uInt)out_size;
+            failed = deflate(&stream, Z_FINISH) != Z_STREAM_END;
+            out[i * ys.count + j] = (int64_t)stream.total_out;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    deflateEnd(&stream);
+    result = finish_pairs(scratch, NULL, &view, failed, "deflate with a dictionary failed");
+done_texts:
+    texts_free(&xs);
+    texts_free(&ys);
+    return result;
+}
+
+static PyObject *lz4_block_conditional_sizes(PyObject *self, PyObject *args) {
+    PyObject *xs_obj, *ys_obj, *out_obj;
+    if (!PyArg_ParseTuple(args, "OOO", &xs_obj, &ys_obj, &out_obj)) return NULL;
+    if (lz4_load_dict == NULL || lz4_sizeof_state == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "load_lz4() has not found LZ4_loadDict");
+        return NULL;
+    }
+    texts_t xs = {0}, ys = {0};
+    Py_buffer view;
+    PyObject *result = NULL;
+    if (pairs_from(xs_obj, ys_obj, out_obj, &xs, &ys, &view) < 0) goto done_texts;
+    if (xs.max_size > INT32_MAX / 2 || ys.max_size > INT32_MAX / 2) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_OverflowError, "input too large for the LZ4 block API");
+        goto done_texts;
+    }
+
+    int64_t *out = view.buf;
+    /* a capacity of at least the bound python-lz4 gives each call: the same code path */
+    int out_size = lz4_compress_bound((int)ys.max_size);
+    char *scratch = malloc((size_t)out_size + 1);
+    void *loaded = lz4_create_stream(); /* x's dictionary, loaded once */
+    void *work = lz4_create_stream();   /* a copy of it, consumed by each y */
+    size_t state_size = (size_t)lz4_sizeof_state();
+    int failed = scratch == NULL || loaded == NULL || work == NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < xs.count && !failed; i++) {
+        lz4_reset_stream(loaded);
+        lz4_load_dict(loaded, xs.data[i], (int)xs.size[i]);
+        for (Py_ssize_t j = 0; j < ys.count && !failed; j++) {
+            memcpy(work, loaded, state_size);
+            int written = lz4_compress_fast_continue(work, ys.data[j], scratch, (int)ys.size[j],
+                                                     out_size, 1);
+            failed = written <= 0 && ys.size[j] > 0;
+            out[i * ys.count + j] = written;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (loaded != NULL) lz4_free_stream(loaded);
+    if (work != NULL) lz4_free_stream(work);
+    result = finish_pairs(scratch, NULL, &view, failed, "LZ4 with a dictionary failed");
+done_texts:
+    texts_free(&xs);
+    texts_free(&ys);
+    return result;
+}
+
+/* The zstd API (zstd.h), its stable enum values and buffers. */
+typedef struct { void *dst; size_t size; size_t pos; } zstd_out_buffer;
+typedef struct { const void *src; size_t size; size_t pos; } zstd_in_buffer;
+enum {
+    ZSTD_C_COMPRESSION_LEVEL = 100,
+    ZSTD_C_CONTENT_SIZE_FLAG = 200,
+    ZSTD_C_CHECKSUM_FLAG = 201,
+    ZSTD_C_DICT_ID_FLAG = 202,
+    ZSTD_DLM_BY_REF = 1,
+    ZSTD_DCT_RAW_CONTENT = 1,
+    ZSTD_RESET_SESSION_ONLY = 1,
+    ZSTD_E_END = 2,
+};
+typedef void *(*zstd_create_cctx_fn)(void);
+typedef size_t (*zstd_free_cctx_fn)(void *);
+typedef size_t (*zstd_set_parameter_fn)(void *, int, int);
+typedef size_t (*zstd_load_dictionary_fn)(void *, const void *, size_t, int, int);
+typedef size_t (*zstd_reset_fn)(void *, int);
+typedef size_t (*zstd_pledge_fn)(void *, unsigned long long);
+typedef size_t (*zstd_compress_stream2_fn)(void *, zstd_out_buffer *, zstd_in_buffer *, int);
+typedef unsigned (*zstd_is_error_fn)(size_t);
+typedef size_t (*zstd_bound_fn)(size_t);
+
+static struct {
+    zstd_create_cctx_fn create_cctx;
+    zstd_free_cctx_fn free_cctx;
+    zstd_set_parameter_fn set_parameter;
+    zstd_load_dictionary_fn load_dictionary;
+    zstd_reset_fn reset;
+    zstd_pledge_fn pledge;
+    zstd_compress_stream2_fn compress_stream2;
+    zstd_is_error_fn is_error;
+    zstd_bound_fn bound;
+} zstd = {0};
+
+/* Take the addresses of ZSTD_createCCtx, ZSTD_freeCCtx, ZSTD_CCtx_setParameter,
+ * ZSTD_CCtx_loadDictionary_advanced, ZSTD_CCtx_reset, ZSTD_CCtx_setPledgedSrcSize,
+ * ZSTD_compressStream2, ZSTD_isError and ZSTD_compressBound, in that order. */
+static PyObject *load_zstd(PyObject *self, PyObject *args) {
+    unsigned long long a[9];
+    if (!PyArg_ParseTuple(args, "KKKKKKKKK", &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &a[6],
+                          &a[7], &a[8]))
+        return NULL;
+    zstd.create_cctx = (zstd_create_cctx_fn)(uintptr_t)a[0];
+    zstd.free_cctx = (zstd_free_cctx_fn)(uintptr_t)a[1];
+    zstd.set_parameter = (zstd_set_parameter_fn)(uintptr_t)a[2];
+    zstd.load_dictionary = (zstd_load_dictionary_fn)(uintptr_t)a[3];
+    zstd.reset = (zstd_reset_fn)(uintptr_t)a[4];
+    zstd.pledge = (zstd_pledge_fn)(uintptr_t)a[5];
+    zstd.compress_stream2 = (zstd_compress_stream2_fn)(uintptr_t)a[6];
+    zstd.is_error = (zstd_is_error_fn)(uintptr_t)a[7];
+    zstd.bound = (zstd_bound_fn)(uintptr_t)a[8];
+    Py_RETURN_NONE;
+}
+
+/* 1 if any zstd call in `results` failed. */
+static int zstd_failed(const size_t *results, int count) {
+    for (int k = 0; k < count; k++)
+        if (zstd.is_error(results[k])) return 1;
+    return 0;
+}
+
+static PyObject *zstd_conditional_sizes(PyObject *self, PyObject *args) {
+    PyObject *xs_obj, *ys_obj, *out_obj;
+    int level, content_size, checksum, dict_id;
+    if (!PyArg_ParseTuple(args, "OOiiiiO", &xs_obj, &ys_obj, &level, &content_size, &checksum,
+                          &dict_id, &out_obj))
+        return NULL;
+    if (zstd.compress_stream2 == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "load_zstd() has not been given the zstd API");
+        return NULL;
+    }
+    texts_t xs = {0}, ys = {0};
+    Py_buffer view;
+    PyObject *result = NULL;
+    if (pairs_from(xs_obj, ys_obj, out_obj, &xs, &ys, &view) < 0) goto done_texts;
+
+    int64_t *out = view.buf;
+    size_t out_size = zstd.bound((size_t)ys.max_size);
+    char *scratch = malloc(out_size + 1);
+    /* what ZstdCompressor(level, dict_data=..., write_content_size=..., write_checksum=...,
+       write_dict_id=...) sets on its context */
+    void *cctx = zstd.create_cctx();
+    int failed = scratch == NULL || cctx == NULL;
+    if (!failed) {
+        size_t set[4] = {
+            zstd.set_parameter(cctx, ZSTD_C_COMPRESSION_LEVEL, level),
+            zstd.set_parameter(cctx, ZSTD_C_CONTENT_SIZE_FLAG, content_size),
+            zstd.set_parameter(cctx, ZSTD_C_CHECKSUM_FLAG, checksum),
+            zstd.set_parameter(cctx, ZSTD_C_DICT_ID_FLAG, dict_id),
+        };
+        failed = zstd_failed(set, 4);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < xs.count && !failed; i++) {
+        size_t loaded = zstd.load_dictionary(cctx, xs.data[i], (size_t)xs.size[i],
+                                             ZSTD_DLM_BY_REF, ZSTD_DCT_RAW_CONTENT);
+        failed = zstd.is_error(loaded);
+        for (Py_ssize_t j = 0; j < ys.count && !failed; j++) {
+            zstd_out_buffer output = {scratch, out_size, 0};
+            zstd_in_buffer input = {ys.data[j], (size_t)ys.size[j], 0};
+            size_t steps[3] = {
+                zstd.reset(cctx, ZSTD_RESET_SESSION_ONLY),
+                zstd.pledge(cctx, (unsigned long long)ys.size[j]),
+                zstd.compress_stream2(cctx, &output, &input, ZSTD_E_END),
+            };
+            failed = zstd_failed(steps, 3) || steps[2] != 0; /* 0: the frame is complete */
+            out[i * ys.count + j] = (int64_t)output.pos;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (cctx != NULL) zstd.free_cctx(cctx);
+    result = finish_pairs(scratch, NULL, &view, failed, "zstd with a dictionary failed");
+done_texts:
+    texts_free(&xs);
+    texts_free(&ys);
+    return result;
+}
+
 /* ---------------------------------------------------------------- module */
 
 static PyMethodDef methods[] = {
@@ -397,6 +623,18 @@ static PyMethodDef methods[] = {
     {"lz4_block_pair_sizes", lz4_block_pair_sizes, METH_VARARGS,
      "lz4_block_pair_sizes(xs, ys, out): "
      "out[i, j] = len(lz4.block.compress(xs[i] + ys[j], store_size=False))"},
+    {"deflate_conditional_sizes", deflate_conditional_sizes, METH_VARARGS,
+     "deflate_conditional_sizes(xs, ys, level, wbits, strategy, out): out[i, j] = the length "
+     "of ys[j] deflated by zlib.compressobj(level, DEFLATED, wbits, 8, strategy, zdict=xs[i])"},
+    {"lz4_block_conditional_sizes", lz4_block_conditional_sizes, METH_VARARGS,
+     "lz4_block_conditional_sizes(xs, ys, out): "
+     "out[i, j] = len(lz4.block.compress(ys[j], store_size=False, dict=xs[i]))"},
+    {"load_zstd", load_zstd, METH_VARARGS,
+     "load_zstd(*addresses): the zstd functions to call (see the source for their order)"},
+    {"zstd_conditional_sizes", zstd_conditional_sizes, METH_VARARGS,
+     "zstd_conditional_sizes(xs, ys, level, content_size, checksum, dict_id, out): out[i, j] = "
+     "the length of ys[j] compressed by python-zstandard's ZstdCompressor(level, dict_data="
+     "xs[i] as raw content, write_content_size=..., write_checksum=..., write_dict_id=...)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,6 +1,9 @@
 """ZIP-FIT alignment: 1 - mean_j NCD(x, y_j), exact, for many candidates at once.
 
-    NCD(x, y) = (C(x + y) - min(C(x), C(y))) / max(C(x), C(y)),  0 where max(...) is 0
+    NCD(x, y) = (C(x ⊕ y) - min(C(x), C(y))) / max(C(x), C(y)),  0 where max(...) is 0
+
+where C(x ⊕ y), the joint size, is C(x + y) (concat, the paper's) or C(x) + C(y | x)
+(conditional: y compressed with x as its dictionary; see backends.py).
 
 Targets are prepared once per job (encoded, C(y) computed) and reused for every candidate.
 """
@@ -31,17 +34,21 @@ class PreparedTargets:
     sizes: np.ndarray  # int64, C(y_j)
     compressor: str
     level: int
+    joint: str
 
 
 def prepare_targets(
-    targets: Sequence[Text], compressor: str = DEFAULT_COMPRESSOR, level: int | None = None
+    targets: Sequence[Text],
+    compressor: str = DEFAULT_COMPRESSOR,
+    level: int | None = None,
+    joint: str | None = None,
 ) -> PreparedTargets:
-    comp = Compressor(compressor, level)
+    comp = Compressor(compressor, level, joint=joint)
     texts = tuple(encode(t) for t in targets)
     if not texts:
         raise ValueError("the target set is empty")
     sizes = np.array([comp.size(t) for t in texts], dtype=np.int64)
-    return PreparedTargets(texts, sizes, comp.name, comp.level)
+    return PreparedTargets(texts, sizes, comp.name, comp.level, comp.joint)
 
 
 def score(
@@ -51,7 +58,7 @@ def score(
 
     ``native=False`` runs the Python loop even where the C kernel is built (same scores).
     """
-    comp = Compressor(targets.compressor, targets.level, native=native)
+    comp = Compressor(targets.compressor, targets.level, native=native, joint=targets.joint)
     cx = np.fromiter((comp.size(x) for x in candidates), dtype=np.int64, count=len(candidates))
     cxy = comp.pair_size_matrix(candidates, targets.texts)
     return alignment_from_sizes(cx, targets.sizes, cxy)
@@ -78,10 +85,11 @@ def alignment(
     *,
     compressor: str = DEFAULT_COMPRESSOR,
     level: int | None = None,
+    joint: str | None = None,
 ) -> np.ndarray:
     """ZIP-FIT alignment of each candidate to the target set (float64, one per candidate).
 
     No Ray here: this is the exact kernel the distributed job runs on every shard.
     """
-    prepared = prepare_targets(targets, compressor, level)
+    prepared = prepare_targets(targets, compressor, level, joint)
     return score([encode(c) for c in candidates], prepared)

@@ -31,12 +31,20 @@ import zstandard
 from zipfit_ray.errors import ZipfitError
 
 # Chosen from measured selection quality (benchmarks/evaluate.py, docs/compressors.md "Choosing a
-# compressor"); PAPER_COMPRESSOR is the paper's own setting, one flag away.
-DEFAULT_COMPRESSOR = "lz4-block"
+# compressor"): zstd at its default level 3, with the conditional joint. PAPER_COMPRESSOR is
+# the paper's own setting, one flag away (gzip has no dictionary call: its joint is concat).
+DEFAULT_COMPRESSOR = "zstd"
 PAPER_COMPRESSOR = "gzip"
 
 RAW_DEFLATE_WBITS = -15
 LZ4_HC_MIN_LEVEL = 3  # as in LZ4 frames: lower levels are LZ4's fast mode, all the same
+
+# How the joint size of a candidate x and a target y is measured: C(x + y), the paper's
+# (concat), or C(x) + C(y | x), y compressed with x as its dictionary (conditional): the
+# chain rule's estimate of the same size, at the cost of |y| per pair once x is loaded. A
+# backend's default is conditional where its library has a dictionary call (it selected
+# better with every such backend measured), else concat.
+JOINTS = ("concat", "conditional")
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,9 @@ class Backend:
     package: str | None = None  # the binding's PyPI distribution; None: Python's own zlib
     extra: str | None = None  # the zipfit-ray extra that installs it; None: always there
     wbits: int | None = None  # zlib-style bindings: the container, as window bits
+    # (module, x, y, level) -> y compressed with x as its dictionary: C(y | x), by the
+    # library's one call; None: the library has no such call for this format
+    conditional: Callable[[ModuleType, bytes, bytes, int], bytes] | None = None
 
     def load(self) -> ModuleType:
         """The binding's module, or a ZipfitError that names the extra to install."""
@@ -105,6 +116,11 @@ def _zlib_style(library: str, fmt: str, levels: tuple[int, int, int], **binding)
     def reference(module: ModuleType, data: bytes, level: int) -> bytes:
         return _zlib_call(module, wbits, module.Z_FIXED if fixed else None)(data, level)
 
+    def conditional(module: ModuleType, x: bytes, y: bytes, level: int) -> bytes:
+        strategy = module.Z_FIXED if fixed else module.Z_DEFAULT_STRATEGY
+        stream = module.compressobj(level, module.DEFLATED, wbits, 8, strategy, zdict=x)
+        return stream.compress(y) + stream.flush()
+
     return Backend(
         fmt if library == "zlib" else f"{library}:{fmt}",
         library,
@@ -113,14 +129,26 @@ def _zlib_style(library: str, fmt: str, levels: tuple[int, int, int], **binding)
         reference=reference,
         strategy="fixed" if fixed else "default",
         wbits=wbits,
+        conditional=None if wbits == 31 else conditional,  # gzip takes no preset dictionary
         **binding,
     )
 
 
-def _lz4_block(module: ModuleType, data: bytes, level: int) -> bytes:
+def _lz4_block(module: ModuleType, data: bytes, level: int, **dictionary: bytes) -> bytes:
     if level < LZ4_HC_MIN_LEVEL:
-        return module.compress(data, store_size=False)
-    return module.compress(data, mode="high_compression", compression=level, store_size=False)
+        return module.compress(data, store_size=False, **dictionary)
+    return module.compress(
+        data, mode="high_compression", compression=level, store_size=False, **dictionary
+    )
+
+
+def _zstd(module: ModuleType, data: bytes, level: int, dictionary: bytes | None = None) -> bytes:
+    """A zstd frame as python-zstandard writes it by default; with a dictionary, the raw
+    content of x (no entropy tables: nothing but x's bytes to match against)."""
+    found = None
+    if dictionary is not None:
+        found = module.ZstdCompressionDict(dictionary, dict_type=module.DICT_TYPE_RAWCONTENT)
+    return module.ZstdCompressor(level=level, dict_data=found).compress(data)
 
 
 _ZLIB = dict(module="zlib")
@@ -160,11 +188,12 @@ BACKENDS: dict[str, Backend] = {
         Backend(
             "lz4-block", "lz4", "block", 0, 12, 0,
             reference=_lz4_block, module="lz4.block", package="lz4",
+            conditional=lambda mod, x, y, level: _lz4_block(mod, y, level, dict=x),
         ),
         Backend(
             "zstd", "zstd", "frame", 1, 22, 3,
-            reference=lambda mod, data, level: mod.ZstdCompressor(level=level).compress(data),
-            module="zstandard", package="zstandard",
+            reference=_zstd, module="zstandard", package="zstandard",
+            conditional=lambda mod, x, y, level: _zstd(mod, y, level, dictionary=x),
         ),
     )
 }  # fmt: skip
@@ -186,6 +215,31 @@ def reference_size(name: str, data: bytes, level: int) -> int:
     return len(b.reference(b.load(), data, level))
 
 
+def reference_joint_size(name: str, x: bytes, y: bytes, level: int, joint: str) -> int:
+    """The joint size of x and y by the definition: C(x + y), or C(x) + C(y | x)."""
+    b = backend(name)
+    module = b.load()
+    if joint == "concat":
+        return len(b.reference(module, x + y, level))
+    return len(b.reference(module, x, level)) + len(b.conditional(module, x, y, level))
+
+
+def resolve_joint(name: str, joint: str | None) -> str:
+    """The joint to use for ``name`` (None: its default), or a ZipfitError naming what is
+    wrong and what can."""
+    if joint is None:
+        return "concat" if backend(name).conditional is None else "conditional"
+    if joint not in JOINTS:
+        raise ZipfitError(f"--joint: choose from {JOINTS}, got {joint!r}")
+    if joint == "conditional" and backend(name).conditional is None:
+        able = ", ".join(b.name for b in BACKENDS.values() if b.conditional is not None)
+        raise ZipfitError(
+            f"--joint conditional: {name} has no call that compresses with a dictionary; "
+            f"choose from {able}"
+        )
+    return joint
+
+
 def resolve_level(name: str, level: int | None) -> int:
     """Return the level to use for ``name``, or raise ZipfitError naming what is wrong."""
     spec = backend(name)
@@ -200,19 +254,27 @@ def resolve_level(name: str, level: int | None) -> int:
     return level
 
 
-def parse_settings(text: str, flag: str) -> list[tuple[str, int]]:
-    """Compressors and levels written NAME[:LEVEL],... (the default level where none)."""
+def parse_settings(text: str, flag: str) -> list[tuple[str, int, str]]:
+    """Compressors, levels and joints written NAME[:LEVEL[:JOINT]],... (the backend's
+    defaults where none are given)."""
     settings = []
     for item in filter(None, text.split(",")):
-        name, _, level = item.partition(":")
-        if level and not level.lstrip("-").isdigit():
-            raise ZipfitError(f"{flag}: {item!r} is not NAME or NAME:LEVEL")
-        settings.append((name, resolve_level(name, int(level) if level else None)))
+        parts = item.split(":")
+        given = parts.pop() if parts[-1] in JOINTS else None
+        level = parts.pop() if len(parts) > 1 and parts[-1].lstrip("-").isdigit() else None
+        name = ":".join(parts)
+        if name not in BACKENDS:
+            raise ZipfitError(
+                f"{flag}: {item!r} is not NAME[:LEVEL[:JOINT]] (NAME one of {', '.join(BACKENDS)})"
+            )
+        level = resolve_level(name, None if level is None else int(level))
+        settings.append((name, level, resolve_joint(name, given)))
     return settings
 
 
-def describe(name: str, level: int) -> dict[str, object]:
-    """What summary.json records of C(s): enough to compute the same lengths again."""
+def describe(name: str, level: int, joint: str) -> dict[str, object]:
+    """What summary.json records of C(s) and the joint size: enough to compute the same
+    lengths again."""
     b = backend(name)
     return {
         "compressor": name,
@@ -220,5 +282,6 @@ def describe(name: str, level: int) -> dict[str, object]:
         "container": b.container,
         "strategy": b.strategy,
         "level": level,
+        "joint": joint,
         "versions": b.version(),
     }

@@ -120,7 +120,7 @@ class EarlyExitScorer:
         if rule.budget_tokens is not None:
             raise ValueError("early exit needs --k or --min-score")
         self.targets, self.rule, self.early, self.board = targets, rule, early, board
-        self.sizes = sizes or Compressor(targets.compressor, targets.level)
+        self.sizes = sizes or Compressor(targets.compressor, targets.level, joint=targets.joint)
         self.best = np.empty(0)  # this shard's exact scores, the best k, ascending
         self.histogram = histograms.histogram(np.empty(0))  # all of this shard's exact scores
         self.spreads = np.zeros(SPREAD_BINS, dtype=np.int64)  # of the rows scored to the end
