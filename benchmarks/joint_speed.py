@@ -4,9 +4,10 @@ both joints: concat compresses |x| + |y| bytes per pair, conditional |y| once x 
 Candidates are runs of whole lines of the standard library's modules, cut to 0.5, 1, 2, 4,
 8 and 16 KB; the targets are 164 standard library functions of HumanEval's length (about
 450 to 750 bytes) from modules the candidates never come from. One process, one core:
-zipfit_ray.score() (C(x) for every candidate, the joint size of every pair), the fastest of
---repeats runs. Prints one row per setting, pairs/s per column, and each conditional row's
-ratio to the same backend's concat.
+zipfit_ray.score() (C(x) for every candidate, the joint size of every pair); the two joints
+run interleaved, --repeats times each, and the fastest run of each counts (so that a
+machine's passing load moves both alike). Prints one row per setting, pairs/s per column,
+and each conditional row's ratio to the same backend's concat.
 
     .venv/bin/python benchmarks/joint_speed.py [--candidates 40] [--only lz4-block zstd]
 """
@@ -41,20 +42,24 @@ def workload(candidates: int) -> tuple[dict[int, list[bytes]], list[bytes]]:
     return by_length, functions[:TARGETS]
 
 
-def pairs_per_second(name: str, joint: str, texts: list[bytes], targets, repeats: int) -> float:
-    prepared = prepare_targets(targets, name, None, joint)
-    best = float("inf")
+def pairs_per_second(
+    name: str, joints: list[str], texts: list[bytes], targets: list[bytes], repeats: int
+) -> list[float]:
+    """Pairs/s of each joint: the fastest of ``repeats`` runs, the joints interleaved."""
+    prepared = [prepare_targets(targets, name, None, joint) for joint in joints]
+    best = [float("inf")] * len(joints)
     for _ in range(repeats):
-        start = time.perf_counter()
-        score(texts, prepared)
-        best = min(best, time.perf_counter() - start)
-    return len(texts) * len(targets) / best
+        for i, targets_of_joint in enumerate(prepared):
+            start = time.perf_counter()
+            score(texts, targets_of_joint)
+            best[i] = min(best[i], time.perf_counter() - start)
+    return [len(texts) * len(targets) / seconds for seconds in best]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--candidates", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these backends only")
     args = parser.parse_args()
     by_length, targets = workload(args.candidates)
@@ -67,18 +72,12 @@ def main() -> None:
     print("|---|---|" + "---|" * len(LENGTHS))
     for name in args.only or list(BACKENDS):
         level = BACKENDS[name].default_level
-        concat = []
-        for joint in JOINTS:
-            if joint == "conditional" and BACKENDS[name].conditional is None:
-                continue
-            speeds = [
-                pairs_per_second(name, joint, by_length[n], targets, args.repeats) for n in LENGTHS
-            ]
-            if joint == "concat":
-                concat = speeds
-                cells = [f"{s:,.0f}" for s in speeds]
-            else:
-                cells = [f"{s:,.0f} ({s / c:.1f}x)" for s, c in zip(speeds, concat)]
+        joints = [j for j in JOINTS if j == "concat" or BACKENDS[name].conditional is not None]
+        speeds = [
+            pairs_per_second(name, joints, by_length[n], targets, args.repeats) for n in LENGTHS
+        ]
+        for i, joint in enumerate(joints):
+            cells = [f"{s[i]:,.0f}" + (f" ({s[i] / s[0]:.1f}x)" if i else "") for s in speeds]
             print(f"| {name}:{level} | {joint} | {' | '.join(cells)} |", flush=True)
 
 
