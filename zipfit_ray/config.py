@@ -9,6 +9,7 @@ from zipfit_ray import modes
 from zipfit_ray.errors import ZipfitError, require_positive_int
 from zipfit_ray.kernel.backends import (
     DEFAULT_COMPRESSOR,
+    refuse_store_only,
     resolve_joint,
     resolve_level,
 )
@@ -20,6 +21,9 @@ ON_BAD_FILE = ("fail", "skip")
 # pool: the parts hold the selection in pool order; score: also a copy sorted best first
 ORDERS = ("pool", "score")
 OUT_FORMATS = ("parquet", "jsonl", "jsonl.gz", "jsonl.zst")
+# the contamination guard (selection/contamination.py): drop flagged rows before the cut,
+# only flag them, or check nothing (the paper)
+DECONTAMINATE = ("drop", "flag", "off")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class SelectConfig:
     address: str | None = None  # None: start a local Ray (or join the one already running)
     num_cpus: int | None = None
     storage_options: dict[str, Any] = field(default_factory=dict)
+    decontaminate: str = "drop"  # see DECONTAMINATE
+    eval_sets: tuple[str, ...] = ()  # benchmark files checked for besides the targets
+    allow_store_only: bool = False  # a level that stores text uncompressed: NCD is length
     shard_rows: int | None = None  # None: sized from the pool and the cluster's CPUs
     max_in_flight: int | None = None  # None: twice the cluster's CPUs
     part_rows: int = 100_000
@@ -66,6 +73,12 @@ class SelectConfig:
             locations.check_apart(self.out, "--out", self.pool, "--pool")
         object.__setattr__(self, "level", resolve_level(self.compressor, self.level))
         object.__setattr__(self, "joint", resolve_joint(self.compressor, self.joint))
+        refuse_store_only(self.compressor, self.level, self.allow_store_only)
+        if self.decontaminate not in DECONTAMINATE:
+            raise ZipfitError(
+                f"--decontaminate: choose from {DECONTAMINATE}, got {self.decontaminate!r}"
+            )
+        object.__setattr__(self, "eval_sets", tuple(self.eval_sets))
         SelectionRule(self.k, self.budget_tokens, self.min_score)  # raises if not exactly one
         if self.shard_rows is not None:
             require_positive_int("--shard-rows", self.shard_rows)
@@ -105,5 +118,6 @@ class SelectConfig:
         are left out, only their names kept."""
         values = asdict(self)
         values["pool"] = list(self.pool)
+        values["eval_sets"] = list(self.eval_sets)
         values["storage_options"] = sorted(self.storage_options)
         return values

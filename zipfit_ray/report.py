@@ -37,6 +37,7 @@ def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> 
         "<h2>Text lengths: pool and selection</h2>",
         _lengths_svg(summary),
         _groups(summary),
+        _contamination(summary),
         "<h2>Best selected rows</h2>",
         _rows(examples["best"], score_column),
         "<h2>Borderline: the last rows selected</h2>",
@@ -223,6 +224,33 @@ def _median_bin(counts: np.ndarray, edges: list[int]) -> str:
     if b + 1 == len(edges):
         return f"{_bytes(edges[b])} and up"
     return f"{_bytes(edges[b])} to {_bytes(edges[b + 1])}"
+
+
+def _contamination(summary: dict[str, Any]) -> str:
+    """What the contamination guard flagged: per set, and the first rows with the item
+    each holds (all of them are in contaminated/)."""
+    guard = summary["arguments"].get("decontaminate", "off")
+    if guard == "off":
+        return "<h2>Contamination guard</h2><p>Off: no row was checked.</p>"
+    by_set = summary.get("rows_contaminated_by_set") or {}
+    counts = ", ".join(f"{html.escape(name)}: {n:,}" for name, n in sorted(by_set.items()))
+    verb = "dropped before the cut" if guard == "drop" else "kept, and flagged"
+    found = summary.get("rows_contaminated", 0)
+    text = f"<p>{found:,} rows held a target or eval set item ({counts or 'none'}): {verb}.</p>"
+    rows = "".join(
+        f"<tr><td>{html.escape(e['source'])} row {e['row']:,}</td>"
+        f"<td>{html.escape(e['matched_set'])} #{e['matched_item']}</td>"
+        f"<td class='n'>{e['matched_share']:.0%}</td>"
+        f"<td><pre>{html.escape(e['text'])}</pre></td></tr>"
+        for e in summary.get("contaminated_examples") or []
+    )
+    table = (
+        "<table><tr><th>row</th><th>item</th><th>of its 13-grams</th><th>text</th></tr>"
+        f"{rows}</table>"
+        if rows
+        else ""
+    )
+    return f"<h2>Contamination guard</h2>{text}{table}"
 
 
 def _groups(summary: dict[str, Any]) -> str:

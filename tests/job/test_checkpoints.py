@@ -75,6 +75,8 @@ def test_save_and_load_round_trip(tmp_path):
         length_histogram=np.arange(3),
         selected={"rows": 2, "groups": {"a": 2}},  # a part's notes as JSON holds them
         fields={"text": ["string"], "meta": ["integer", "object"]},
+        contaminated_by_set={"targets": 1},
+        contaminated_examples=[{"row_id": 7, "matched_set": "targets", "matched_item": 0}],
     )
     uri = str(tmp_path / "shard.npz")
     checkpoints.save(uri, notes, {})
@@ -84,7 +86,7 @@ def test_save_and_load_round_trip(tmp_path):
     assert loaded.histogram.tolist() == [0, 1, 2, 3, 4]
     assert loaded.length_histogram.tolist() == [0, 1, 2]
     assert loaded.selected == PartNotes(rows=2, groups={"a": 2})
-    for field in ("counts", "bad_files", "groups", "selected", "fields"):
+    for field in checkpoints.JSON_FIELDS:
         assert getattr(loaded, field) == getattr(notes, field)
 
 

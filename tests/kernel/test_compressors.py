@@ -154,3 +154,13 @@ def test_a_missing_binding_names_its_extra():
 def test_bad_compressor_or_level_is_a_user_error(name, level, message):
     with pytest.raises(ZipfitError, match=message.replace("(", r"\(").replace(".", r"\.")):
         resolve_level(name, level)
+
+
+def test_the_store_only_levels_are_those_that_do_not_compress():
+    text = b"def f(x):\n    return x + 1\n" * 100
+    for name, b in BACKENDS.items():
+        for level in range(b.min_level, b.max_level + 1):
+            assert b.stores_at(level) == (reference_size(name, text, level) >= len(text)), (
+                name,
+                level,
+            )

@@ -33,8 +33,15 @@ def fingerprint(
     scan: storage.PoolScan,
     targets: PreparedTargets,
     tokenizer_json: str | None,
+    eval_sets: dict[str, list[bytes]] | None = None,
 ) -> dict[str, Any]:
     """What decides every shard's result: the same fingerprint gives the same outcome."""
+    eval_hash = hashlib.sha256()
+    for name, texts in sorted((eval_sets or {}).items()):
+        eval_hash.update(name.encode() + b"\0")
+        for text in texts:
+            eval_hash.update(len(text).to_bytes(8, "little") + text)
+    guard_digest = eval_hash.hexdigest() if eval_sets else None
     target_hash = hashlib.sha256()
     for text in targets.texts:
         target_hash.update(len(text).to_bytes(8, "little") + text)
@@ -61,6 +68,8 @@ def fingerprint(
         "early_exit_z": config.early_exit_z,
         "cascade_factor": config.cascade_factor,
         "prefilter": config.prefilter,
+        "decontaminate": config.decontaminate,
+        "eval_sets": guard_digest,
     }
 
 
@@ -112,7 +121,15 @@ def uri(out: str, name: str) -> str:
     return storage.join(out, CHECKPOINTS, name + ".npz")
 
 
-JSON_FIELDS = ("counts", "bad_files", "groups", "selected", "fields")
+JSON_FIELDS = (
+    "counts",
+    "bad_files",
+    "groups",
+    "selected",
+    "fields",
+    "contaminated_by_set",
+    "contaminated_examples",
+)
 
 
 def save(uri: str, notes: ShardNotes, options: dict) -> None:
@@ -132,7 +149,8 @@ def save(uri: str, notes: ShardNotes, options: dict) -> None:
 def load(uri: str, options: dict) -> ShardNotes:
     """A finished shard's notes, as it saved them (resumed)."""
     with np.load(io.BytesIO(storage.read_bytes(uri, options)), allow_pickle=False) as saved:
-        values = {name: json.loads(str(saved[name])) for name in JSON_FIELDS}
+        # a checkpoint from before a field existed lacks it: the field's default
+        values = {name: json.loads(str(saved[name])) for name in JSON_FIELDS if name in saved}
         return ShardNotes(
             **values,
             histogram=saved["histogram"],

@@ -15,6 +15,7 @@ from zipfit_ray.selection import histograms
 from zipfit_ray.selection.order import best_first_examples
 
 EXAMPLES = 5  # best and last selected rows kept for the report
+CONTAMINATED_LISTED = 20  # contaminated rows summary.json and the report name
 EXAMPLE_CHARS = 600  # of each, as text
 # in every summary, 0 where nothing happened
 COUNTS = (
@@ -23,6 +24,7 @@ COUNTS = (
     "rows_truncated",
     "rows_skipped_bad_file",
     "rows_skipped_bad_line",
+    "rows_contaminated",
 )
 SKIPPED_ROWS = ("rows_skipped_bad_file", "rows_skipped_bad_line")  # rows_total = read + these
 BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
@@ -57,6 +59,8 @@ class ShardNotes:
     length_histogram: np.ndarray
     selected: PartNotes | None = None
     fields: dict[str, list[str]] = field(default_factory=dict)
+    contaminated_by_set: dict[str, int] = field(default_factory=dict)  # rows flagged, per set
+    contaminated_examples: list[dict[str, Any]] = field(default_factory=list)  # the first few
     resumed: bool = False  # loaded from its checkpoint, not scored in this run
 
     def __post_init__(self) -> None:
@@ -110,6 +114,8 @@ class Tally:
     length_histogram: np.ndarray = field(default_factory=lambda: histograms.length_histogram([]))
     selection: Selection = field(default_factory=Selection)  # --min-score: written by shards
     fields: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per shard: JSONL
+    contaminated_by_set: Counter = field(default_factory=Counter)
+    contaminated_examples: list[dict[str, Any]] = field(default_factory=list)  # first by row
 
     def add(self, shard: str, notes: ShardNotes) -> None:
         self.counts.update(notes.counts)
@@ -120,6 +126,9 @@ class Tally:
         self.token_histogram += notes.token_histogram
         self.length_histogram += notes.length_histogram
         self.fields[shard] = notes.fields
+        self.contaminated_by_set.update(notes.contaminated_by_set)
+        found = self.contaminated_examples + notes.contaminated_examples
+        self.contaminated_examples = sorted(found, key=lambda e: e["row_id"])[:CONTAMINATED_LISTED]
         if notes.selected is not None:
             self.selection.add(notes.selected)
 
@@ -168,6 +177,8 @@ def summary(
         if config.group_column
         else None,
         "early_exit_check": outcome.early_exit_check,
+        "rows_contaminated_by_set": dict(tally.contaminated_by_set),
+        "contaminated_examples": tally.contaminated_examples,
         **pool,
         "arguments": config.public_dict(),
         "compressor": backends.describe(config.compressor, config.level, config.joint),

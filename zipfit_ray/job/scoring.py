@@ -19,6 +19,7 @@ from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.modes.base import BATCH_ROWS, Scorer
 from zipfit_ray.selection import order
+from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl
 
@@ -41,6 +42,7 @@ class ShardOutcome:
     bad_files: list[str] = field(default_factory=list)
     groups: Counter = field(default_factory=Counter)  # scored rows per --group-column value
     fields: dict[str, list[str]] = field(default_factory=dict)  # JSONL: each field's JSON kinds
+    contaminated: list[dict] = field(default_factory=list)  # rows the guard flagged, and why
 
 
 def score_shard(
@@ -49,6 +51,7 @@ def score_shard(
     config: SelectConfig,
     tokens: TokenCounter | None,
     batch_rows: int = BATCH_ROWS,
+    guard: ContaminationIndex | None = None,
 ) -> ShardOutcome:
     """Score every row of ``shard``, ``batch_rows`` at a time; entries for all of them (but
     those the scorer drops), in pool order, with token counts if ``tokens`` is given (else
@@ -57,12 +60,16 @@ def score_shard(
     Null texts are skipped, texts longer than ``config.max_bytes`` are cut to that length,
     and each row group is retried with backoff on read errors. A row group that still fails
     is an error naming the file, or is skipped and counted with ``--on-bad-file skip``.
+    Rows the contamination ``guard`` flags are noted; with --decontaminate drop they are
+    not scored at all, so they never take a place in the selection.
     """
     outcome = ShardOutcome(np.empty(0, dtype=order.ENTRY))
     pieces = []
     for piece in shard.pieces:
         try:
-            piece_outcome = _score_piece_with_retries(piece, scorer, config, tokens, batch_rows)
+            piece_outcome = _score_piece_with_retries(
+                piece, scorer, config, tokens, batch_rows, guard
+            )
         except (OSError, pa.ArrowException) as exc:
             if config.on_bad_file != "skip":
                 raise ZipfitError(
@@ -76,6 +83,7 @@ def score_shard(
         pieces.append(piece_outcome.entries)
         outcome.counts.update(piece_outcome.counts)
         outcome.groups.update(piece_outcome.groups)
+        outcome.contaminated += piece_outcome.contaminated
         jsonl.merge_kinds(outcome.fields, piece_outcome.fields)
     outcome.entries = order.concatenate(pieces)
     return outcome
@@ -87,11 +95,12 @@ def _score_piece_with_retries(
     config: SelectConfig,
     tokens: TokenCounter | None,
     batch_rows: int,
+    guard: ContaminationIndex | None,
 ) -> ShardOutcome:
     attempt = 1
     while True:
         try:
-            return _score_piece(piece, scorer, config, tokens, batch_rows)
+            return _score_piece(piece, scorer, config, tokens, batch_rows, guard)
         except (OSError, pa.ArrowException):
             if attempt == READ_ATTEMPTS:
                 raise
@@ -105,6 +114,7 @@ def _score_piece(
     config: SelectConfig,
     tokens: TokenCounter | None,
     batch_rows: int,
+    guard: ContaminationIndex | None,
 ) -> ShardOutcome:
     outcome = ShardOutcome(np.empty(0, dtype=order.ENTRY))
     batches = []
@@ -127,18 +137,54 @@ def _score_piece(
         kept = [t for t in texts if t is not None]
         outcome.counts["rows_truncated"] += sum(len(t) > config.max_bytes for t in kept)
         kept = [t[: config.max_bytes] for t in kept]
+        ids = row_ids[present]
+        values = [g for g, p in zip(groups, present) if p] if groups is not None else None
+        if guard is not None:
+            eligible = _guard(guard, kept, ids, config.decontaminate, outcome)
+            kept = [t for t, e in zip(kept, eligible) if e]
+            ids = ids[eligible]
+            values = [g for g, e in zip(values, eligible) if e] if values is not None else None
         start = time.perf_counter()
-        scores, counts = scorer(kept, row_ids[present])
+        scores, counts = scorer(kept, ids)
         outcome.counts["scoring_core_seconds"] += time.perf_counter() - start
         outcome.counts.update(counts)
         finished = ~np.isnan(scores)
         outcome.counts["rows_dropped_early"] += int((~finished).sum())
         token_counts = tokens.count(kept) if tokens else None
         lengths = np.fromiter((len(t) for t in kept), np.int64, len(kept))
-        entries = order.entries(scores, row_ids[present], token_counts, lengths)
+        entries = order.entries(scores, ids, token_counts, lengths)
         batches.append(entries[finished])
-        if groups is not None:  # counted over every row scored, dropped early or not
-            outcome.groups.update(group_counts(g for g, p in zip(groups, present) if p))
+        if values is not None:  # counted over every row scored, dropped early or not
+            outcome.groups.update(group_counts(values))
     outcome.entries = order.concatenate(batches)
     outcome.fields = {name: sorted(seen) for name, seen in kinds.items()}
     return outcome
+
+
+def _guard(
+    guard: ContaminationIndex,
+    texts: list[bytes],
+    row_ids: np.ndarray,
+    decontaminate: str,
+    outcome: ShardOutcome,
+) -> np.ndarray:
+    """Check each row against the targets and eval sets; note the ones it flags. Returns
+    which rows go on to be scored: all of them, or with ``drop`` the unflagged ones."""
+    eligible = np.ones(len(texts), dtype=bool)
+    for i, (text, row_id) in enumerate(zip(texts, row_ids.tolist())):
+        match = guard.check(text)
+        if match is None:
+            continue
+        outcome.counts["rows_contaminated"] += 1
+        outcome.contaminated.append(
+            {
+                "row_id": row_id,
+                "text": text.decode("utf-8", errors="replace"),
+                "matched_set": match.set_name,
+                "matched_item": match.item,
+                "matched_share": match.share,
+                "matched_excerpt": match.excerpt,
+            }
+        )
+        eligible[i] = decontaminate != "drop"
+    return eligible

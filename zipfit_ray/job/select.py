@@ -22,6 +22,7 @@ from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets
 from zipfit_ray.modes.base import Mode
 from zipfit_ray.progress import log
 from zipfit_ray.selection import cut
+from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl, locations, outputs
 
@@ -34,6 +35,8 @@ RESELECT_KEEPS = (
     "compressor",
     "level",
     "joint",
+    "decontaminate",
+    "eval_sets",
     "max_bytes",
     "on_bad_file",
 )
@@ -59,18 +62,21 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     with timed(seconds, "plan"):
         scan = plan.plan_pool(config)
     with timed(seconds, "targets"):
-        targets = prepare_targets(
-            storage.read_targets(config.targets, config.target_column, options),
-            config.compressor,
-            config.level,
-            config.joint,
-        )
+        target_texts = storage.read_targets(config.targets, config.target_column, options)
+        targets = prepare_targets(target_texts, config.compressor, config.level, config.joint)
+        eval_sets = storage.read_eval_sets(config.eval_sets, config.target_column, options)
+        guard = None
+        if config.decontaminate != "off":
+            guard = ContaminationIndex({"targets": target_texts, **eval_sets})
         tokenizer_json = (
             storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
         )
         TokenCounter(tokenizer_json)  # a bad tokenizer fails here, not in every task
-    job = checkpoints.fingerprint(config, scan, targets, tokenizer_json)
+    job = checkpoints.fingerprint(config, scan, targets, tokenizer_json, eval_sets)
     finished = checkpoints.open_for_job(config.out, job, config.overwrite, options)
+    contaminated = storage.join(config.out, outputs.CONTAMINATED)
+    if not finished and storage.exists(contaminated, options):
+        storage.remove(contaminated, options)  # an earlier job's: this one starts afresh
     saved_job = {"job": job, "arguments": config.public_dict(), "files": list(scan.files)}
     saved_job_uri = storage.join(config.out, outputs.SCORES, outputs.SCORES_JOB)
     if config.all_scores:
@@ -79,7 +85,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
 
     def work() -> tuple[notes.Outcome, dict[str, list[str]]]:
         cluster = RayCluster(config.max_in_flight, options)
-        shared = _shared(cluster, config, targets, tokenizer_json, scan, scan.schema)
+        shared = _shared(cluster, config, targets, tokenizer_json, scan, scan.schema, guard)
         return _select(cluster, shared, plan.shards(scan, config), finished, seconds)
 
     outcome, fields = run_on_ray(config.address, config.num_cpus, work)
@@ -91,7 +97,14 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         **notes.bad_files(scan.skipped_files, outcome.tally.bad_files),
     }
     if config.all_scores:  # what reselect needs that only scoring learns
-        saved_job.update(fields=fields, rows_total=rows_total)
+        contaminated_rows = outcome.tally.counts["rows_contaminated"]
+        by_set = dict(outcome.tally.contaminated_by_set)
+        saved_job.update(
+            fields=fields,
+            rows_total=rows_total,
+            rows_contaminated=contaminated_rows,
+            rows_contaminated_by_set=by_set,
+        )
         storage.write_json(saved_job_uri, saved_job, options)
     summary = _publish(config, outcome, pool, seconds)
     checkpoints.remove_all(config.out, options)
@@ -113,7 +126,9 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     if not storage.exists(saved_job_uri, storage_options):
         raise ZipfitError(f"--scores: {scores} holds no saved scores (run select --all-scores)")
     saved = json.loads(storage.read_bytes(saved_job_uri, storage_options))
-    scored_with = {key: saved["arguments"][key] for key in RESELECT_KEEPS}
+    scored_with = {
+        key: saved["arguments"][key] for key in RESELECT_KEEPS if key in saved["arguments"]
+    }  # a key added since: its default
     config = SelectConfig(**{**scored_with, "pool": tuple(scored_with["pool"]), **options})
     seconds: dict[str, float] = {}
     phases.check_rank_possible(config)
@@ -141,6 +156,9 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
         "files": len(scan.files),
         "rows_total": saved.get("rows_total", scan.num_rows),
         "scores": scores,
+        # the guard ran when the scores were saved: its counts, not this run's
+        "rows_contaminated": saved.get("rows_contaminated", 0),
+        "rows_contaminated_by_set": saved.get("rows_contaminated_by_set", {}),
     }
     return _publish(config, outcome, pool, seconds)
 
@@ -165,6 +183,7 @@ def _shared(
     tokenizer_json: str | None,
     scan: storage.PoolScan,
     schema: pa.Schema,
+    guard: ContaminationIndex | None = None,
 ) -> Shared:
     """What every task is handed, with the job's mode started. --min-score streams (shards
     write their own rows) unless the pool has JSONL files, whose columns are known only
@@ -173,7 +192,7 @@ def _shared(
     streamed = config.rule.streamed and not scan.footerless_files
     mode = modes.create(config)
     mode.start(cluster)
-    return Shared(config, mode, targets, tokenizer_json, files, schema, streamed)
+    return Shared(config, mode, targets, tokenizer_json, files, schema, streamed, guard)
 
 
 def _select(

@@ -13,10 +13,17 @@ import pyarrow as pa
 from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.job import checkpoints, scoring
-from zipfit_ray.job.notes import EXAMPLES, PartNotes, ShardNotes, excerpt
+from zipfit_ray.job.notes import (
+    CONTAMINATED_LISTED,
+    EXAMPLES,
+    PartNotes,
+    ShardNotes,
+    excerpt,
+)
 from zipfit_ray.kernel.alignment import PreparedTargets
 from zipfit_ray.modes.base import Mode
 from zipfit_ray.selection import cut, histograms, order
+from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import outputs
 
@@ -32,6 +39,7 @@ class Shared:
     files: dict[int, tuple[str, tuple[int, ...]]]  # file index -> (path, row group sizes)
     schema: pa.Schema  # the output's columns (with JSONL files: known once all are read)
     streamed: bool = False  # --min-score on a pool without JSONL: shards write their rows
+    guard: ContaminationIndex | None = None  # the targets' and eval sets' n-grams
 
 
 def process_shard(job: tuple[storage.Shard | str, str, bool], shared: Shared) -> ShardNotes:
@@ -56,9 +64,14 @@ def process_shard(job: tuple[storage.Shard | str, str, bool], shared: Shared) ->
     needs_tokens = config.budget_tokens is not None or config.all_scores
     tokens = TokenCounter(shared.tokenizer_json) if needs_tokens else None
     scorer = shared.mode.scorer(shared.targets, name)
-    scored = scoring.score_shard(source, scorer, config, tokens, shared.mode.batch_rows)
+    scored = scoring.score_shard(
+        source, scorer, config, tokens, shared.mode.batch_rows, shared.guard
+    )
     shared.mode.finish_shard(scorer, name)
     notes = _conclude(scored, shared, name, outputs.scores_uri(config.out, name))
+    if scored.contaminated:
+        notes.contaminated_by_set = dict(Counter(r["matched_set"] for r in scored.contaminated))
+        notes.contaminated_examples = _write_contaminated(scored.contaminated, shared, name)
     checkpoints.save(checkpoint, notes, config.storage_options)
     return notes
 
@@ -87,6 +100,22 @@ def _conclude(
         selected=selected,
         fields=outcome.fields,
     )
+
+
+def _write_contaminated(rows: list[dict], shared: Shared, name: str) -> list[dict[str, Any]]:
+    """The shard's flagged rows as contaminated/<shard>.parquet, each with its pool file and
+    row and the item it holds; returns the first few, shortened, for the summary."""
+    file_index, row_index = storage.unpack_row_id(np.array([r["row_id"] for r in rows]))
+    located = [
+        {"source": shared.files[int(f)][0], "row": int(i), **r}
+        for f, i, r in zip(file_index, row_index, rows)
+    ]
+    storage.write_atomic(
+        outputs.contaminated_uri(shared.config.out, name),
+        pa.Table.from_pylist(located),
+        shared.config.storage_options,
+    )
+    return [{**r, "text": excerpt(r["text"])} for r in located[:CONTAMINATED_LISTED]]
 
 
 def count_windows(uri: str, windows: list[cut.Window], options: dict[str, Any]) -> cut.Counts:

@@ -66,6 +66,11 @@ class Backend:
     # (module, x, y, level) -> y compressed with x as its dictionary: C(y | x), by the
     # library's one call; None: the library has no such call for this format
     conditional: Callable[[ModuleType, bytes, bytes, int], bytes] | None = None
+    store_level: int | None = None  # the level at which it stores text uncompressed
+
+    def stores_at(self, level: int) -> bool:
+        """Whether C(s) at ``level`` is the text's length plus headers: NCD is length."""
+        return level == self.store_level
 
     def load(self) -> ModuleType:
         """The binding's module, or a ZipfitError that names the extra to install."""
@@ -130,6 +135,7 @@ def _zlib_style(library: str, fmt: str, levels: tuple[int, int, int], **binding)
         strategy="fixed" if fixed else "default",
         wbits=wbits,
         conditional=None if wbits == 31 else conditional,  # gzip takes no preset dictionary
+        store_level=None if library == "isal" else 0,  # ISA-L's level 0 compresses
         **binding,
     )
 
@@ -163,7 +169,7 @@ BACKENDS: dict[str, Backend] = {
         Backend(
             "gzip", "zlib", "gzip", 0, 9, 9,
             reference=lambda _, data, level: gzip.compress(data, compresslevel=level),
-            wbits=31, **_ZLIB,
+            wbits=31, store_level=0, **_ZLIB,
         ),
         _zlib_style("zlib", "zlib", (0, 9, 6), **_ZLIB),
         _zlib_style("zlib", "deflate", (0, 9, 6), **_ZLIB),
@@ -173,11 +179,13 @@ BACKENDS: dict[str, Backend] = {
         *(_zlib_style("isal", f, (0, 3, 1), **_ISAL) for f in ("gzip", "deflate")),
         Backend(
             "libdeflate:gzip", "libdeflate", "gzip", 0, 12, 6,
-            reference=lambda mod, data, level: mod.gzip_compress(data, level), **_LIBDEFLATE,
+            reference=lambda mod, data, level: mod.gzip_compress(data, level), store_level=0,
+            **_LIBDEFLATE,
         ),
         Backend(
             "libdeflate:deflate", "libdeflate", "none", 0, 12, 6,
-            reference=lambda mod, data, level: mod.deflate_compress(data, level), **_LIBDEFLATE,
+            reference=lambda mod, data, level: mod.deflate_compress(data, level), store_level=0,
+            **_LIBDEFLATE,
         ),
         Backend(
             "lz4", "lz4", "frame", 0, 16, 0,
@@ -222,6 +230,17 @@ def reference_joint_size(name: str, x: bytes, y: bytes, level: int, joint: str) 
     if joint == "concat":
         return len(b.reference(module, x + y, level))
     return len(b.reference(module, x, level)) + len(b.conditional(module, x, y, level))
+
+
+def refuse_store_only(name: str, level: int, allowed: bool) -> None:
+    """A level that stores the text uncompressed makes NCD measure length alone: a
+    ZipfitError that says so, unless ``allowed``."""
+    if backend(name).stores_at(level) and not allowed:
+        raise ZipfitError(
+            f"--level {level}: {name} stores the text uncompressed at this level, so C(s) is "
+            "its length plus headers and NCD measures length alone; choose a level of 1 or "
+            "more (or --allow-store-only)"
+        )
 
 
 def resolve_joint(name: str, joint: str | None) -> str:

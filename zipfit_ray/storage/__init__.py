@@ -55,7 +55,7 @@ from zipfit_ray.storage.pool import (
     unpack_row_id,
     write_part,
 )
-from zipfit_ray.storage.targets import read_targets
+from zipfit_ray.storage.targets import read_eval_sets, read_targets
 
 __all__ = [
     "FOOTER_SAMPLE_BYTES",
@@ -86,6 +86,7 @@ __all__ = [
     "pack_row_id",
     "plan_files",
     "read_bytes",
+    "read_eval_sets",
     "read_footer",
     "read_rows",
     "read_scores",

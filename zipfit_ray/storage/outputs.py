@@ -8,6 +8,7 @@ job wrote it: the job removes or replaces only what that record lists.
     scores/                  every shard's scored rows (kept with --all-scores, + _job.json)
     _checkpoints/            finished shards' notes, for resume; removed at the end
     _checks/, _rescored/     early exit's check, the cascade's exact pass; removed at the end
+    contaminated/            rows the contamination guard flagged, and the item each holds
     _zipfit_outputs.json     the record: the names above that this job, or an earlier run
                              into the same --out, wrote (or was about to write)
 
@@ -44,8 +45,11 @@ CHECKPOINTS = "_checkpoints"
 CHECKS = "_checks"
 RESCORED = "_rescored"
 RANKED = "ranked"
+CONTAMINATED = "contaminated"
 RECORD = "_zipfit_outputs.json"
-FIXED = (RECORD, SUCCESS, SUMMARY, REPORT, SCORES, CHECKPOINTS, CHECKS, RESCORED, RANKED)
+FIXED = (
+    RECORD, SUCCESS, SUMMARY, REPORT, SCORES, CHECKPOINTS, CHECKS, RESCORED, RANKED, CONTAMINATED,
+)  # fmt: skip
 WRITTEN_BY = "zipfit-ray"
 TEMPORARY = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")  # files.write_atomic's name mid-write
 NAMES_SHOWN = 5
@@ -70,6 +74,11 @@ def scores_uri(out: str, shard: str) -> str:
 def checks_uri(out: str, shard: str) -> str:
     """approx-early-exit: exact scores of a sample of the rows the shard dropped."""
     return join(out, CHECKS, shard + ".parquet")
+
+
+def contaminated_uri(out: str, shard: str) -> str:
+    """The rows of a shard the contamination guard flagged."""
+    return join(out, CONTAMINATED, shard + ".parquet")
 
 
 def rescored_uri(out: str, shard: str) -> str:

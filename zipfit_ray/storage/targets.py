@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import posixpath
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -13,12 +15,15 @@ from zipfit_ray.storage.files import filesystem
 from zipfit_ray.storage.parquet import PARQUET_SUFFIXES, check_text_column, column_bytes
 
 
-def read_targets(uri: str, column: str, storage_options: dict[str, Any]) -> list[bytes]:
+def read_targets(
+    uri: str, column: str, storage_options: dict[str, Any], flag: str = "--targets"
+) -> list[bytes]:
     """The target set: Parquet (``column``), JSONL (field ``column``), a JSON list, or plain
-    text with one example per line (blank lines skipped). Nulls are dropped."""
+    text with one example per line (blank lines skipped). Nulls are dropped. Errors name
+    ``flag``."""
     fs, path = filesystem(uri, storage_options)
     if not fs.isfile(path):
-        raise ZipfitError(f"--targets: no such file: {uri}")
+        raise ZipfitError(f"{flag}: no such file: {uri}")
     try:
         if path.endswith(PARQUET_SUFFIXES):
             with fs.open(path, "rb") as f:
@@ -28,16 +33,34 @@ def read_targets(uri: str, column: str, storage_options: dict[str, Any]) -> list
         else:
             with fs.open(path, "rb") as f:
                 raw = f.read()
-            texts = _parse_text_targets(raw, column, uri, path)
+            texts = _parse_text_targets(raw, column, uri, path, flag)
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-        raise ZipfitError(f"--targets: cannot read {uri} ({exc})") from exc
+        raise ZipfitError(f"{flag}: cannot read {uri} ({exc})") from exc
     texts = [t for t in texts if t is not None]
     if not texts:
-        raise ZipfitError(f"--targets: {uri} holds no target texts")
+        raise ZipfitError(f"{flag}: {uri} holds no target texts")
     return texts
 
 
-def _parse_text_targets(raw: bytes, column: str, uri: str, path: str) -> list[bytes | None]:
+def read_eval_sets(
+    uris: Sequence[str], column: str, storage_options: dict[str, Any]
+) -> dict[str, list[bytes]]:
+    """--eval-sets, each named by its file's name without suffixes (humaneval.jsonl.gz:
+    humaneval), a name taken twice (or "targets") numbered: "test", "test-2"."""
+    found: dict[str, list[bytes]] = {}
+    for uri in uris:
+        stem = posixpath.basename(uri.rstrip("/")).split(".")[0] or "eval"
+        name, number = stem, 1
+        while name in found or name == "targets":
+            number += 1
+            name = f"{stem}-{number}"
+        found[name] = read_targets(uri, column, storage_options, flag="--eval-sets")
+    return found
+
+
+def _parse_text_targets(
+    raw: bytes, column: str, uri: str, path: str, flag: str
+) -> list[bytes | None]:
     text = raw.decode("utf-8")
     if path.endswith((".jsonl", ".ndjson")):
         records = []
@@ -46,28 +69,26 @@ def _parse_text_targets(raw: bytes, column: str, uri: str, path: str) -> list[by
                 try:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as exc:
-                    raise ZipfitError(f"--targets: {uri} line {number}: not JSON ({exc})") from exc
-        return [_target_field(r, column, uri) for r in records]
+                    raise ZipfitError(f"{flag}: {uri} line {number}: not JSON ({exc})") from exc
+        return [_target_field(r, column, uri, flag) for r in records]
     if path.endswith(".json") or text.lstrip().startswith("["):
         try:
             records = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ZipfitError(f"--targets: {uri}: not a JSON list ({exc})") from exc
+            raise ZipfitError(f"{flag}: {uri}: not a JSON list ({exc})") from exc
         if not isinstance(records, list):
-            raise ZipfitError(f"--targets: {uri}: expected a JSON list of texts or objects")
-        return [_target_field(r, column, uri) for r in records]
+            raise ZipfitError(f"{flag}: {uri}: expected a JSON list of texts or objects")
+        return [_target_field(r, column, uri, flag) for r in records]
     return [line.encode("utf-8") for line in text.splitlines() if line.strip()]
 
 
-def _target_field(record: Any, column: str, uri: str) -> bytes | None:
+def _target_field(record: Any, column: str, uri: str, flag: str) -> bytes | None:
     if isinstance(record, dict):
         if column not in record:
-            raise ZipfitError(
-                f"--targets: {uri}: a record has no field {column!r} (--target-column)"
-            )
+            raise ZipfitError(f"{flag}: {uri}: a record has no field {column!r} (--target-column)")
         record = record[column]
     if record is None:
         return None
     if not isinstance(record, str):
-        raise ZipfitError(f"--targets: {uri}: expected text, got {type(record).__name__}")
+        raise ZipfitError(f"{flag}: {uri}: expected text, got {type(record).__name__}")
     return record.encode("utf-8")

@@ -1,30 +1,16 @@
-"""`zipfit-ray`: flags -> SelectConfig -> job; user mistakes become one line and exit code 2."""
+"""`zipfit-ray`'s commands and flags: one parser per command, flag groups shared between them;
+each command's flags are SelectConfig's fields by name (see commands.config_from_args)."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
-from collections.abc import Sequence
-from dataclasses import fields
 from typing import Any
 
 from zipfit_ray import modes
-from zipfit_ray.config import ON_BAD_FILE, ORDERS, OUT_FORMATS, SelectConfig
-from zipfit_ray.errors import ZipfitError
-from zipfit_ray.kernel.backends import (
-    BACKENDS,
-    DEFAULT_COMPRESSOR,
-    JOINTS,
-    PAPER_COMPRESSOR,
-    describe,
-    parse_settings,
-    resolve_joint,
-    resolve_level,
-)
+from zipfit_ray.cli import commands as actions
+from zipfit_ray.config import DECONTAMINATE, ON_BAD_FILE, ORDERS, OUT_FORMATS, SelectConfig
+from zipfit_ray.kernel.backends import BACKENDS, DEFAULT_COMPRESSOR, JOINTS, PAPER_COMPRESSOR
 from zipfit_ray.modes import prefilter
-from zipfit_ray.storage import locations, outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", default="data/sample", metavar="DIR")
     sample.add_argument("--rows", type=int, default=10_000, help="pool rows")
     sample.add_argument("--targets", type=int, default=50, help="target examples")
-    sample.set_defaults(run=_make_sample)
+    sample.set_defaults(run=actions.make_sample)
     return parser
 
 
@@ -83,13 +69,28 @@ def _select_parser(commands: Any) -> None:
     )
     _add_mode_flags(select)
     select.add_argument(
+        "--decontaminate",
+        choices=DECONTAMINATE,
+        default=SelectConfig.decontaminate,
+        help="rows holding a target or --eval-sets item (13-word n-grams): drop them before "
+        "the cut (default), only flag them, or check nothing (off: the paper)",
+    )
+    select.add_argument(
+        "--eval-sets",
+        nargs="+",
+        default=(),
+        metavar="URI",
+        help="benchmark files to keep out of the selection besides the targets (the targets' "
+        "formats; --target-column names their field)",
+    )
+    select.add_argument(
         "--all-scores",
         action="store_true",
         help="also write every row's score under OUT/scores/, for reselect",
     )
     _add_job_flags(select)
     _add_ray_flags(select)
-    select.set_defaults(run=_select)
+    select.set_defaults(run=actions.select)
 
 
 def _add_mode_flags(parser: argparse.ArgumentParser) -> None:
@@ -139,7 +140,7 @@ def _reselect_parser(commands: Any) -> None:
     reselect.add_argument("--out", required=True, metavar="DIR", help="output directory")
     _add_job_flags(reselect)
     _add_ray_flags(reselect)
-    reselect.set_defaults(run=_reselect)
+    reselect.set_defaults(run=actions.reselect)
 
 
 def _compare_parser(commands: Any) -> None:
@@ -160,7 +161,7 @@ def _compare_parser(commands: Any) -> None:
     compare.add_argument("--seed", type=int, default=0, help="which rows are sampled")
     compare.add_argument("--out", metavar="FILE", help="also save the results as JSON here")
     _add_ray_flags(compare)
-    compare.set_defaults(run=_compare)
+    compare.set_defaults(run=actions.compare)
 
 
 def _estimate_parser(commands: Any) -> None:
@@ -186,7 +187,7 @@ def _estimate_parser(commands: Any) -> None:
     estimate.add_argument("--core-hour-price", type=float, help="also the cost, per core-hour")
     estimate.add_argument("--json", metavar="FILE", help="also save the estimate as JSON")
     _add_ray_flags(estimate)
-    estimate.set_defaults(run=_estimate)
+    estimate.set_defaults(run=actions.estimate)
 
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
@@ -206,6 +207,12 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
         help=f"C(s): [LIBRARY:]FORMAT[-STRATEGY], one of {', '.join(BACKENDS)} (default "
         f"{DEFAULT_COMPRESSOR}, chosen by measured selection quality; the paper's setting "
         f"is {PAPER_COMPRESSOR}, level 9)",
+    )
+    parser.add_argument(
+        "--allow-store-only",
+        action="store_true",
+        help="allow a level that stores text uncompressed (gzip, zlib, deflate, libdeflate at "
+        "0): NCD then measures length alone",
     )
     parser.add_argument(
         "--joint",
@@ -301,111 +308,3 @@ def _add_ray_flags(parser: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help="fsspec options for every filesystem, e.g. '{\"anon\": true}'",
     )
-
-
-def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
-    try:
-        storage_options = json.loads(args.storage_options)
-    except json.JSONDecodeError as exc:
-        raise ZipfitError(f"--storage-options: not valid JSON ({exc})") from exc
-    return dict(
-        # under `ray job submit`, RAY_ADDRESS names the cluster the job was submitted to
-        address=args.address or os.environ.get("RAY_ADDRESS"),
-        num_cpus=args.num_cpus,
-        storage_options=storage_options,
-    )
-
-
-def _config_fields(args: argparse.Namespace) -> dict[str, Any]:
-    """The SelectConfig fields this command's flags set (each flag's dest is its field's
-    name), with the storage options parsed and the address from $RAY_ADDRESS if not given."""
-    given = {f.name: getattr(args, f.name) for f in fields(SelectConfig) if hasattr(args, f.name)}
-    return {**given, **_ray_options(args)}
-
-
-def config_from_args(args: argparse.Namespace) -> SelectConfig:
-    return SelectConfig(**_config_fields(args))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        args.run(args)
-    except ZipfitError as exc:
-        if args.debug:
-            raise
-        print(f"zipfit-ray: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _select(args: argparse.Namespace) -> None:
-    from zipfit_ray.job.select import run_select
-
-    summary = run_select(config_from_args(args))
-    print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
-
-
-def _reselect(args: argparse.Namespace) -> None:
-    from zipfit_ray.job.select import run_reselect
-
-    summary = run_reselect(args.scores, _config_fields(args))
-    print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
-
-
-def _make_sample(args: argparse.Namespace) -> None:
-    from zipfit_ray.demo import write_sample
-
-    pool, targets = write_sample(args.out, rows=args.rows, targets=args.targets)
-    print(f"pool: {pool}\ntargets: {targets}")
-
-
-def _compare(args: argparse.Namespace) -> None:
-    from zipfit_ray.analysis import dataset_alignment
-    from zipfit_ray.job.survey import run_compare
-
-    if args.sample < 2:
-        raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
-    if args.out:
-        locations.check_apart(args.out, "--out", args.datasets, "--datasets")
-    options = _ray_options(args)
-    sampling = ("sample", "seed", "text_column", "target_column", "compressor", "level", "joint")
-    given = {name: getattr(args, name) for name in sampling}
-    results = run_compare(args.datasets, args.targets, **given, **options)
-    print(dataset_alignment.table(results))
-    if args.out:
-        saved = {
-            "targets": args.targets,
-            "compressor": describe(
-                args.compressor,
-                resolve_level(args.compressor, args.level),
-                resolve_joint(args.compressor, args.joint),
-            ),
-            "sample": args.sample,
-            "seed": args.seed,
-            "datasets": results,
-        }
-        outputs.write_owned_json(args.out, saved, "--out", options["storage_options"])
-
-
-def _estimate(args: argparse.Namespace) -> None:
-    from zipfit_ray.analysis import cost
-    from zipfit_ray.job.survey import run_estimate
-
-    if args.sample < 2:
-        raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
-    if args.json:
-        locations.check_apart(args.json, "--json", args.pool, "--pool")
-    settings = parse_settings(args.compare_compressors, "--compare-compressors")
-    config = SelectConfig(**_config_fields(args), out="")  # nothing is written
-    found = run_estimate(
-        config,
-        sample=args.sample,
-        seed=args.seed,
-        settings=settings,
-        cpus=args.cpus,
-        core_hour_price=args.core_hour_price,
-    )
-    print(cost.table(found))
-    if args.json:
-        outputs.write_owned_json(args.json, found, "--json", config.storage_options)

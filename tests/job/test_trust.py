@@ -1,0 +1,93 @@
+"""The contamination guard in a job: planted target and benchmark items are dropped before
+the cut (the selection still has K rows), flagged, or let through, and listed."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from zipfit_ray import SelectConfig, ZipfitError, run_select
+
+
+@pytest.fixture
+def planted(tmp_path, corpus):
+    """The corpus's pool plus a file with a target copied, a target inside another text and
+    an item of an eval set; that eval set's file."""
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for path in sorted(corpus.pool_dir.glob("*.parquet")):
+        (pool / path.name).write_bytes(path.read_bytes())
+    bench = b"def count_vowels(text):\n    return sum(1 for ch in text.lower() if ch in 'aeiou')\n"
+    texts = [
+        corpus.targets[0],
+        b"# a module\nimport os\n\n" + corpus.targets[1] + b"\n\nprint(os.getcwd())\n",
+        b"x = 1\n" + bench,
+    ]
+    rows = {"id": [1000, 1001, 1002], "text": [t.decode() for t in texts],
+            "kind": ["python"] * 3, "source": ["planted"] * 3}  # fmt: skip
+    pq.write_table(pa.table(rows), pool / "part-9.parquet")
+    (tmp_path / "bench.jsonl").write_text(json.dumps({"text": bench.decode()}) + "\n")
+    return pool, tmp_path / "bench.jsonl"
+
+
+def select(corpus, planted, out, **options):
+    pool, bench = planted
+    config = SelectConfig(
+        pool=(str(pool),),
+        targets=str(corpus.targets_path),
+        out=str(out),
+        k=20,
+        eval_sets=(str(bench),),
+        **options,
+    )
+    summary = run_select(config)
+    ids = pq.ParquetDataset(sorted(out.glob("part-*.parquet"))).read().column("id").to_pylist()
+    return summary, ids
+
+
+def contaminated(out) -> list[dict]:
+    folder = out / "contaminated"
+    if not folder.exists():
+        return []
+    return sorted(
+        pq.ParquetDataset(sorted(folder.glob("*.parquet"))).read().to_pylist(),
+        key=lambda r: r["zipfit_position"] if "zipfit_position" in r else r["row_id"],
+    )
+
+
+def test_planted_items_never_take_a_place_in_the_selection(ray_session, corpus, planted, tmp_path):
+    summary, ids = select(corpus, planted, tmp_path / "drop")
+    assert len(ids) == 20 and not {1000, 1001, 1002} & set(ids)
+    assert summary["rows_contaminated"] == 3
+    assert summary["rows_contaminated_by_set"] == {"targets": 2, "bench": 1}
+    listed = contaminated(tmp_path / "drop")
+    assert [(r["source"].rsplit("/", 1)[1], r["row"]) for r in listed] == [
+        ("part-9.parquet", 0), ("part-9.parquet", 1), ("part-9.parquet", 2),
+    ]  # fmt: skip
+    assert [(r["matched_set"], r["matched_item"]) for r in listed] == [
+        ("targets", 0), ("targets", 1), ("bench", 0),
+    ]  # fmt: skip
+    assert listed[0]["matched_share"] == 1.0 and listed[0]["text"] == corpus.targets[0].decode()
+    report = (tmp_path / "drop" / "report.html").read_text()
+    assert "Contamination guard" in report and "3 rows held a target or eval set item" in report
+    assert summary["pair_compressions"] == (summary["rows_read"] - 3 - 3) * len(corpus.targets)
+
+
+def test_flag_keeps_them_and_lists_them_and_off_is_the_paper(
+    ray_session, corpus, planted, tmp_path
+):
+    flagged, ids = select(corpus, planted, tmp_path / "flag", decontaminate="flag")
+    assert 1000 in ids  # a target's own copy is the best row there is
+    assert flagged["rows_contaminated"] == 3 and len(contaminated(tmp_path / "flag")) == 3
+    off, off_ids = select(corpus, planted, tmp_path / "flag", decontaminate="off", overwrite=True)
+    assert off_ids == ids and off["rows_contaminated"] == 0
+    assert not (tmp_path / "flag" / "contaminated").exists()  # the earlier run's is gone
+
+
+def test_a_store_only_level_is_refused_unless_allowed(corpus, tmp_path):
+    common = dict(pool=(str(corpus.pool_dir),), targets="t", out=str(tmp_path), k=1)
+    with pytest.raises(ZipfitError, match="--level 0: gzip stores the text uncompressed"):
+        SelectConfig(**common, compressor="gzip", level=0)
+    assert SelectConfig(**common, compressor="gzip", level=0, allow_store_only=True).level == 0
+    assert SelectConfig(**common, compressor="isal:deflate", level=0).level == 0  # compresses

@@ -1,0 +1,119 @@
+"""What each `zipfit-ray` command does with its parsed flags: build the config, run, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import fields
+from typing import Any
+
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.kernel.backends import (
+    describe,
+    parse_settings,
+    refuse_store_only,
+    resolve_joint,
+    resolve_level,
+)
+from zipfit_ray.storage import locations, outputs
+
+
+def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        storage_options = json.loads(args.storage_options)
+    except json.JSONDecodeError as exc:
+        raise ZipfitError(f"--storage-options: not valid JSON ({exc})") from exc
+    return dict(
+        # under `ray job submit`, RAY_ADDRESS names the cluster the job was submitted to
+        address=args.address or os.environ.get("RAY_ADDRESS"),
+        num_cpus=args.num_cpus,
+        storage_options=storage_options,
+    )
+
+
+def _config_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The SelectConfig fields this command's flags set (each flag's dest is its field's
+    name), with the storage options parsed and the address from $RAY_ADDRESS if not given."""
+    given = {f.name: getattr(args, f.name) for f in fields(SelectConfig) if hasattr(args, f.name)}
+    return {**given, **_ray_options(args)}
+
+
+def config_from_args(args: argparse.Namespace) -> SelectConfig:
+    return SelectConfig(**_config_fields(args))
+
+
+def select(args: argparse.Namespace) -> None:
+    from zipfit_ray.job.select import run_select
+
+    summary = run_select(config_from_args(args))
+    print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
+
+
+def reselect(args: argparse.Namespace) -> None:
+    from zipfit_ray.job.select import run_reselect
+
+    summary = run_reselect(args.scores, _config_fields(args))
+    print(f"selected {summary['rows_selected']:,} rows -> {args.out}")
+
+
+def make_sample(args: argparse.Namespace) -> None:
+    from zipfit_ray.demo import write_sample
+
+    pool, targets = write_sample(args.out, rows=args.rows, targets=args.targets)
+    print(f"pool: {pool}\ntargets: {targets}")
+
+
+def compare(args: argparse.Namespace) -> None:
+    from zipfit_ray.analysis import dataset_alignment
+    from zipfit_ray.job.survey import run_compare
+
+    if args.sample < 2:
+        raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
+    if args.out:
+        locations.check_apart(args.out, "--out", args.datasets, "--datasets")
+    options = _ray_options(args)
+    sampling = ("sample", "seed", "text_column", "target_column", "compressor", "level", "joint")
+    refuse_store_only(
+        args.compressor, resolve_level(args.compressor, args.level), args.allow_store_only
+    )
+    given = {name: getattr(args, name) for name in sampling}
+    results = run_compare(args.datasets, args.targets, **given, **options)
+    print(dataset_alignment.table(results))
+    if args.out:
+        saved = {
+            "targets": args.targets,
+            "compressor": describe(
+                args.compressor,
+                resolve_level(args.compressor, args.level),
+                resolve_joint(args.compressor, args.joint),
+            ),
+            "sample": args.sample,
+            "seed": args.seed,
+            "datasets": results,
+        }
+        outputs.write_owned_json(args.out, saved, "--out", options["storage_options"])
+
+
+def estimate(args: argparse.Namespace) -> None:
+    from zipfit_ray.analysis import cost
+    from zipfit_ray.job.survey import run_estimate
+
+    if args.sample < 2:
+        raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
+    if args.json:
+        locations.check_apart(args.json, "--json", args.pool, "--pool")
+    settings = parse_settings(args.compare_compressors, "--compare-compressors")
+    config = SelectConfig(**_config_fields(args), out="")  # nothing is written
+    found = run_estimate(
+        config,
+        sample=args.sample,
+        seed=args.seed,
+        settings=settings,
+        cpus=args.cpus,
+        core_hour_price=args.core_hour_price,
+    )
+    print(cost.table(found))
+    if args.json:
+        outputs.write_owned_json(args.json, found, "--json", config.storage_options)
