@@ -14,6 +14,7 @@ from zipfit_ray.kernel.backends import (
     resolve_level,
 )
 from zipfit_ray.modes import cascade, early_exit, prefilter
+from zipfit_ray.selection.dedup import DEFAULT_THRESHOLD as DEDUP_THRESHOLD
 from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import locations
 
@@ -49,6 +50,8 @@ class SelectConfig:
     decontaminate: str = "drop"  # see DECONTAMINATE
     eval_sets: tuple[str, ...] = ()  # benchmark files checked for besides the targets
     allow_store_only: bool = False  # a level that stores text uncompressed: NCD is length
+    dedup: bool = False  # drop near-duplicates of better rows from the selection, refilled
+    dedup_threshold: float = DEDUP_THRESHOLD  # Jaccard of word n-grams (LSH's step)
     shard_rows: int | None = None  # None: sized from the pool and the cluster's CPUs
     max_in_flight: int | None = None  # None: twice the cluster's CPUs
     part_rows: int = 100_000
@@ -79,6 +82,10 @@ class SelectConfig:
                 f"--decontaminate: choose from {DECONTAMINATE}, got {self.decontaminate!r}"
             )
         object.__setattr__(self, "eval_sets", tuple(self.eval_sets))
+        if not (isinstance(self.dedup_threshold, int | float) and 0 < self.dedup_threshold <= 1):
+            raise ZipfitError(
+                f"--dedup-threshold: a Jaccard similarity in (0, 1], got {self.dedup_threshold!r}"
+            )
         SelectionRule(self.k, self.budget_tokens, self.min_score)  # raises if not exactly one
         if self.shard_rows is not None:
             require_positive_int("--shard-rows", self.shard_rows)

@@ -38,6 +38,7 @@ def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> 
         _lengths_svg(summary),
         _groups(summary),
         _contamination(summary),
+        _near_duplicates(summary),
         "<h2>Best selected rows</h2>",
         _rows(examples["best"], score_column),
         "<h2>Borderline: the last rows selected</h2>",
@@ -251,6 +252,20 @@ def _contamination(summary: dict[str, Any]) -> str:
         else ""
     )
     return f"<h2>Contamination guard</h2>{text}{table}"
+
+
+def _near_duplicates(summary: dict[str, Any]) -> str:
+    """What --dedup removed from the selection (nothing when it was not asked for)."""
+    arguments = summary["arguments"]
+    if not arguments.get("dedup"):
+        return ""
+    return (
+        f"<h2>Near-duplicates</h2><p>{summary['rows_removed_duplicate']:,} rows were removed "
+        f"from the selection as near-duplicates of better rows (Jaccard of word 5-grams "
+        f"&ge; {arguments['dedup_threshold']}), for {summary['duplicate_clusters']:,} of the "
+        f"rows selected; the rows below the cut took their places "
+        f"({summary.get('dedup_rounds', 0)} rounds).</p>"
+    )
 
 
 def _groups(summary: dict[str, Any]) -> str:

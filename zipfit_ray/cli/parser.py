@@ -83,6 +83,7 @@ def _select_parser(commands: Any) -> None:
         help="benchmark files to keep out of the selection besides the targets (the targets' "
         "formats; --target-column names their field)",
     )
+    _add_dedup_flags(select, with_threshold=True)
     select.add_argument(
         "--all-scores",
         action="store_true",
@@ -138,6 +139,7 @@ def _reselect_parser(commands: Any) -> None:
     )
     _add_rule_flags(reselect)
     reselect.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    _add_dedup_flags(reselect, with_threshold=False)
     _add_job_flags(reselect)
     _add_ray_flags(reselect)
     reselect.set_defaults(run=actions.reselect)
@@ -260,6 +262,26 @@ def _add_rule_flags(parser: argparse.ArgumentParser) -> None:
         metavar="COLUMN",
         help="count pool and selected rows per value of this column",
     )
+
+
+def _add_dedup_flags(parser: argparse.ArgumentParser, with_threshold: bool) -> None:
+    """--dedup; reselect takes the threshold its scores' signatures were banded for."""
+    parser.add_argument(
+        "--dedup",
+        action="store_true",
+        help="drop each selected row that a better-scoring row is a near-duplicate of "
+        "(MinHash/LSH on word 5-grams) and refill from below the cut"
+        + ("" if with_threshold else "; the scores must be saved by select --all-scores --dedup"),
+    )
+    if with_threshold:
+        parser.add_argument(
+            "--dedup-threshold",
+            type=float,
+            default=SelectConfig.dedup_threshold,
+            metavar="J",
+            help="--dedup: the Jaccard similarity of word 5-grams at which rows count as "
+            f"near-duplicates (default {SelectConfig.dedup_threshold})",
+        )
 
 
 def _add_job_flags(parser: argparse.ArgumentParser) -> None:

@@ -70,6 +70,7 @@ def fingerprint(
         "prefilter": config.prefilter,
         "decontaminate": config.decontaminate,
         "eval_sets": guard_digest,
+        "dedup_threshold": config.dedup_threshold if config.dedup else None,
     }
 
 

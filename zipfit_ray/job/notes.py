@@ -25,6 +25,8 @@ COUNTS = (
     "rows_skipped_bad_file",
     "rows_skipped_bad_line",
     "rows_contaminated",
+    "rows_removed_duplicate",
+    "duplicate_clusters",
 )
 SKIPPED_ROWS = ("rows_skipped_bad_file", "rows_skipped_bad_line")  # rows_total = read + these
 BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files

@@ -18,7 +18,7 @@ from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.modes.base import BATCH_ROWS, Scorer
-from zipfit_ray.selection import order
+from zipfit_ray.selection import dedup, order
 from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl
@@ -153,6 +153,9 @@ def _score_piece(
         token_counts = tokens.count(kept) if tokens else None
         lengths = np.fromiter((len(t) for t in kept), np.int64, len(kept))
         entries = order.entries(scores, ids, token_counts, lengths)
+        if config.dedup:  # the near-duplicate signature, banded (selection/dedup.py)
+            bands = dedup.lsh_bands(config.dedup_threshold)
+            entries = dedup.with_bands(entries, bands.hashes(kept), bands)
         batches.append(entries[finished])
         if values is not None:  # counted over every row scored, dropped early or not
             outcome.groups.update(group_counts(values))

@@ -15,7 +15,7 @@ import pyarrow as pa
 from zipfit_ray import modes, report, storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.job import checkpoints, notes, phases, plan
+from zipfit_ray.job import checkpoints, dedup, notes, phases, plan
 from zipfit_ray.job.runtime import RayCluster, run_on_ray
 from zipfit_ray.job.worker import Shared
 from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets
@@ -37,6 +37,7 @@ RESELECT_KEEPS = (
     "joint",
     "decontaminate",
     "eval_sets",
+    "dedup_threshold",  # the signatures were banded for it
     "max_bytes",
     "on_bad_file",
 )
@@ -130,6 +131,16 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
         key: saved["arguments"][key] for key in RESELECT_KEEPS if key in saved["arguments"]
     }  # a key added since: its default
     config = SelectConfig(**{**scored_with, "pool": tuple(scored_with["pool"]), **options})
+    if config.dedup and not saved["arguments"].get("dedup"):
+        raise ZipfitError(
+            f"--dedup: the scores under {scores} were saved without near-duplicate "
+            "signatures (select --all-scores --dedup saves them)"
+        )
+    if config.dedup and config.dedup_threshold != saved["arguments"]["dedup_threshold"]:
+        raise ZipfitError(
+            f"--dedup-threshold: the scores under {scores} hold signatures banded for "
+            f"{saved['arguments']['dedup_threshold']}; score again for another threshold"
+        )
     seconds: dict[str, float] = {}
     phases.check_rank_possible(config)
     outputs.claim(config.out, config.overwrite, storage_options)
@@ -187,9 +198,9 @@ def _shared(
 ) -> Shared:
     """What every task is handed, with the job's mode started. --min-score streams (shards
     write their own rows) unless the pool has JSONL files, whose columns are known only
-    once all are read."""
+    once all are read, or --dedup needs every shard's rows first."""
     files = {i: (path, groups) for i, (path, groups) in enumerate(zip(scan.files, scan.row_groups))}
-    streamed = config.rule.streamed and not scan.footerless_files
+    streamed = config.rule.streamed and not scan.footerless_files and not config.dedup
     mode = modes.create(config)
     mode.start(cluster)
     return Shared(config, mode, targets, tokenizer_json, files, schema, streamed, guard)
@@ -229,6 +240,8 @@ def _select(
         if config.k is not None and selection.rows < config.k:
             log(f"warning: only {selection.rows:,} rows were scored; --k keeps them all")
     check = mode.self_check(cluster, names, boundary, tally.counts)
+    if storage.exists(storage.join(config.out, outputs.DEDUP), config.storage_options):
+        storage.remove(storage.join(config.out, outputs.DEDUP), config.storage_options)
     if config.order == "score":
         with timed(seconds, "rank"):
             phases.rank(config, sorted(selection.parts), mode.score_column)
@@ -247,17 +260,25 @@ def _cut(
     seconds: dict[str, float],
 ) -> tuple[list[str], cut.Boundary]:
     """Where the scores to write from are saved, and where the rule cuts them: known
-    already for --min-score; else the first cut, then the mode's own step (if it has one)."""
-    if mode.config.rule.streamed:  # --min-score on a pool with JSONL
-        return saved, cut.at_least(mode.config.min_score)
-    with timed(seconds, "cut"):
-        rule = mode.first_pass_rule()
-        boundary = cluster.cut(rule, tally.histogram, tally.token_histogram, saved)
-    if mode.after_cut_phase is None:
-        return saved, boundary
-    with timed(seconds, mode.after_cut_phase):
-        saved, boundary, counts = mode.after_cut(cluster, saved, names, boundary, shared_ref)
-    tally.counts.update(counts)
+    already for --min-score; else the first cut, then the mode's own step (if it has one);
+    then, with --dedup, the selection without near-duplicates, refilled."""
+    config = mode.config
+    if config.rule.streamed:  # --min-score on a pool with JSONL, or with --dedup
+        boundary = cut.at_least(config.min_score)
+    else:
+        with timed(seconds, "cut"):
+            rule = mode.first_pass_rule()
+            boundary = cluster.cut(rule, tally.histogram, tally.token_histogram, saved)
+        if mode.after_cut_phase is not None:
+            with timed(seconds, mode.after_cut_phase):
+                saved, boundary, counts = mode.after_cut(
+                    cluster, saved, names, boundary, shared_ref
+                )
+            tally.counts.update(counts)
+    if config.dedup:
+        with timed(seconds, "dedup"):
+            saved, boundary, counts = dedup.deduplicate(cluster, config, saved, names, boundary)
+        tally.counts.update(counts)
     return saved, boundary
 
 

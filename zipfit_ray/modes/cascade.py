@@ -17,7 +17,7 @@ from zipfit_ray.errors import require_positive_int
 from zipfit_ray.kernel.alignment import PreparedTargets, score
 from zipfit_ray.modes.base import Cluster
 from zipfit_ray.modes.prefilter import Prefilter
-from zipfit_ray.selection import histograms, order
+from zipfit_ray.selection import histograms
 from zipfit_ray.selection.cut import Boundary
 from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import SCORE_COLUMN, outputs
@@ -93,6 +93,6 @@ def _rescore(uris: tuple[str, str], boundary: Boundary, shared: Any) -> tuple[np
             config.storage_options,
         )
     scores = score(texts, shared.targets)
-    exact = order.entries(scores, shortlist["row_id"], shortlist["tokens"], shortlist["length"])
-    storage.write_scores(save_to, exact, config.storage_options)
+    shortlist["score"] = scores  # every other field (tokens, --dedup's bands) as it was
+    storage.write_scores(save_to, shortlist, config.storage_options)
     return histograms.histogram(scores), len(texts) * len(shared.targets.texts)

@@ -51,3 +51,10 @@ class SelectionRule:
 
     def describe(self) -> str:
         return f"{self.FLAGS[self.kind]} {getattr(self, self.kind)}"
+
+    def widened(self, factor: float) -> SelectionRule:
+        """The same kind of rule, taking ``factor`` times as many rows or tokens (a score
+        threshold is left as it is)."""
+        if self.kind == "min_score":
+            return self
+        return SelectionRule(**{self.kind: math.ceil(getattr(self, self.kind) * factor)})

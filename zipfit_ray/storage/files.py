@@ -33,7 +33,12 @@ def join(base: str, *names: str) -> str:
     return posixpath.join(base.rstrip("/"), *names)
 
 
-def write_atomic(uri: str, data: bytes | pa.Table, storage_options: dict[str, Any]) -> None:
+def write_atomic(
+    uri: str,
+    data: bytes | pa.Table,
+    storage_options: dict[str, Any],
+    row_group_size: int | None = None,
+) -> None:
     """Write bytes or a Parquet table under a temporary name, then rename it into place."""
     fs, path = filesystem(uri, storage_options)
     parent, name = posixpath.split(path)
@@ -41,7 +46,7 @@ def write_atomic(uri: str, data: bytes | pa.Table, storage_options: dict[str, An
     temporary = posixpath.join(parent, f".{name}.{uuid.uuid4().hex}.tmp")
     with fs.open(temporary, "wb") as f:
         if isinstance(data, pa.Table):
-            pq.write_table(data, f)
+            pq.write_table(data, f, row_group_size=row_group_size)
         else:
             f.write(data)
     fs.mv(temporary, path)

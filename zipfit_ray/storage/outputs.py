@@ -8,6 +8,7 @@ job wrote it: the job removes or replaces only what that record lists.
     scores/                  every shard's scored rows (kept with --all-scores, + _job.json)
     _checkpoints/            finished shards' notes, for resume; removed at the end
     _checks/, _rescored/     early exit's check, the cascade's exact pass; removed at the end
+    _dedup/                  --dedup's buckets and what each shard keeps; removed at the end
     contaminated/            rows the contamination guard flagged, and the item each holds
     _zipfit_outputs.json     the record: the names above that this job, or an earlier run
                              into the same --out, wrote (or was about to write)
@@ -44,11 +45,13 @@ SCORES_JOB = "_job.json"  # in SCORES: what reselect needs of the job that saved
 CHECKPOINTS = "_checkpoints"
 CHECKS = "_checks"
 RESCORED = "_rescored"
+DEDUP = "_dedup"
 RANKED = "ranked"
 CONTAMINATED = "contaminated"
 RECORD = "_zipfit_outputs.json"
 FIXED = (
-    RECORD, SUCCESS, SUMMARY, REPORT, SCORES, CHECKPOINTS, CHECKS, RESCORED, RANKED, CONTAMINATED,
+    RECORD, SUCCESS, SUMMARY, REPORT, SCORES, CHECKPOINTS, CHECKS, RESCORED, DEDUP, RANKED,
+    CONTAMINATED,
 )  # fmt: skip
 WRITTEN_BY = "zipfit-ray"
 TEMPORARY = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")  # files.write_atomic's name mid-write
@@ -84,6 +87,11 @@ def contaminated_uri(out: str, shard: str) -> str:
 def rescored_uri(out: str, shard: str) -> str:
     """approx-cascade: exact scores of the shard's shortlisted rows."""
     return join(out, RESCORED, shard + ".parquet")
+
+
+def dedup_uri(out: str, step: str, name: str) -> str:
+    """--dedup: a shard's or a partition's file of one step (members, resolved, kept, ...)."""
+    return join(out, DEDUP, step, name + ".parquet")
 
 
 def claim(out: str, overwrite: bool, options: dict[str, Any]) -> None:

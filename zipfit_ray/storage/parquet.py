@@ -21,6 +21,7 @@ PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 # Bytes read from a file's end to find its footer (more is fetched if the footer is larger).
 # fsspec's default sample is 1 MB and s3fs's read-ahead block several MB: per row group read,
 # that was more than the row group itself (benchmarks/scale.py).
+SORTED_GROUP_ROWS = 65_536  # write_scores(sorted_by=...): rows per row group
 FOOTER_SAMPLE_BYTES = 64 * 1024
 
 
@@ -217,23 +218,59 @@ def open_parquet(
         yield pq.ParquetFile(f)
 
 
-def write_scores(uri: str, scored: np.ndarray, storage_options: dict[str, Any]) -> None:
-    """Scored rows (a numpy structured array: score, row_id, tokens, length), a column per
-    field, for the cut, the writing and selecting again without scoring."""
+def write_scores(
+    uri: str,
+    scored: np.ndarray,
+    storage_options: dict[str, Any],
+    sorted_by: str | None = None,
+) -> None:
+    """Scored rows (a numpy structured array: score, row_id, tokens, length, ...), a column
+    per field, for the cut, the writing and selecting again without scoring. ``sorted_by``:
+    sorted on that field, in row groups of SORTED_GROUP_ROWS, so that read_scores reads
+    only the row groups a range of it needs."""
+    group_rows = None
+    if sorted_by is not None:
+        scored = scored[np.argsort(scored[sorted_by], kind="stable")]
+        group_rows = SORTED_GROUP_ROWS
     table = pa.table({name: scored[name] for name in scored.dtype.names})
-    write_atomic(uri, table, storage_options)
+    write_atomic(uri, table, storage_options, row_group_size=group_rows)
 
 
-def read_scores(uri: str, storage_options: dict[str, Any]) -> np.ndarray:
-    """What write_scores wrote, as the structured array it was."""
+def read_scores(
+    uri: str, storage_options: dict[str, Any], between: tuple[str, Any, Any] | None = None
+) -> np.ndarray:
+    """What write_scores wrote, as the structured array it was; with ``between`` (field,
+    low, high), only the rows whose field lies in [low, high], from the row groups whose
+    statistics say they may hold some."""
     fs, path = filesystem(uri, storage_options)
     with fs.open(path, "rb") as f:
-        table = pq.read_table(f)
+        parquet = pq.ParquetFile(f)
+        if between is None:
+            table = parquet.read()
+        else:
+            field, low, high = between
+            index = parquet.schema_arrow.get_field_index(field)
+            groups = [
+                i
+                for i in range(parquet.num_row_groups)
+                if _may_hold(parquet.metadata.row_group(i).column(index).statistics, low, high)
+            ]
+            table = (
+                parquet.read_row_groups(groups) if groups else parquet.schema_arrow.empty_table()
+            )
     columns = {name: table.column(name).to_numpy() for name in table.column_names}
     found = np.empty(table.num_rows, dtype=[(n, c.dtype) for n, c in columns.items()])
     for name, column in columns.items():
         found[name] = column
+    if between is not None:
+        found = found[(found[field] >= low) & (found[field] <= high)]
     return found
+
+
+def _may_hold(statistics: pq.Statistics | None, low: Any, high: Any) -> bool:
+    if statistics is None or not statistics.has_min_max:
+        return True
+    return statistics.min <= high and statistics.max >= low
 
 
 def first_row(uri: str, columns: list[str], storage_options: dict[str, Any]) -> dict | None:
