@@ -39,6 +39,7 @@ def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> 
         _groups(summary),
         _contamination(summary),
         _near_duplicates(summary),
+        _target_set(summary),
         "<h2>Best selected rows</h2>",
         _rows(examples["best"], score_column),
         "<h2>Borderline: the last rows selected</h2>",
@@ -266,6 +267,25 @@ def _near_duplicates(summary: dict[str, Any]) -> str:
         f"rows selected; the rows below the cut took their places "
         f"({summary.get('dedup_rounds', 0)} rounds).</p>"
     )
+
+
+def _target_set(summary: dict[str, Any]) -> str:
+    """How far the target set can be trusted: its halves' agreement and its spread."""
+    halves, spread = summary.get("target_halves"), summary.get("target_spread")
+    parts = []
+    if halves:
+        parts.append(
+            f"Ranked by two random halves of the targets, the "
+            f"{halves['top_k']:,} best rows overlap with Jaccard {halves['jaccard']:.2f} (1: "
+            "the same rows; a small overlap says the target set is too small or too "
+            "diverse for its ranking to be trusted)."
+        )
+    if spread and spread["targets"] > 1:
+        parts.append(
+            f"Mean NCD between two targets: {spread['mean_ncd']:.3f} (over "
+            f"{spread['targets']:,} of them)."
+        )
+    return f"<h2>Target set</h2><p>{' '.join(parts)}</p>" if parts else ""
 
 
 def _groups(summary: dict[str, Any]) -> str:

@@ -113,6 +113,7 @@ def test_summary_counts_and_records_the_run(ray_session, corpus, tmp_path):
         "targets",
         "score",
         "cut",
+        "target halves",
         "write",
         "report",
     }

@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from zipfit_ray import SelectConfig, ZipfitError, run_select
+from zipfit_ray.job.select import run_reselect
 
 
 @pytest.fixture
@@ -91,3 +92,39 @@ def test_a_store_only_level_is_refused_unless_allowed(corpus, tmp_path):
         SelectConfig(**common, compressor="gzip", level=0)
     assert SelectConfig(**common, compressor="gzip", level=0, allow_store_only=True).level == 0
     assert SelectConfig(**common, compressor="isal:deflate", level=0).level == 0  # compresses
+
+
+def top_k_by(entries, field, k) -> set[int]:
+    ranked = sorted(
+        zip(entries[field].to_pylist(), entries["row_id"].to_pylist()), key=lambda e: (-e[0], e[1])
+    )
+    return {row for _, row in ranked[:k]}
+
+
+@pytest.mark.parametrize("shard_rows", [None, 13])
+def test_target_halves_agreement_is_that_of_the_saved_half_scores(
+    ray_session, corpus, tmp_path, shard_rows
+):
+    config = SelectConfig(
+        pool=(str(corpus.pool_dir),), targets=str(corpus.targets_path), out=str(tmp_path / "o"),
+        k=40, all_scores=True, shard_rows=shard_rows,
+    )  # fmt: skip
+    summary = run_select(config)
+    saved = pq.ParquetDataset(sorted((tmp_path / "o" / "scores").glob("*.parquet"))).read()
+    a, b = top_k_by(saved, "half_a", 40), top_k_by(saved, "half_b", 40)
+    assert summary["target_halves"] == {"top_k": 40, "jaccard": len(a & b) / len(a | b)}
+    assert 0 < summary["target_halves"]["jaccard"] < 1
+    assert summary["target_spread"]["targets"] == len(corpus.targets)
+    assert "two random halves" in (tmp_path / "o" / "report.html").read_text()
+    again = run_reselect(str(tmp_path / "o"), {"out": str(tmp_path / "re"), "k": 25})
+    a, b = top_k_by(saved, "half_a", 25), top_k_by(saved, "half_b", 25)
+    assert again["target_halves"]["jaccard"] == len(a & b) / len(a | b)
+    assert again["target_spread"] == summary["target_spread"]
+
+
+def test_approximate_modes_have_no_halves(ray_session, corpus, tmp_path):
+    config = SelectConfig(
+        pool=(str(corpus.pool_dir),), targets=str(corpus.targets_path), out=str(tmp_path / "o"),
+        k=40, mode="approx-prefilter",
+    )  # fmt: skip
+    assert run_select(config)["target_halves"] is None

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from zipfit_ray import SelectConfig, ZipfitError, modes, run_select
-from zipfit_ray.modes.base import Mode
+from zipfit_ray.modes.base import Mode, Scored
 
 
 def config(**options) -> SelectConfig:
@@ -44,7 +44,7 @@ class Shortest(Mode):
     def scorer(self, targets, shard):
         def shortness(texts, row_ids):
             scores = np.array([1.0 / (1 + len(t)) for t in texts])
-            return scores, Counter(pair_compressions=0)
+            return Scored(scores, Counter(pair_compressions=0))
 
         return shortness
 

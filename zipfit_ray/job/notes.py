@@ -143,6 +143,7 @@ class Outcome:
     selection: Selection
     shards_total: int
     early_exit_check: dict[str, Any] | None
+    target_halves: dict[str, Any] | None = None  # job/target_halves.py
 
 
 def summary(
@@ -179,6 +180,7 @@ def summary(
         if config.group_column
         else None,
         "early_exit_check": outcome.early_exit_check,
+        "target_halves": outcome.target_halves,
         "rows_contaminated_by_set": dict(tally.contaminated_by_set),
         "contaminated_examples": tally.contaminated_examples,
         **pool,

@@ -122,7 +122,12 @@ class RayCluster:
         return ActorHandle(ray.remote(num_cpus=0)(cls).remote(*args))
 
     def cut(
-        self, rule: SelectionRule, rows: np.ndarray, tokens: np.ndarray, saved: list[str]
+        self,
+        rule: SelectionRule,
+        rows: np.ndarray,
+        tokens: np.ndarray,
+        saved: list[str],
+        key: str = "score",
     ) -> cut.Boundary:
         """cut.find over shards' saved scores: they count windows and hand over the
         boundary's neighbourhood; the driver only adds up."""
@@ -130,12 +135,12 @@ class RayCluster:
 
         def count(windows: list[cut.Window]) -> cut.Counts:
             total = None
-            for _, counted in self.map(worker.count_windows, saved, windows, options):
+            for _, counted in self.map(worker.count_windows, saved, windows, options, key):
                 total = counted if total is None else cut.add(total, counted)
             return total
 
         def gather(window: cut.Window) -> np.ndarray:
-            found = self.map(worker.gather_window, saved, window, options)
+            found = self.map(worker.gather_window, saved, window, options, key)
             return order.concatenate(entries for _, entries in found)
 
         return cut.find(rule, rows, tokens, count, gather)

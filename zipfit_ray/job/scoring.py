@@ -145,14 +145,14 @@ def _score_piece(
             ids = ids[eligible]
             values = [g for g, e in zip(values, eligible) if e] if values is not None else None
         start = time.perf_counter()
-        scores, counts = scorer(kept, ids)
+        scores, counts, fields = scorer(kept, ids)
         outcome.counts["scoring_core_seconds"] += time.perf_counter() - start
         outcome.counts.update(counts)
         finished = ~np.isnan(scores)
         outcome.counts["rows_dropped_early"] += int((~finished).sum())
         token_counts = tokens.count(kept) if tokens else None
         lengths = np.fromiter((len(t) for t in kept), np.int64, len(kept))
-        entries = order.entries(scores, ids, token_counts, lengths)
+        entries = order.with_fields(order.entries(scores, ids, token_counts, lengths), fields)
         if config.dedup:  # the near-duplicate signature, banded (selection/dedup.py)
             bands = dedup.lsh_bands(config.dedup_threshold)
             entries = dedup.with_bands(entries, bands.hashes(kept), bands)

@@ -13,9 +13,10 @@ from typing import Any
 import pyarrow as pa
 
 from zipfit_ray import modes, report, storage
+from zipfit_ray.analysis import target_set
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.job import checkpoints, dedup, notes, phases, plan
+from zipfit_ray.job import checkpoints, dedup, notes, phases, plan, target_halves
 from zipfit_ray.job.runtime import RayCluster, run_on_ray
 from zipfit_ray.job.worker import Shared
 from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets
@@ -65,6 +66,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     with timed(seconds, "targets"):
         target_texts = storage.read_targets(config.targets, config.target_column, options)
         targets = prepare_targets(target_texts, config.compressor, config.level, config.joint)
+        spread, spread_targets = target_set.spread(targets)
         eval_sets = storage.read_eval_sets(config.eval_sets, config.target_column, options)
         guard = None
         if config.decontaminate != "off":
@@ -95,6 +97,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         "files": len(scan.files) + len(scan.skipped_files),
         "rows_total": rows_total,
         "targets": len(targets.texts),
+        "target_spread": {"mean_ncd": spread, "targets": spread_targets},
         **notes.bad_files(scan.skipped_files, outcome.tally.bad_files),
     }
     if config.all_scores:  # what reselect needs that only scoring learns
@@ -105,6 +108,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
             rows_total=rows_total,
             rows_contaminated=contaminated_rows,
             rows_contaminated_by_set=by_set,
+            target_spread=pool["target_spread"],
         )
         storage.write_json(saved_job_uri, saved_job, options)
     summary = _publish(config, outcome, pool, seconds)
@@ -170,6 +174,7 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
         # the guard ran when the scores were saved: its counts, not this run's
         "rows_contaminated": saved.get("rows_contaminated", 0),
         "rows_contaminated_by_set": saved.get("rows_contaminated_by_set", {}),
+        "target_spread": saved.get("target_spread"),
     }
     return _publish(config, outcome, pool, seconds)
 
@@ -240,6 +245,8 @@ def _select(
         if config.k is not None and selection.rows < config.k:
             log(f"warning: only {selection.rows:,} rows were scored; --k keeps them all")
     check = mode.self_check(cluster, names, boundary, tally.counts)
+    with timed(seconds, "target halves"):
+        halves = target_halves.agreement(cluster, saved, selection.rows, config.storage_options)
     if storage.exists(storage.join(config.out, outputs.DEDUP), config.storage_options):
         storage.remove(storage.join(config.out, outputs.DEDUP), config.storage_options)
     if config.order == "score":
@@ -247,7 +254,7 @@ def _select(
             phases.rank(config, sorted(selection.parts), mode.score_column)
     elif storage.exists(storage.join(config.out, outputs.RANKED), config.storage_options):
         storage.remove(storage.join(config.out, outputs.RANKED), config.storage_options)  # stale
-    return notes.Outcome(tally, selection, len(sources), check), fields
+    return notes.Outcome(tally, selection, len(sources), check, halves), fields
 
 
 def _cut(

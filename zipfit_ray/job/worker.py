@@ -118,14 +118,19 @@ def _write_contaminated(rows: list[dict], shared: Shared, name: str) -> list[dic
     return [{**r, "text": excerpt(r["text"])} for r in located[:CONTAMINATED_LISTED]]
 
 
-def count_windows(uri: str, windows: list[cut.Window], options: dict[str, Any]) -> cut.Counts:
-    """One shard's saved rows counted per window of the order (see cut.find)."""
-    return cut.count(storage.read_scores(uri, options), windows)
+def count_windows(
+    uri: str, windows: list[cut.Window], options: dict[str, Any], key: str = "score"
+) -> cut.Counts:
+    """One shard's saved rows counted per window of the order by ``key`` (see cut.find)."""
+    return cut.count(order.keyed(storage.read_scores(uri, options), key), windows)
 
 
-def gather_window(uri: str, window: cut.Window, options: dict[str, Any]) -> np.ndarray:
-    """One shard's saved rows inside a window: the boundary's neighbourhood."""
-    entries = storage.read_scores(uri, options)
+def gather_window(
+    uri: str, window: cut.Window, options: dict[str, Any], key: str = "score"
+) -> np.ndarray:
+    """One shard's saved rows inside a window of the order by ``key``: the boundary's
+    neighbourhood."""
+    entries = order.keyed(storage.read_scores(uri, options), key)
     return entries[window.holds(entries)]
 
 

@@ -58,10 +58,17 @@ def score(
 
     ``native=False`` runs the Python loop even where the C kernel is built (same scores).
     """
+    return 1.0 - ncd_to_targets(candidates, targets, native=native).mean(axis=1)
+
+
+def ncd_to_targets(
+    candidates: Sequence[bytes], targets: PreparedTargets, *, native: bool = True
+) -> np.ndarray:
+    """NCD(x_i, y_j) of each candidate (bytes) to each prepared target: (n, m) float64."""
     comp = Compressor(targets.compressor, targets.level, native=native, joint=targets.joint)
     cx = np.fromiter((comp.size(x) for x in candidates), dtype=np.int64, count=len(candidates))
     cxy = comp.pair_size_matrix(candidates, targets.texts)
-    return alignment_from_sizes(cx, targets.sizes, cxy)
+    return ncd_matrix(cx, targets.sizes, cxy)
 
 
 def ncd_matrix(cx: np.ndarray, cy: np.ndarray, cxy: np.ndarray) -> np.ndarray:

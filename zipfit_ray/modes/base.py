@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -29,9 +29,16 @@ if TYPE_CHECKING:
 
 BATCH_ROWS = 1024  # rows per scorer call
 
-# (texts, their row ids) -> (scores, NaN where the row was dropped unscored; counts such as
-# pair_compressions, added to the job's)
-Scorer = Callable[[Sequence[bytes], np.ndarray], tuple[np.ndarray, Counter]]
+
+class Scored(NamedTuple):
+    """What a scorer says of a batch of rows."""
+
+    scores: np.ndarray  # float64, NaN where the row was dropped unscored
+    counts: Counter  # pair_compressions, ..., added to the job's
+    fields: dict[str, np.ndarray] | None = None  # more per-row values, saved with the scores
+
+
+Scorer = Callable[[Sequence[bytes], np.ndarray], Scored]  # (texts, their row ids) -> Scored
 
 
 class Handle(Protocol):
@@ -61,10 +68,15 @@ class Cluster(Protocol):
         """cls(*args), reachable from every task."""
 
     def cut(
-        self, rule: SelectionRule, rows: np.ndarray, tokens: np.ndarray, saved: list[str]
+        self,
+        rule: SelectionRule,
+        rows: np.ndarray,
+        tokens: np.ndarray,
+        saved: list[str],
+        key: str = "score",
     ) -> Boundary:
-        """Where ``rule`` cuts the scores saved at ``saved``, whose histogram of rows (and
-        of tokens) per histograms bin is given."""
+        """Where ``rule`` cuts the scores saved at ``saved`` ordered by their field ``key``,
+        whose histogram of rows (and of tokens) per histograms bin is given."""
 
 
 class Mode:

@@ -44,7 +44,7 @@ from zipfit_ray.analysis.cost import Interval, mean_interval
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel.alignment import PreparedTargets, ncd_matrix, score
 from zipfit_ray.kernel.compressors import Compressor
-from zipfit_ray.modes.base import Cluster, Handle, Mode
+from zipfit_ray.modes.base import Cluster, Handle, Mode, Scored
 from zipfit_ray.selection import histograms, order
 from zipfit_ray.selection.cut import Boundary
 from zipfit_ray.selection.rules import SelectionRule
@@ -266,7 +266,7 @@ class CheckedScorer:
         self.bounded, self.share = bounded, share
         self.checked: dict[int, tuple[float, int]] = {}  # row id -> (exact score, length)
 
-    def __call__(self, texts: Sequence[bytes], row_ids: np.ndarray) -> tuple[np.ndarray, Counter]:
+    def __call__(self, texts: Sequence[bytes], row_ids: np.ndarray) -> Scored:
         scores, pairs = self.bounded(texts)
         counts = Counter(pair_compressions=pairs)
         dropped = np.flatnonzero(np.isnan(scores))
@@ -281,7 +281,7 @@ class CheckedScorer:
                     rows_checked=len(sample),
                     pair_compressions_check=len(sample) * len(self.bounded.targets.texts),
                 )
-        return scores, counts
+        return Scored(scores, counts)
 
 
 class EarlyExit(Mode):

@@ -1,4 +1,5 @@
-"""Exact ZIP-FIT, the paper's: every candidate compressed against every target."""
+"""Exact ZIP-FIT, the paper's: every candidate compressed against every target. Having
+every NCD, it also scores each row against two halves of the targets (analysis/target_set.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from zipfit_ray.kernel.alignment import PreparedTargets, score
-from zipfit_ray.modes.base import Mode
+from zipfit_ray.analysis import target_set
+from zipfit_ray.kernel.alignment import PreparedTargets, ncd_to_targets
+from zipfit_ray.modes.base import Mode, Scored
 
 
 class ExactScorer:
@@ -16,10 +18,13 @@ class ExactScorer:
 
     def __init__(self, targets: PreparedTargets) -> None:
         self.targets = targets
+        self.halves = target_set.halves(len(targets.texts))
 
-    def __call__(self, texts: Sequence[bytes], row_ids: np.ndarray) -> tuple[np.ndarray, Counter]:
-        pairs = len(texts) * len(self.targets.texts)
-        return score(texts, self.targets), Counter(pair_compressions=pairs)
+    def __call__(self, texts: Sequence[bytes], row_ids: np.ndarray) -> Scored:
+        ncd = ncd_to_targets(texts, self.targets)
+        counts = Counter(pair_compressions=len(texts) * len(self.targets.texts))
+        fields = target_set.half_scores(ncd, self.halves) if self.halves else None
+        return Scored(1.0 - ncd.mean(axis=1), counts, fields)
 
 
 class Exact(Mode):

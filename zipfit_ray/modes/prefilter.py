@@ -22,7 +22,7 @@ import zstandard
 from zipfit_ray.analysis.cost import Interval
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel.alignment import PreparedTargets
-from zipfit_ray.modes.base import Cluster, Mode
+from zipfit_ray.modes.base import Cluster, Mode, Scored
 
 DEFLATE_WINDOW = 32 * 1024  # deflate only looks back this far, so a longer zdict is wasted
 KINDS = ("zlib", "zstd")
@@ -71,8 +71,8 @@ class PrefilterScorer:
     def __init__(self, prefilter: DictionaryPrefilter) -> None:
         self.prefilter = prefilter
 
-    def __call__(self, texts: Sequence[bytes], row_ids: np.ndarray) -> tuple[np.ndarray, Counter]:
-        return self.prefilter.score(texts), Counter(pair_compressions=0)
+    def __call__(self, texts: Sequence[bytes], row_ids: np.ndarray) -> Scored:
+        return Scored(self.prefilter.score(texts), Counter(pair_compressions=0))
 
 
 class Prefilter(Mode):

@@ -175,13 +175,7 @@ def lsh_bands(threshold: float) -> Bands:
 
 def with_bands(entries: np.ndarray, hashes: np.ndarray, bands: Bands) -> np.ndarray:
     """Entries with their band hashes as fields band_0 ... (what scoring saves)."""
-    dtype = np.dtype([*order.ENTRY.descr, *((f, "<u8") for f in bands.fields())])
-    out = np.zeros(len(entries), dtype=dtype)
-    for name in order.ENTRY.names:
-        out[name] = entries[name]
-    for i, name in enumerate(bands.fields()):
-        out[name] = hashes[:, i]
-    return out
+    return order.with_fields(entries, dict(zip(bands.fields(), hashes.T)))
 
 
 # one row's place in one bucket, and the partition that resolves the bucket

@@ -32,6 +32,28 @@ def entries(
     return out
 
 
+def with_fields(entries: np.ndarray, fields: dict[str, np.ndarray]) -> np.ndarray:
+    """Entries with more per-row fields after their own (saved and read back with them)."""
+    if not fields:
+        return entries
+    dtype = np.dtype([*entries.dtype.descr, *((name, v.dtype) for name, v in fields.items())])
+    out = np.empty(len(entries), dtype=dtype)
+    for name in entries.dtype.names:
+        out[name] = entries[name]
+    for name, values in fields.items():
+        out[name] = values
+    return out
+
+
+def keyed(entries: np.ndarray, key: str) -> np.ndarray:
+    """Entries ordered by another of their fields: a copy with ``key`` as the score."""
+    if key == "score":
+        return entries
+    out = entries.copy()
+    out["score"] = entries[key]
+    return out
+
+
 def best_first_order(scores: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
     """The indices that put rows best first: score descending, then row id ascending."""
     return np.lexsort((np.asarray(row_ids), -np.asarray(scores)))
