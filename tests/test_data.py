@@ -39,7 +39,7 @@ def test_top_k_of_a_parquet_dataset_is_the_kernel_and_a_sort(ray_session, corpus
     texts = [t.decode() if t is not None else None for t in corpus.texts]
     expected = naive_top(texts, [t.decode() for t in corpus.targets], 15)
     assert [(r["text"], r["zipfit_score"]) for r in got] == expected
-    assert set(got[0]) == {"id", "text", "kind", "source", "zipfit_score"}
+    assert set(got[0]) == {"id", "text", "kind", "source", "zipfit_score", "zipfit_contaminated"}
 
 
 def test_top_k_of_jsonl_gz_files_with_a_named_key(ray_session, corpus, tmp_path):
@@ -64,3 +64,23 @@ def test_threshold_and_items_and_the_compressor_option(ray_session, corpus):
     assert sorted(r["n"] for r in got) == [i for i, s in enumerate(scores) if s >= threshold]
     everything = score_dataset(ds, corpus.targets, compressor="gzip").take_all()
     assert sorted((r["n"], r["zipfit_score"]) for r in everything) == list(enumerate(scores))
+
+
+@pytest.mark.parametrize("decontaminate", ["drop", "flag", "off"])
+def test_the_guard_keeps_target_and_eval_items_out_of_the_top_k(ray_session, corpus, decontaminate):
+    bench = "def count_vowels(text):\n    return sum(1 for ch in text.lower() if ch in 'aeiou')\n"
+    texts = [t.decode() for t in corpus.texts if t is not None][:60]
+    planted = [corpus.targets[0].decode(), "x = 1\n" + bench]
+    ds = ray.data.from_items([{"text": t} for t in texts + planted])
+    options = {"decontaminate": decontaminate, "eval_sets": {"bench": [bench]}}
+    got = select_top_k(ds, corpus.targets, k=len(texts) + 2, **options).take_all()
+    chosen = {r["text"]: r for r in got}
+    if decontaminate == "drop":
+        assert len(got) == len(texts) and not set(planted) & set(chosen)
+        return
+    assert set(planted) <= set(chosen)  # every row fits: flagged ones are scored too
+    if decontaminate == "flag":
+        assert [chosen[t]["zipfit_contaminated"] for t in planted] == ["targets", "bench"]
+        assert sum(r["zipfit_contaminated"] is not None for r in got) == 2
+    else:
+        assert "zipfit_contaminated" not in got[0]

@@ -8,6 +8,12 @@ Delta, Lance, BigQuery, a dedup step's output): the job's exact kernel as a
                             batch_format="pyarrow")
     best = select_top_k(ds, targets, k=10_000)
 
+As in ``select``, the contamination guard is on: a row holding a target item (or an item of
+``eval_sets``, a dict of name -> texts) gets a null score, so no top-k or threshold keeps it,
+and ``zipfit_contaminated`` names the set it matched (``decontaminate="flag"``: scored all
+the same; ``"off"``: not checked, no column). Near-duplicate removal needs the whole
+selection at once: it is ``select --dedup``'s, not a per-batch step.
+
 Rows are ordered as ``select`` orders them: score descending, then a stable key: the column
 named by ``key``, or else the text itself (Ray Data has no global read position), so the
 result does not depend on how the dataset is split into blocks.
@@ -25,18 +31,21 @@ import ray
 import ray.data
 
 from zipfit_ray import storage
-from zipfit_ray.config import SelectConfig
-from zipfit_ray.errors import require_positive_int
+from zipfit_ray.config import DECONTAMINATE, SelectConfig
+from zipfit_ray.errors import ZipfitError, require_positive_int
 from zipfit_ray.job.runtime import cluster_cpus
-from zipfit_ray.kernel.alignment import Text, prepare_targets, score
+from zipfit_ray.kernel.alignment import Text, encode, prepare_targets, score
 from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
+from zipfit_ray.selection.contamination import ContaminationIndex
 
 SCORE_COLUMN = storage.SCORE_COLUMN
+CONTAMINATED_COLUMN = "zipfit_contaminated"
 
 
 class ZipFitScorer:
     """A ``map_batches`` callable class: adds ``score_column`` (float64; null where the text
-    is null) to pyarrow batches. The targets are prepared once per actor; texts longer than
+    is null, or holds a target or eval set item) to pyarrow batches, and with the guard on
+    CONTAMINATED_COLUMN. The targets are prepared once per actor; texts longer than
     ``max_bytes`` are scored by their first ``max_bytes`` bytes, as in ``select``."""
 
     def __init__(
@@ -48,15 +57,33 @@ class ZipFitScorer:
         joint: str | None = None,
         max_bytes: int = SelectConfig.max_bytes,
         score_column: str = SCORE_COLUMN,
+        decontaminate: str = SelectConfig.decontaminate,
+        eval_sets: dict[str, Sequence[Text]] | None = None,
     ) -> None:
+        if decontaminate not in DECONTAMINATE:
+            raise ZipfitError(f"decontaminate: choose from {DECONTAMINATE}, got {decontaminate!r}")
         self.targets = prepare_targets(targets, compressor, level, joint)
         self.text_column, self.max_bytes, self.score_column = text_column, max_bytes, score_column
+        self.decontaminate = decontaminate
+        sets = {"targets": targets, **(eval_sets or {})}
+        self.guard = None
+        if decontaminate != "off":
+            self.guard = ContaminationIndex({n: [encode(t) for t in s] for n, s in sets.items()})
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        texts = storage.column_bytes(batch.column(self.text_column))
+        texts = [
+            None if t is None else t[: self.max_bytes]
+            for t in storage.column_bytes(batch.column(self.text_column))
+        ]
         present = np.array([t is not None for t in texts], dtype=bool)
+        if self.guard is not None:
+            found = [None if t is None else self.guard.check(t) for t in texts]
+            matched = [None if m is None else m.set_name for m in found]
+            batch = batch.append_column(CONTAMINATED_COLUMN, pa.array(matched, pa.string()))
+            if self.decontaminate == "drop":
+                present &= np.array([m is None for m in matched], dtype=bool)
         scores = np.zeros(len(texts))
-        scores[present] = score([t[: self.max_bytes] for t in texts if t is not None], self.targets)
+        scores[present] = score([t for t, p in zip(texts, present) if p], self.targets)
         return batch.append_column(self.score_column, pa.array(scores, mask=~present))
 
 

@@ -185,3 +185,26 @@ def test_jsonl_pool_and_min_score(ray_session, pool_with_copies, corpus, all_sco
 def test_bad_threshold_is_refused():
     with pytest.raises(ZipfitError, match="--dedup-threshold"):
         SelectConfig(pool=("p",), targets="t", out="o", k=1, dedup=True, dedup_threshold=1.5)
+
+
+def test_on_s3_dedup_selects_what_local_files_select(
+    ray_session, pool_with_copies, corpus, s3_options, tmp_path
+):
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_options)
+    fs.mkdir("zipfit-dedup")
+    fs.put(str(pool_with_copies) + "/", "zipfit-dedup/pool/", recursive=True)
+    local, local_ids = run(pool_with_copies, corpus, tmp_path / "local", k=40, dedup=True)
+    remote = run_select(
+        SelectConfig(
+            pool=("s3://zipfit-dedup/pool/",), targets=str(corpus.targets_path),
+            out="s3://zipfit-dedup/out", k=40, dedup=True, storage_options=s3_options,
+        )
+    )  # fmt: skip
+    parts = sorted(p for p in fs.ls("zipfit-dedup/out") if p.rsplit("/", 1)[-1].startswith("part-"))
+    ids = [i for p in parts for i in pq.read_table(fs.open(p, "rb")).column("id").to_pylist()]
+    assert ids == local_ids
+    for key in ("rows_removed_duplicate", "duplicate_clusters", "target_halves"):
+        assert remote[key] == local[key]
+    assert not fs.exists("zipfit-dedup/out/_dedup")
