@@ -7,6 +7,8 @@ import itertools
 import json
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 import ray
 import zstandard
 from moto.server import ThreadedMotoServer
+from ray.cluster_utils import Cluster
 
 from zipfit_ray.demo import build_sample
 
@@ -92,7 +95,34 @@ def ray_session(_shutdown_ray_at_exit):
     return ray
 
 
-RAY_FIXTURES = {"ray_session", "three_node_cluster", "ray_head"}
+@contextmanager
+def multi_node_cluster(workers: int) -> Iterator[tuple[Cluster, list]]:
+    """A head and ``workers`` worker nodes, 1 CPU each, in place of the session's Ray."""
+    ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    nodes = [cluster.add_node(num_cpus=1) for _ in range(workers)]
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address)
+    try:
+        yield cluster, nodes
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture
+def three_node_cluster():
+    with multi_node_cluster(2) as found:
+        yield found
+
+
+@pytest.fixture
+def five_node_cluster():
+    with multi_node_cluster(4) as found:
+        yield found
+
+
+RAY_FIXTURES = {"ray_session", "three_node_cluster", "five_node_cluster", "ray_head"}
 S3_FIXTURES = {"s3_options"}
 
 

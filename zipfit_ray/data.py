@@ -28,7 +28,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray
-import ray.data
+
+try:
+    import ray.data
+except ImportError as exc:  # ray without its [data] extra (pandas, ...)
+    raise ImportError(
+        f"zipfit_ray.data needs Ray Data: pip install 'zipfit-ray[data]' ({exc})"
+    ) from exc
 
 from zipfit_ray import storage
 from zipfit_ray.config import DECONTAMINATE, SelectConfig

@@ -11,7 +11,6 @@ import time
 import pyarrow.parquet as pq
 import pytest
 import ray
-from ray.cluster_utils import Cluster
 
 from tests.test_cli import ROOT, cli, select_args
 from zipfit_ray import SelectConfig, run_select
@@ -144,19 +143,6 @@ def test_checkpoints_of_another_job_are_refused(ray_session, corpus, tmp_path):
     )
     accepted = cli(*select_args(corpus, out, "--k", "5", "--address", address, "--overwrite"))
     assert accepted.returncode == 0, accepted.stderr
-
-
-@pytest.fixture
-def three_node_cluster():
-    """Head + 2 worker nodes, 1 CPU each, replacing the session's local Ray for one test."""
-    ray.shutdown()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
-    cluster.wait_for_nodes()
-    ray.init(address=cluster.address)
-    yield cluster, workers
-    ray.shutdown()
-    cluster.shutdown()
 
 
 def test_losing_a_worker_node_mid_job_changes_nothing(

@@ -3,22 +3,52 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from subprocess import list2cmdline
 
 from zipfit_ray.cli.commands import config_from_args
 from zipfit_ray.cli.parser import build_parser
 from zipfit_ray.errors import ZipfitError
 
 __all__ = ["build_parser", "config_from_args", "main"]
+REDACTED = "<redacted>"  # in place of --storage-options in what Ray records
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        with _command_line_kept_from_ray(getattr(args, "storage_options", "{}")):
+            args.run(args)
     except ZipfitError as exc:
         if args.debug:
             raise
         print(f"zipfit-ray: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+@contextmanager
+def _command_line_kept_from_ray(storage_options: str) -> Iterator[None]:
+    """Ray records a driver's command line as its job's entrypoint (`ray list jobs`, the
+    dashboard): the --storage-options given (credentials) are left out of it."""
+    if storage_options.strip() in ("", "{}"):
+        yield
+        return
+    import ray._private.utils as ray_utils  # first: it puts Ray's own psutil on the path
+
+    original = ray_utils.get_entrypoint_name
+    import psutil
+
+    def entrypoint() -> str:
+        try:
+            command = psutil.Process().cmdline()
+        except Exception:  # as Ray's own: whatever goes wrong, the entrypoint is unknown
+            return "unknown"
+        return list2cmdline([a.replace(storage_options, REDACTED) for a in command])
+
+    ray_utils.get_entrypoint_name = entrypoint  # read by ray.init when it connects
+    try:
+        yield
+    finally:
+        ray_utils.get_entrypoint_name = original

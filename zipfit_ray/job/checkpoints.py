@@ -25,6 +25,8 @@ from zipfit_ray.kernel.alignment import PreparedTargets
 from zipfit_ray.storage.outputs import CHECKPOINTS
 
 JOB_FILE = "job.json"
+POOL_FILE = "pool.json"  # each pool file's digest, to name the files a rerun finds changed
+SHOWN_FILES = 3
 FORMAT = 4
 
 
@@ -79,11 +81,18 @@ def pool_digest(scan: storage.PoolScan) -> str:
     return hashlib.sha256(json.dumps([scan.files, scan.footer_digests]).encode()).hexdigest()
 
 
-def open_for_job(out: str, job: dict[str, Any], overwrite: bool, options: dict) -> set[str]:
+def open_for_job(
+    out: str,
+    job: dict[str, Any],
+    overwrite: bool,
+    options: dict,
+    scan: storage.PoolScan | None = None,
+) -> set[str]:
     """Claim <out>/_checkpoints for ``job``; returns the names of shards already finished.
 
     Raises ZipfitError if it holds another job's checkpoints and ``overwrite`` is not set
-    (with ``overwrite``, all earlier checkpoints are dropped).
+    (with ``overwrite``, all earlier checkpoints are dropped). With ``scan``, each pool
+    file's digest is kept beside the job, so that the error names the files that changed.
     """
     directory = storage.join(out, CHECKPOINTS)
     job_uri = storage.join(directory, JOB_FILE)
@@ -96,6 +105,8 @@ def open_for_job(out: str, job: dict[str, Any], overwrite: bool, options: dict) 
             changed = sorted(
                 key for key in job.keys() | previous.keys() if job.get(key) != previous.get(key)
             )
+            if "pool" in changed and scan is not None:
+                changed[changed.index("pool")] = _pool_changes(directory, scan, options)
             raise ZipfitError(
                 f"--out: {out} holds checkpoints of a different job (changed: "
                 f"{', '.join(changed)}); rerun with the same arguments to resume, "
@@ -105,7 +116,27 @@ def open_for_job(out: str, job: dict[str, Any], overwrite: bool, options: dict) 
         storage.remove(directory, options)
     storage.make_dirs(directory, options)
     storage.write_json(job_uri, job, options)
+    if scan is not None:
+        files = dict(zip(scan.files, scan.footer_digests))
+        storage.write_json(storage.join(directory, POOL_FILE), files, options)
     return set()
+
+
+def _pool_changes(directory: str, scan: storage.PoolScan, options: dict) -> str:
+    """What the error says of the pool: which files were rewritten, added or are gone, if
+    the checkpoints recorded them (the first few: the error stays one line)."""
+    uri = storage.join(directory, POOL_FILE)
+    if not storage.exists(uri, options):
+        return "pool"
+    before = json.loads(storage.read_bytes(uri, options))
+    now = dict(zip(scan.files, scan.footer_digests))
+    changes = [f"{f} rewritten" for f in now if f in before and before[f] != now[f]]
+    changes += [f"{f} added" for f in now if f not in before]
+    changes += [f"{f} gone" for f in before if f not in now]
+    shown = "; ".join(changes[:SHOWN_FILES]) or "the files' order"
+    if len(changes) > SHOWN_FILES:
+        shown += f"; {len(changes) - SHOWN_FILES} more"
+    return f"pool: {shown}"
 
 
 def shard_name(shard: storage.Shard) -> str:

@@ -76,7 +76,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         )
         TokenCounter(tokenizer_json)  # a bad tokenizer fails here, not in every task
     job = checkpoints.fingerprint(config, scan, targets, tokenizer_json, eval_sets)
-    finished = checkpoints.open_for_job(config.out, job, config.overwrite, options)
+    finished = checkpoints.open_for_job(config.out, job, config.overwrite, options, scan)
     contaminated = storage.join(config.out, outputs.CONTAMINATED)
     if not finished and storage.exists(contaminated, options):
         storage.remove(contaminated, options)  # an earlier job's: this one starts afresh

@@ -168,7 +168,7 @@ def write_selected(uri: str, selected: np.ndarray, shared: Shared) -> PartNotes:
         with_position=config.order == "score",
         out_format=config.out_format,
     )
-    texts = storage.column_bytes(table.column(config.text_column))
+    texts = storage.column_bytes(storage.field_values(table, config.text_column))
     tokens = TokenCounter(shared.tokenizer_json).count([t[: config.max_bytes] for t in texts])
     best_first = order.best_first_order(selected["score"], selected["row_id"])
 

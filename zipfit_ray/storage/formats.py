@@ -53,6 +53,9 @@ class Rows(Protocol):
     def records(self) -> list[dict]:
         """Each row's own fields, as they were (for JSON lines output)."""
 
+    def texts(self, name: str) -> list[bytes | None]:
+        """Each row's text in the column (or nested field) ``name``, as scoring reads it."""
+
 
 class PoolFormat:
     """One kind of pool file."""

@@ -98,6 +98,10 @@ class JsonlRows:
     def records(self) -> list[dict]:
         return self._records
 
+    def texts(self, name: str) -> list[bytes | None]:
+        values = (r.get(name) for r in self._records)
+        return [v.encode("utf-8") if isinstance(v, str) else None for v in values]
+
 
 def is_jsonl(path: str) -> bool:
     """By the name: .jsonl, .ndjson or .json, under any compression fsspec knows."""
@@ -196,9 +200,10 @@ def iter_texts(
     kinds: dict[str, set[str]],
 ) -> Iterator[tuple[list[bytes | None], list | None, np.ndarray]]:
     """A file's texts (``fields[0]``; None where null), the values of a second field if one
-    is named (else None) and the line numbers, ``batch_rows`` rows at a time. Every
-    record's fields are noted in ``kinds``; a bad line goes to ``on_bad_line``, or with
-    None is an error naming it."""
+    is named (else None) and the line numbers, ``batch_rows`` rows at a time. A file
+    without rows gives one empty batch, so that its shard is scored like any other (its
+    saved scores hold the mode's fields). Every record's fields are noted in ``kinds``; a
+    bad line goes to ``on_bad_line``, or with None is an error naming it."""
 
     def bad_line_is_an_error(number: int, why: str) -> None:
         raise ZipfitError(f"{uri} line {number + 1}: {why}")
@@ -213,6 +218,7 @@ def iter_texts(
         texts.clear(), others.clear(), numbers.clear()
         return found
 
+    yielded = False
     for number, line in lines(uri, storage_options):
         record = parse(number, line, fields[0], on_bad_line)
         if record is None:
@@ -224,8 +230,9 @@ def iter_texts(
             others.append(record.get(fields[1]))
         numbers.append(number)
         if len(texts) == batch_rows:
+            yielded = True
             yield batch()
-    if texts:
+    if texts or not yielded:
         yield batch()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import fsspec.parquet
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from zipfit_ray.errors import ZipfitError
@@ -67,7 +68,7 @@ class ParquetFormat(PoolFormat):
             )
             next_row = piece.first_row
             for batch in batches:
-                texts = column_bytes(batch.column(0))
+                texts = column_bytes(field_values(batch, columns[0]))
                 others = batch.column(1).to_pylist() if len(columns) > 1 else None
                 yield texts, others, np.arange(next_row, next_row + len(texts))
                 next_row += len(texts)
@@ -93,6 +94,9 @@ class ParquetRows:
 
     def records(self) -> list[dict]:
         return self._table.to_pylist()
+
+    def texts(self, name: str) -> list[bytes | None]:
+        return column_bytes(field_values(self._table, name))
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -124,6 +128,8 @@ def footer_digest(footer: pq.FileMetaData) -> str:
 
 
 def is_text_type(data_type: pa.DataType) -> bool:
+    if pa.types.is_dictionary(data_type):  # dictionary-encoded (pandas' categoricals): values
+        data_type = data_type.value_type
     return (
         pa.types.is_string(data_type)
         or pa.types.is_large_string(data_type)
@@ -134,34 +140,64 @@ def is_text_type(data_type: pa.DataType) -> bool:
     )
 
 
+def find_field(schema: pa.Schema, name: str) -> pa.Field | None:
+    """The field ``name`` names: a column of that name, or else, by its dots, a field of a
+    struct column (``meta.text``: the field ``text`` of ``meta``); None if there is none."""
+    if name in schema.names:
+        return schema.field(name)
+    top, *path = name.split(".")
+    found = schema.field(top) if top in schema.names else None
+    for part in path:
+        if found is None or not pa.types.is_struct(found.type):
+            return None
+        index = found.type.get_field_index(part)
+        found = found.type.field(index) if index >= 0 else None
+    return found
+
+
+def field_values(table: pa.Table | pa.RecordBatch, name: str) -> pa.Array | pa.ChunkedArray:
+    """The values of the field ``name`` names (see ``find_field``); a null struct gives nulls."""
+    if name in table.column_names:
+        return table.column(name)
+    top, *path = name.split(".")
+    values = table.column(top)
+    for part in path:
+        values = pc.struct_field(values, part)
+    return values
+
+
 def check_column(schema: pa.Schema, column: str, uri: str, flag: str) -> None:
     if column not in schema.names:
         raise ZipfitError(f"{uri}: no column {column!r} ({flag}); columns are {schema.names}")
 
 
 def check_text_column(schema: pa.Schema, column: str, uri: str, flag: str) -> None:
-    check_column(schema, column, uri, flag)
-    if not is_text_type(schema.field(column).type):
+    found = find_field(schema, column)
+    if found is None:
+        raise ZipfitError(f"{uri}: no column {column!r} ({flag}); columns are {schema.names}")
+    if not is_text_type(found.type):
         raise ZipfitError(
-            f"{uri}: column {column!r} ({flag}) is {schema.field(column).type}, "
-            "not a string or binary column"
+            f"{uri}: column {column!r} ({flag}) is {found.type}, not a string or binary column"
         )
 
 
 def column_compressed_bytes(footer: pq.FileMetaData, column: str) -> int:
-    """Compressed bytes of a top-level column in one file, from its footer."""
+    """Compressed bytes of a column (or a struct's field: ``meta.text``) in one file, from
+    its footer."""
     total = 0
     for g in range(footer.num_row_groups):
         group = footer.row_group(g)
         for c in range(group.num_columns):
             chunk = group.column(c)
-            if chunk.path_in_schema.split(".")[0] == column:
+            if chunk.path_in_schema == column or chunk.path_in_schema.startswith(column + "."):
                 total += chunk.total_compressed_size
     return total
 
 
 def column_bytes(column: pa.ChunkedArray | pa.Array) -> list[bytes | None]:
     """A string/binary column as Python bytes (None for nulls), without decoding text."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_string_view(column.type) or pa.types.is_binary_view(column.type):

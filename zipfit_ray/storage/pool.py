@@ -264,9 +264,8 @@ def read_texts(
     storage_options: dict[str, Any],
 ) -> list[bytes]:
     """The non-null texts of the given rows of one file, cut to max_bytes as in scoring."""
-    text_only = pa.schema([(column, pa.large_binary())])
-    table = read_rows(path, row_group_sizes, rows, storage_options, text_only)
-    return [t[:max_bytes] for t in parquet.column_bytes(table.column(0)) if t is not None]
+    found = format_of(path).rows(path, tuple(row_group_sizes), rows, storage_options)
+    return [t[:max_bytes] for t in found.texts(column) if t is not None]
 
 
 def write_part(

@@ -12,7 +12,12 @@ import pyarrow.parquet as pq
 
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.storage.files import filesystem
-from zipfit_ray.storage.parquet import PARQUET_SUFFIXES, check_text_column, column_bytes
+from zipfit_ray.storage.parquet import (
+    PARQUET_SUFFIXES,
+    check_text_column,
+    column_bytes,
+    field_values,
+)
 
 
 def read_targets(
@@ -29,7 +34,7 @@ def read_targets(
             with fs.open(path, "rb") as f:
                 parquet = pq.ParquetFile(f)
                 check_text_column(parquet.schema_arrow, column, uri, flag="--target-column")
-                texts = column_bytes(parquet.read(columns=[column]).column(column))
+                texts = column_bytes(field_values(parquet.read(columns=[column]), column))
         else:
             with fs.open(path, "rb") as f:
                 raw = f.read()
@@ -61,7 +66,7 @@ def read_eval_sets(
 def _parse_text_targets(
     raw: bytes, column: str, uri: str, path: str, flag: str
 ) -> list[bytes | None]:
-    text = raw.decode("utf-8")
+    text = raw.decode("utf-8-sig")  # a byte-order mark is not part of the first text
     if path.endswith((".jsonl", ".ndjson")):
         records = []
         for number, line in enumerate(text.splitlines(), start=1):
