@@ -32,9 +32,11 @@ class SelectConfig:
     pool: tuple[str, ...]
     targets: str
     out: str
-    k: int | None = None  # the selection rule: exactly one of k, budget_tokens, min_score
-    budget_tokens: int | None = None
+    k: int | None = None  # the selection rule: exactly one of k, budget_tokens, min_score,
+    budget_tokens: int | None = None  # fraction, budget_fraction (SelectionRule)
     min_score: float | None = None
+    fraction: float | None = None
+    budget_fraction: float | None = None
     tokenizer: str | None = None  # a tokenizer.json for token counts; None: approximate
     group_column: str | None = None  # count pool and selected rows per value of this column
     all_scores: bool = False  # also write every row's score under <out>/scores/
@@ -86,7 +88,7 @@ class SelectConfig:
             raise ZipfitError(
                 f"--dedup-threshold: a Jaccard similarity in (0, 1], got {self.dedup_threshold!r}"
             )
-        SelectionRule(self.k, self.budget_tokens, self.min_score)  # raises if not exactly one
+        _ = self.rule  # raises if not exactly one, or a bad value
         if self.shard_rows is not None:
             require_positive_int("--shard-rows", self.shard_rows)
         require_positive_int("--part-rows", self.part_rows)
@@ -118,7 +120,9 @@ class SelectConfig:
 
     @property
     def rule(self) -> SelectionRule:
-        return SelectionRule(self.k, self.budget_tokens, self.min_score)
+        return SelectionRule(
+            self.k, self.budget_tokens, self.min_score, self.fraction, self.budget_fraction
+        )
 
     def public_dict(self) -> dict[str, Any]:
         """The arguments as summary.json records them: storage option values (credentials)

@@ -21,6 +21,9 @@ def test_budget_and_threshold_shares():
     # the pool is 100x the sample: 1,000 tokens per sampled row; 2,000 fit: the best 2 of 4
     assert cost.selected_share(SelectionRule(budget_tokens=2000), scores, tokens, 400) == 0.5
     assert cost.selected_share(SelectionRule(min_score=0.6), scores, tokens, 400) == 0.5
+    assert cost.selected_share(SelectionRule(fraction=0.25), scores, tokens, 400) == 0.25
+    # half the tokens: the best 2 of 4 rows of equal length
+    assert cost.selected_share(SelectionRule(budget_fraction=0.5), scores, tokens, 400) == 0.5
     share = cost.share_interval(30, 100)
     assert share.low < 0.3 < share.high
     assert cost.wall_seconds(1000, 100, 0.01, cpus=3) == pytest.approx(4 * 100 * 0.01)

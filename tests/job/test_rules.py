@@ -191,3 +191,41 @@ def test_compare_datasets_with_other_backends(
     datasets = [str(tmp_path / "prose.parquet"), str(tmp_path / "python.parquet")]
     results = run_compare(datasets, str(corpus.targets_path), sample=40, compressor=compressor)
     assert results[1]["alignment"] > results[0]["alignment"]
+
+
+def test_fractions_are_the_count_or_budget_they_come_to(ray_session, corpus, tmp_path):
+    """--fraction F is --k floor(F x rows scored); --budget-fraction F is --budget-tokens
+    floor(F x their tokens); reselect takes them too."""
+    select(corpus, tmp_path / "all", k=1, all_scores=True, decontaminate="off")
+    saved = pq.ParquetDataset(sorted((tmp_path / "all" / "scores").glob("*.parquet"))).read()
+    rows, tokens = saved.num_rows, sum(saved.column("tokens").to_pylist())
+    same = [
+        ({"fraction": 0.15}, {"k": int(0.15 * rows)}),
+        ({"budget_fraction": 0.2}, {"budget_tokens": int(0.2 * tokens)}),
+    ]
+    for share, count in same:
+        summary = select(corpus, tmp_path / "share", decontaminate="off", **share)
+        select(corpus, tmp_path / "count", decontaminate="off", **count)
+        assert read(tmp_path / "share").equals(read(tmp_path / "count"))
+        flag = "--fraction" if "fraction" in share else "--budget-fraction"
+        assert summary["rule"] == f"{flag} {next(iter(share.values()))}"
+        run_reselect(str(tmp_path / "all"), {"out": str(tmp_path / "re"), **share})
+        assert read(tmp_path / "re").equals(read(tmp_path / "count"))
+        for out in ("share", "count", "re"):
+            for path in (tmp_path / out).iterdir():
+                path.unlink()
+    assert summary["rows_selected"] > 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"fraction": 0}, r"--fraction: a share in \(0, 1\], got 0"),
+        ({"budget_fraction": 1.5}, r"--budget-fraction: a share in \(0, 1\], got 1.5"),
+        ({"fraction": 0.1, "k": 5}, r"exactly one selection rule: .* \(got --k, --fraction\)"),
+        ({"fraction": 0.1, "mode": "approx-early-exit"}, r"select with --k or --min-score"),
+    ],
+)
+def test_bad_fractions_are_refused(corpus, tmp_path, options, message):
+    with pytest.raises(ZipfitError, match=message):
+        SelectConfig(pool=(str(corpus.pool_dir),), targets="t", out=str(tmp_path), **options)

@@ -27,10 +27,13 @@ def selected_share(rule: SelectionRule, scores: np.ndarray, tokens: np.ndarray, 
     """The share of the pool the rule selects, as the sample predicts it."""
     if rule.k is not None:
         return min(1.0, rule.k / pool_rows)
-    if rule.budget_tokens is not None:
+    if rule.fraction is not None:
+        return rule.fraction
+    if rule.budget_tokens is not None or rule.budget_fraction is not None:
         order = np.argsort(-scores, kind="stable")
         scaled = np.cumsum(tokens[order]) * pool_rows / len(scores)  # tokens over the pool
-        return int(np.searchsorted(scaled, rule.budget_tokens, "right")) / len(scores)
+        budget = rule.budget_tokens or rule.budget_fraction * scaled[-1]
+        return int(np.searchsorted(scaled, budget, "right")) / len(scores)
     return float(np.mean(scores >= rule.min_score))
 
 

@@ -251,6 +251,19 @@ def _add_rule_flags(parser: argparse.ArgumentParser) -> None:
         metavar="T",
         help="select every row scoring at least T (written in pool order)",
     )
+    rule.add_argument(
+        "--fraction",
+        type=float,
+        metavar="F",
+        help="select the best share F of the rows scored (0.1: the top 10%%; exact mode)",
+    )
+    rule.add_argument(
+        "--budget-fraction",
+        type=float,
+        metavar="F",
+        help="select the best rows, in score order, while their tokens fit in the share F of "
+        "the tokens of all rows scored (exact mode)",
+    )
     parser.add_argument(
         "--tokenizer",
         metavar="PATH",

@@ -59,6 +59,8 @@ def fingerprint(
         "compressor_versions": backends.backend(targets.compressor).version(),
         "k": config.k,
         "budget_tokens": config.budget_tokens,
+        "fraction": config.fraction,
+        "budget_fraction": config.budget_fraction,
         "min_score": config.min_score,
         "tokenizer": tokenizer_json and hashlib.sha256(tokenizer_json.encode()).hexdigest(),
         "group_column": config.group_column,

@@ -31,6 +31,7 @@ from zipfit_ray.job import worker
 from zipfit_ray.modes.base import Cluster
 from zipfit_ray.progress import log
 from zipfit_ray.selection import cut, dedup, histograms, order
+from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import outputs
 
 PARTITION_MEMBERS = 2_000_000  # bucket records a resolving task holds at most (~64 MB)
@@ -43,13 +44,15 @@ ROUTED = np.dtype([("row_id", "<i8"), ("other", "<i8"), ("other_score", "<f8"), 
 def deduplicate(
     cluster: Cluster,
     config: SelectConfig,
+    rule: SelectionRule,
     saved: list[str],
     names: list[str],
     boundary: cut.Boundary,
 ) -> tuple[list[str], cut.Boundary, Counter]:
-    """The saved scores without the near-duplicates the selection would hold, the rule's
-    boundary over them, and counts: rows removed from the selection, clusters (selected
-    rows that near-duplicates were removed for), rounds."""
+    """The saved scores without the near-duplicates the selection would hold, ``rule``'s
+    boundary over them (the job's rule, a share resolved to a count), and counts: rows
+    removed from the selection, clusters (selected rows that near-duplicates were removed
+    for), rounds."""
     bands = dedup.lsh_bands(config.dedup_threshold)
     options = config.storage_options
     kept = [outputs.dedup_uri(config.out, "kept", name) for name in names]
@@ -81,8 +84,8 @@ def deduplicate(
             kept_in_window += shard_kept
         final = (
             boundary
-            if config.rule.streamed
-            else cluster.cut(config.rule, kept_rows, kept_tokens, kept)
+            if rule.streamed
+            else cluster.cut(rule, kept_rows, kept_tokens, kept)
         )
         log(
             f"dedup round {rounds}: {in_window - kept_in_window:,} of {in_window:,} rows in "
@@ -92,7 +95,7 @@ def deduplicate(
             break
         # as many more as were removed, and a margin; at least a margin more than before
         scale = max(scale * MARGIN, MARGIN * in_window / max(kept_in_window, 1))
-        window = cluster.cut(config.rule.widened(scale), rows, tokens, saved)
+        window = cluster.cut(rule.widened(scale), rows, tokens, saved)
     counts = Counter(
         rows_removed_duplicate=_count(cluster, removed, final, options),
         duplicate_clusters=_count(cluster, heads, final, options),

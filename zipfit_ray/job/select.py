@@ -270,11 +270,12 @@ def _cut(
     already for --min-score; else the first cut, then the mode's own step (if it has one);
     then, with --dedup, the selection without near-duplicates, refilled."""
     config = mode.config
+    scored = int(tally.histogram.sum()), int(tally.token_histogram.sum())  # a share's base
     if config.rule.streamed:  # --min-score on a pool with JSONL, or with --dedup
         boundary = cut.at_least(config.min_score)
     else:
         with timed(seconds, "cut"):
-            rule = mode.first_pass_rule()
+            rule = mode.first_pass_rule().resolved(*scored)
             boundary = cluster.cut(rule, tally.histogram, tally.token_histogram, saved)
         if mode.after_cut_phase is not None:
             with timed(seconds, mode.after_cut_phase):
@@ -284,7 +285,10 @@ def _cut(
             tally.counts.update(counts)
     if config.dedup:
         with timed(seconds, "dedup"):
-            saved, boundary, counts = dedup.deduplicate(cluster, config, saved, names, boundary)
+            rule = config.rule.resolved(*scored)
+            saved, boundary, counts = dedup.deduplicate(
+                cluster, config, rule, saved, names, boundary
+            )
         tally.counts.update(counts)
     return saved, boundary
 

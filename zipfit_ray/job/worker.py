@@ -61,7 +61,7 @@ def process_shard(job: tuple[storage.Shard | str, str, bool], shared: Shared) ->
         )
     # rows' tokens are needed to select by budget and to save for reselect; otherwise only
     # the selected rows' tokens are counted, as they are written
-    needs_tokens = config.budget_tokens is not None or config.all_scores
+    needs_tokens = config.rule.kind in ("budget_tokens", "budget_fraction") or config.all_scores
     tokens = TokenCounter(shared.tokenizer_json) if needs_tokens else None
     scorer = shared.mode.scorer(shared.targets, name)
     scored = scoring.score_shard(

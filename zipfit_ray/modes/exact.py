@@ -30,7 +30,7 @@ class ExactScorer:
 class Exact(Mode):
     name = "exact"
     exact = True
-    rules = ("k", "budget_tokens", "min_score")
+    rules = ("k", "budget_tokens", "min_score", "fraction", "budget_fraction")
 
     def scorer(self, targets: PreparedTargets, shard: str) -> ExactScorer:
         return ExactScorer(targets)

@@ -1,7 +1,8 @@
 """Selection rules: which scored rows a job keeps. Exactly one per job.
 
 --min-score is a boundary known before scoring; --k and --budget-tokens cut the total order
-at a place found after it (cut.py).
+at a place found after it (cut.py); --fraction and --budget-fraction become one of those
+once the rows scored (and their tokens) are counted.
 """
 
 from __future__ import annotations
@@ -18,19 +19,23 @@ class SelectionRule:
     k: int | None = None  # the k best rows
     budget_tokens: int | None = None  # the best rows, in order, while their tokens fit
     min_score: float | None = None  # every row scoring at least this
+    fraction: float | None = None  # the best share of the rows scored
+    budget_fraction: float | None = None  # the best rows, in order, within a share of tokens
 
     FLAGS: ClassVar[dict[str, str]] = {
         "k": "--k",
         "budget_tokens": "--budget-tokens",
         "min_score": "--min-score",
+        "fraction": "--fraction",
+        "budget_fraction": "--budget-fraction",
     }
 
     def __post_init__(self) -> None:
         given = [f for f in self.FLAGS if getattr(self, f) is not None]
         if len(given) != 1:
             raise ZipfitError(
-                "give exactly one selection rule: --k, --budget-tokens or --min-score"
-                + (f" (got {', '.join(given)})" if given else "")
+                f"give exactly one selection rule: {', '.join(self.FLAGS.values())}"
+                + (f" (got {', '.join(self.FLAGS[f] for f in given)})" if given else "")
             )
         if self.kind in ("k", "budget_tokens"):
             require_positive_int(self.FLAGS[self.kind], getattr(self, self.kind))
@@ -38,6 +43,10 @@ class SelectionRule:
             isinstance(self.min_score, int | float) and math.isfinite(self.min_score)
         ):
             raise ZipfitError(f"--min-score: must be a number, got {self.min_score!r}")
+        if self.kind in ("fraction", "budget_fraction"):
+            share = getattr(self, self.kind)
+            if not (isinstance(share, int | float) and 0 < share <= 1):
+                raise ZipfitError(f"{self.FLAGS[self.kind]}: a share in (0, 1], got {share!r}")
 
     @property
     def kind(self) -> str:
@@ -51,6 +60,15 @@ class SelectionRule:
 
     def describe(self) -> str:
         return f"{self.FLAGS[self.kind]} {getattr(self, self.kind)}"
+
+    def resolved(self, rows: int, tokens: int) -> SelectionRule:
+        """A share as the count it comes to, of ``rows`` scored rows holding ``tokens``
+        tokens (rounded down; at least one row or token); any other rule as it is."""
+        if self.fraction is not None:
+            return SelectionRule(k=max(1, math.floor(self.fraction * rows)))
+        if self.budget_fraction is not None:
+            return SelectionRule(budget_tokens=max(1, math.floor(self.budget_fraction * tokens)))
+        return self
 
     def widened(self, factor: float) -> SelectionRule:
         """The same kind of rule, taking ``factor`` times as many rows or tokens (a score
