@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from zipfit_ray.kernel.backends import (
 )
 from zipfit_ray.modes import cascade, early_exit, prefilter
 from zipfit_ray.selection.dedup import DEFAULT_THRESHOLD as DEDUP_THRESHOLD
+from zipfit_ray.selection.order import OrderKey, SoftKey
 from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import locations
 
@@ -37,6 +39,8 @@ class SelectConfig:
     min_score: float | None = None
     fraction: float | None = None
     budget_fraction: float | None = None
+    temperature: float = 0.0  # > 0: Gumbel top-k on score / T (order.SoftKey); 0: the hard cut
+    noise_seed: int = 0  # --temperature's noise (--seed)
     tokenizer: str | None = None  # a tokenizer.json for token counts; None: approximate
     group_column: str | None = None  # count pool and selected rows per value of this column
     all_scores: bool = False  # also write every row's score under <out>/scores/
@@ -89,6 +93,13 @@ class SelectConfig:
                 f"--dedup-threshold: a Jaccard similarity in (0, 1], got {self.dedup_threshold!r}"
             )
         _ = self.rule  # raises if not exactly one, or a bad value
+        if not (isinstance(self.temperature, int | float) and 0 <= self.temperature < math.inf):
+            raise ZipfitError(f"--temperature: a number >= 0, got {self.temperature!r}")
+        if self.temperature and (self.rule.streamed or self.dedup):
+            raise ZipfitError(
+                "--temperature: samples a number of rows (--k, --fraction, a token budget); "
+                "not with " + ("--min-score" if self.rule.streamed else "--dedup")
+            )
         if self.shard_rows is not None:
             require_positive_int("--shard-rows", self.shard_rows)
         require_positive_int("--part-rows", self.part_rows)
@@ -117,6 +128,11 @@ class SelectConfig:
     def part_suffix(self) -> str:
         """What the output parts' names end with."""
         return "." + self.out_format
+
+    @property
+    def order_key(self) -> OrderKey:
+        """What rows are ranked by: the score, or with --temperature the soft key."""
+        return SoftKey(self.temperature, self.noise_seed) if self.temperature else "score"
 
     @property
     def rule(self) -> SelectionRule:

@@ -84,6 +84,7 @@ def _select_parser(commands: Any) -> None:
         "formats; --target-column names their field)",
     )
     _add_dedup_flags(select, with_threshold=True)
+    _add_soft_flags(select)
     select.add_argument(
         "--all-scores",
         action="store_true",
@@ -140,6 +141,7 @@ def _reselect_parser(commands: Any) -> None:
     _add_rule_flags(reselect)
     reselect.add_argument("--out", required=True, metavar="DIR", help="output directory")
     _add_dedup_flags(reselect, with_threshold=False)
+    _add_soft_flags(reselect)
     _add_job_flags(reselect)
     _add_ray_flags(reselect)
     reselect.set_defaults(run=actions.reselect)
@@ -274,6 +276,25 @@ def _add_rule_flags(parser: argparse.ArgumentParser) -> None:
         "--group-column",
         metavar="COLUMN",
         help="count pool and selected rows per value of this column",
+    )
+
+
+def _add_soft_flags(parser: argparse.ArgumentParser) -> None:
+    """--temperature and its --seed (select, reselect: estimate's --seed is its sample's)."""
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=SelectConfig.temperature,
+        metavar="T",
+        help="sample instead of cutting: Gumbel top-k on score / T, the noise from --seed and "
+        "each row's pool position (0, the default: the K best; exact mode)",
+    )
+    parser.add_argument(
+        "--seed",
+        dest="noise_seed",
+        type=int,
+        default=SelectConfig.noise_seed,
+        help="--temperature's noise (default 0)",
     )
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
-from zipfit_ray.job import worker
+from zipfit_ray.job import phases, worker
 from zipfit_ray.modes.base import Cluster
 from zipfit_ray.progress import log
 from zipfit_ray.selection import cut, dedup, histograms, order
@@ -59,7 +59,7 @@ def deduplicate(
     removed = [outputs.dedup_uri(config.out, "removed", name) for name in names]
     heads = [outputs.dedup_uri(config.out, "heads", name) for name in names]
     window, rounds, scale = boundary, 0, 1.0
-    rows, tokens = _histograms(cluster, saved, options)
+    rows, tokens = phases.saved_histograms(cluster, saved, options)
     while True:
         rounds += 1
         in_window = sum(n for _, n in cluster.map(worker.count_selected, saved, window, options))
@@ -82,11 +82,7 @@ def deduplicate(
             kept_rows += shard_rows
             kept_tokens += shard_tokens
             kept_in_window += shard_kept
-        final = (
-            boundary
-            if rule.streamed
-            else cluster.cut(rule, kept_rows, kept_tokens, kept)
-        )
+        final = boundary if rule.streamed else cluster.cut(rule, kept_rows, kept_tokens, kept)
         log(
             f"dedup round {rounds}: {in_window - kept_in_window:,} of {in_window:,} rows in "
             f"the window are near-duplicates of better ones"
@@ -109,26 +105,10 @@ def _at_or_before(a: cut.Boundary, b: cut.Boundary) -> bool:
     return a.score > b.score or (a.score == b.score and a.row_id <= b.row_id)
 
 
-def _histograms(
-    cluster: Cluster, saved: list[str], options: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and tokens per histogram bin over every saved row (to widen the window with)."""
-    rows = tokens = None
-    for _, (shard_rows, shard_tokens) in cluster.map(_shard_histograms, saved, options):
-        rows = shard_rows if rows is None else rows + shard_rows
-        tokens = shard_tokens if tokens is None else tokens + shard_tokens
-    return rows, tokens
-
-
 def _count(
     cluster: Cluster, uris: list[str], boundary: cut.Boundary, options: dict[str, Any]
 ) -> int:
     return sum(n for _, n in cluster.map(worker.count_selected, uris, boundary, options))
-
-
-def _shard_histograms(uri: str, options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    entries = storage.read_scores(uri, options)
-    return _score_histograms(entries)
 
 
 def _score_histograms(entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

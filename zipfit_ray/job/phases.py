@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
@@ -12,6 +14,7 @@ from zipfit_ray.job import worker
 from zipfit_ray.job.notes import Selection, Tally
 from zipfit_ray.job.runtime import RayCluster
 from zipfit_ray.progress import Progress
+from zipfit_ray.selection import order
 from zipfit_ray.selection.cut import Boundary
 from zipfit_ray.storage import outputs
 
@@ -47,6 +50,18 @@ def score(
             progress.advance(1, f"{tally.counts['rows_read']:,} rows read")
     progress.close()
     return tally
+
+
+def saved_histograms(
+    cluster: RayCluster, saved: list[str], options: dict[str, Any], key: order.OrderKey = "score"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and tokens per histogram bin of ``key`` over every saved row: what a cut by
+    ``key`` starts from (the scoring tasks' own histograms are of the score)."""
+    rows = tokens = None
+    for _, (shard_rows, shard_tokens) in cluster.map(worker.shard_histograms, saved, options, key):
+        rows = shard_rows if rows is None else rows + shard_rows
+        tokens = shard_tokens if tokens is None else tokens + shard_tokens
+    return rows, tokens
 
 
 def write(

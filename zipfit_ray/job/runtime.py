@@ -5,7 +5,7 @@ steps run on (modes.base)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -127,7 +127,7 @@ class RayCluster:
         rows: np.ndarray,
         tokens: np.ndarray,
         saved: list[str],
-        key: str = "score",
+        key: order.OrderKey = "score",
     ) -> cut.Boundary:
         """cut.find over shards' saved scores: they count windows and hand over the
         boundary's neighbourhood; the driver only adds up."""
@@ -143,4 +143,4 @@ class RayCluster:
             found = self.map(worker.gather_window, saved, window, options, key)
             return order.concatenate(entries for _, entries in found)
 
-        return cut.find(rule, rows, tokens, count, gather)
+        return replace(cut.find(rule, rows, tokens, count, gather), key=key)

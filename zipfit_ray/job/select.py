@@ -251,7 +251,8 @@ def _select(
         storage.remove(storage.join(config.out, outputs.DEDUP), config.storage_options)
     if config.order == "score":
         with timed(seconds, "rank"):
-            phases.rank(config, sorted(selection.parts), mode.score_column)
+            rank_by = mode.score_column if config.order_key == "score" else storage.KEY_COLUMN
+            phases.rank(config, sorted(selection.parts), rank_by)
     elif storage.exists(storage.join(config.out, outputs.RANKED), config.storage_options):
         storage.remove(storage.join(config.out, outputs.RANKED), config.storage_options)  # stale
     return notes.Outcome(tally, selection, len(sources), check, halves), fields
@@ -276,7 +277,10 @@ def _cut(
     else:
         with timed(seconds, "cut"):
             rule = mode.first_pass_rule().resolved(*scored)
-            boundary = cluster.cut(rule, tally.histogram, tally.token_histogram, saved)
+            rows, tokens, key = tally.histogram, tally.token_histogram, config.order_key
+            if key != "score":  # --temperature: the cut starts from the keys' histograms
+                rows, tokens = phases.saved_histograms(cluster, saved, config.storage_options, key)
+            boundary = cluster.cut(rule, rows, tokens, saved, key)
         if mode.after_cut_phase is not None:
             with timed(seconds, mode.after_cut_phase):
                 saved, boundary, counts = mode.after_cut(

@@ -119,19 +119,29 @@ def _write_contaminated(rows: list[dict], shared: Shared, name: str) -> list[dic
 
 
 def count_windows(
-    uri: str, windows: list[cut.Window], options: dict[str, Any], key: str = "score"
+    uri: str, windows: list[cut.Window], options: dict[str, Any], key: order.OrderKey = "score"
 ) -> cut.Counts:
     """One shard's saved rows counted per window of the order by ``key`` (see cut.find)."""
     return cut.count(order.keyed(storage.read_scores(uri, options), key), windows)
 
 
 def gather_window(
-    uri: str, window: cut.Window, options: dict[str, Any], key: str = "score"
+    uri: str, window: cut.Window, options: dict[str, Any], key: order.OrderKey = "score"
 ) -> np.ndarray:
     """One shard's saved rows inside a window of the order by ``key``: the boundary's
     neighbourhood."""
     entries = order.keyed(storage.read_scores(uri, options), key)
     return entries[window.holds(entries)]
+
+
+def shard_histograms(
+    uri: str, options: dict[str, Any], key: order.OrderKey = "score"
+) -> tuple[np.ndarray, np.ndarray]:
+    """One shard's saved rows: rows and tokens per histogram bin of ``key``."""
+    entries = order.keyed(storage.read_scores(uri, options), key)
+    return histograms.histogram(entries["score"]), histograms.histogram(
+        entries["score"], entries["tokens"]
+    )
 
 
 def count_selected(uri: str, boundary: cut.Boundary, options: dict[str, Any]) -> int:
@@ -167,6 +177,9 @@ def write_selected(uri: str, selected: np.ndarray, shared: Shared) -> PartNotes:
         shared.mode.score_column,
         with_position=config.order == "score",
         out_format=config.out_format,
+        more_columns=None
+        if config.order_key == "score"
+        else {storage.KEY_COLUMN: order.key_values(selected, config.order_key)},
     )
     texts = storage.column_bytes(storage.field_values(table, config.text_column))
     tokens = TokenCounter(shared.tokenizer_json).count([t[: config.max_bytes] for t in texts])

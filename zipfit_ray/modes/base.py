@@ -21,6 +21,7 @@ from zipfit_ray.analysis.cost import Interval
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel.alignment import PreparedTargets
 from zipfit_ray.selection.cut import Boundary
+from zipfit_ray.selection.order import OrderKey
 from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import SCORE_COLUMN
 
@@ -73,10 +74,11 @@ class Cluster(Protocol):
         rows: np.ndarray,
         tokens: np.ndarray,
         saved: list[str],
-        key: str = "score",
+        key: OrderKey = "score",
     ) -> Boundary:
-        """Where ``rule`` cuts the scores saved at ``saved`` ordered by their field ``key``,
-        whose histogram of rows (and of tokens) per histograms bin is given."""
+        """Where ``rule`` cuts the scores saved at ``saved`` ordered by ``key`` (a field of
+        theirs, or order.SoftKey), whose histogram of rows (and of tokens) per histograms
+        bin is given; the boundary orders by ``key`` too."""
 
 
 class Mode:
@@ -102,6 +104,8 @@ class Mode:
         """Raise ZipfitError if this mode, chosen, cannot run ``config``."""
         if config.all_scores and not cls.exact:
             raise ZipfitError(f"--all-scores: only with --mode exact (not {cls.name})")
+        if config.temperature and not cls.exact:
+            raise ZipfitError(f"--temperature: only with --mode exact (not {cls.name})")
         if config.rule.kind not in cls.rules:
             flags = " or ".join(SelectionRule.FLAGS[kind] for kind in cls.rules)
             raise ZipfitError(f"--mode {cls.name}: select with {flags}")

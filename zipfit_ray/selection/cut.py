@@ -27,15 +27,16 @@ LAST_ROW = np.iinfo(np.int64).max
 
 @dataclass(frozen=True)
 class Boundary:
-    """Selected: every row at or before (score, row_id) in the total order."""
+    """Selected: every row at or before (score, row_id) in the total order by ``key`` (the
+    score, or another order: order.OrderKey)."""
 
     score: float
     row_id: int
+    key: order.OrderKey = "score"
 
     def selects(self, entries: np.ndarray) -> np.ndarray:
-        return (entries["score"] > self.score) | (
-            (entries["score"] == self.score) & (entries["row_id"] <= self.row_id)
-        )
+        values = order.key_values(entries, self.key)
+        return (values > self.score) | ((values == self.score) & (entries["row_id"] <= self.row_id))
 
 
 EVERYTHING = Boundary(-np.inf, LAST_ROW)

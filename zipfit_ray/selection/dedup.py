@@ -37,14 +37,6 @@ CHUNK_VALUES = 1 << 20  # shingles x permutations hashed at once (8 MB: stays in
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer: spreads every input bit over the output (uint64, wraps)."""
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
 @cache
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
     """PERMUTATIONS affine bijections of uint64 (odd multipliers), from a fixed seed."""
@@ -85,7 +77,7 @@ def shingles(texts: Sequence[bytes], ngram: int = NGRAM) -> tuple[np.ndarray, np
         inverse = np.cumprod(np.full(len(joined), _BYTE_BASE_INVERSE, dtype=np.uint64))
         prefix = np.zeros(len(joined) + 1, dtype=np.uint64)
         np.cumsum(_LOWER[joined] * powers, dtype=np.uint64, out=prefix[1:])
-        words = _mix((prefix[last] - prefix[first]) * inverse[first])
+        words = order.mix64((prefix[last] - prefix[first]) * inverse[first])
         text_of_word = np.searchsorted(starts, first, side="right") - 1
         counts = np.bincount(text_of_word, minlength=len(texts))
         n = np.minimum(counts, ngram)[text_of_word]  # a short text: one gram of all its words
@@ -97,7 +89,7 @@ def shingles(texts: Sequence[bytes], ngram: int = NGRAM) -> tuple[np.ndarray, np
             grams[inside] = grams[inside] * _GRAM_BASE + words[at]
     word_starts = np.concatenate([[0], np.cumsum(counts)])
     complete = np.arange(len(words)) + n <= word_starts[text_of_word + 1]
-    owner, grams = text_of_word[complete], _mix(grams[complete])
+    owner, grams = text_of_word[complete], order.mix64(grams[complete])
     wordless = np.flatnonzero(counts == 0)  # no words at all: the bytes themselves
     owner = np.concatenate([owner, wordless])
     grams = np.concatenate(
@@ -153,8 +145,8 @@ class Bands:
         hashed = np.zeros((len(texts), self.bands), dtype=np.uint64)
         with np.errstate(over="ignore"):
             for j in range(self.rows):
-                hashed = _mix(hashed * np.uint64(0x100000001B3) + banded[:, :, j])
-            return _mix(hashed + np.arange(self.bands, dtype=np.uint64))
+                hashed = order.mix64(hashed * np.uint64(0x100000001B3) + banded[:, :, j])
+            return order.mix64(hashed + np.arange(self.bands, dtype=np.uint64))
 
 
 @cache

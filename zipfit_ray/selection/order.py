@@ -7,6 +7,7 @@ worker counts or the order in which shards finish.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,12 +46,48 @@ def with_fields(entries: np.ndarray, fields: dict[str, np.ndarray]) -> np.ndarra
     return out
 
 
-def keyed(entries: np.ndarray, key: str) -> np.ndarray:
-    """Entries ordered by another of their fields: a copy with ``key`` as the score."""
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: spreads every input bit over the output (uint64, wraps)."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def gumbel(row_ids: np.ndarray, seed: int) -> np.ndarray:
+    """Standard Gumbel noise for each row, drawn from (seed, row id) alone: the same in
+    every task, run and reselect, whatever the shards."""
+    with np.errstate(over="ignore"):
+        bits = mix64(np.asarray(row_ids).astype(np.uint64) + mix64(np.uint64(seed)))
+    uniform = ((bits >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53  # in (0, 1)
+    return -np.log(-np.log(uniform))
+
+
+@dataclass(frozen=True)
+class SoftKey:
+    """--temperature: rows ordered by score / T + Gumbel noise (Gumbel top-k: the k best
+    keys are a sample without replacement, row i drawn in proportion to exp(score_i / T))."""
+
+    temperature: float
+    seed: int
+
+    def of(self, entries: np.ndarray) -> np.ndarray:
+        return entries["score"] / self.temperature + gumbel(entries["row_id"], self.seed)
+
+
+OrderKey = str | SoftKey  # what rows are ordered by: a saved field ("score", ...) or SoftKey
+
+
+def key_values(entries: np.ndarray, key: OrderKey) -> np.ndarray:
+    return entries[key] if isinstance(key, str) else key.of(entries)
+
+
+def keyed(entries: np.ndarray, key: OrderKey) -> np.ndarray:
+    """Entries ordered by ``key``: a copy with it as the score (ties still by row id)."""
     if key == "score":
         return entries
     out = entries.copy()
-    out["score"] = entries[key]
+    out["score"] = key_values(entries, key)
     return out
 
 

@@ -37,6 +37,7 @@ from zipfit_ray.storage.parquet import (
     write_scores,
 )
 from zipfit_ray.storage.pool import (
+    KEY_COLUMN,
     POSITION_COLUMN,
     ROW_BITS,
     SCORE_COLUMN,
@@ -60,6 +61,7 @@ from zipfit_ray.storage.targets import read_eval_sets, read_targets
 
 __all__ = [
     "FOOTER_SAMPLE_BYTES",
+    "KEY_COLUMN",
     "POSITION_COLUMN",
     "ROW_BITS",
     "SCORE_COLUMN",

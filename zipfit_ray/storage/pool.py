@@ -19,6 +19,7 @@ from zipfit_ray.storage.formats import FilePlan, OnBadRow, Piece, PoolFormat
 
 ROW_BITS = 40  # a row id is file index << 40 | row within the file
 SCORE_COLUMN = "zipfit_score"
+KEY_COLUMN = "zipfit_key"  # --temperature: what the selection was ranked by, beside the score
 POSITION_COLUMN = "zipfit_position"  # with --order score: file index << ROW_BITS | row in file
 FOOTER_READERS = 16  # concurrent footer reads while planning (IO-bound)
 FORMATS: tuple[PoolFormat, ...] = (parquet.ParquetFormat(), jsonl.JsonlFormat())
@@ -277,12 +278,14 @@ def write_part(
     score_column: str = SCORE_COLUMN,
     with_position: bool = False,
     out_format: str = "parquet",
+    more_columns: dict[str, np.ndarray] | None = None,
 ) -> pa.Table:
     """Write selected rows as one part, in the order of ``selected`` (an ENTRY array), plus
     the score (and for Parquet, the pool position, for a sort that breaks ties as the job
     does). Parquet holds every pool column (as ``schema``); JSON lines hold each row's own
     fields as they were (a JSONL record, a Parquet file's columns). ``files`` maps file index
-    to (path, row group sizes). Returns the rows as ``schema``, plus the score."""
+    to (path, row group sizes); ``more_columns`` are written after the score. Returns the
+    rows as ``schema``, plus the score."""
     file_index, row_index = unpack_row_id(selected["row_id"])
     tables, records, positions = [], [], []
     for f in np.unique(file_index):
@@ -294,13 +297,18 @@ def write_part(
         positions.append(mine)
     order = np.argsort(np.concatenate(positions), kind="stable") if positions else []
     table = pa.concat_tables(tables).take(order) if tables else schema.empty_table()
-    table = table.append_column(score_column, pa.array(selected["score"], pa.float64()))
+    added = {score_column: selected["score"], **(more_columns or {})}
+    for name, values in added.items():
+        table = table.append_column(name, pa.array(values, pa.float64()))
     if out_format == "parquet":
         if with_position:
             positions_column = pa.array(selected["row_id"], pa.int64())
             table = table.append_column(POSITION_COLUMN, positions_column)
         write_atomic(uri, table, storage_options)
     else:
-        rows = [records[i] | {score_column: s} for i, s in zip(order, selected["score"].tolist())]
+        values = {name: v.tolist() for name, v in added.items()}
+        rows = [
+            records[i] | {name: v[n] for name, v in values.items()} for n, i in enumerate(order)
+        ]
         jsonl.write_records(uri, rows, storage_options)
     return table
