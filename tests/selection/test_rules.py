@@ -8,7 +8,7 @@ from zipfit_ray.selection.rules import SelectionRule
     ("arguments", "message"),
     [
         ({}, "give exactly one selection rule"),
-        ({"k": 3, "min_score": 0.2}, r"\(got k, min_score\)"),
+        ({"k": 3, "min_score": 0.2}, r"\(got --k, --min-score\)"),
         ({"budget_tokens": 0}, "--budget-tokens: must be a positive integer"),
         ({"k": 2.5}, "--k: must be a positive integer"),
         ({"min_score": float("nan")}, "--min-score: must be a number"),
