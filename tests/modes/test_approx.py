@@ -98,6 +98,23 @@ def test_the_scorer_raises_its_own_bar_as_exact_scores_come_in(texts, many_targe
     assert pairs < 60 * len(many_targets.texts)
 
 
+def test_rows_scored_again_after_a_fault_are_not_counted_twice(texts, many_targets):
+    """A row group read again after a fault goes through the scorer again: with row ids, a
+    row scored to the end twice counts once in the bar, the histogram and the floor."""
+    ids = np.arange(len(texts)) + (7 << 40)
+    scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), Bound())
+    scorer(texts[:40], ids[:40])  # the first read, cut short by a fault
+    first = scorer.finished
+    scorer(texts[:60], ids[:60])  # the retry, from the start of the row group
+    scorer(texts[60:], ids[60:])
+    assert first > 0  # rows were scored to the end twice
+    assert scorer.finished == len(scorer.recorded) == scorer.histogram.sum()
+    assert scorer.spreads.sum() == scorer.finished
+    recorded = np.array(sorted(scorer.recorded)) - (7 << 40)
+    exact = score([texts[i] for i in recorded], many_targets)
+    assert scorer.best.tolist() == np.sort(exact)[-5:].tolist()
+
+
 def test_the_bar_rises_within_one_call_best_rows_first(texts, many_targets, monkeypatch):
     monkeypatch.setattr(early_exit, "SUB_BATCH_ROWS", 10)
     exact = score(texts, many_targets)

@@ -126,6 +126,7 @@ class EarlyExitScorer:
         self.spreads = np.zeros(SPREAD_BINS, dtype=np.int64)  # of the rows scored to the end
         self.ncd_sums = np.zeros(len(targets.texts))  # per target, over those rows
         self.finished = 0  # how many rows that is
+        self.recorded: set[int] = set()  # their row ids, where given
 
     def offsets(self) -> np.ndarray:
         """Each target's mean NCD over the rows scored to the end (zeros before any)."""
@@ -145,9 +146,12 @@ class EarlyExitScorer:
         at = np.searchsorted(np.cumsum(self.spreads), FLOOR_QUANTILE * self.finished)
         return (at + 1) * SPREAD_BIN
 
-    def __call__(self, candidates: Sequence[bytes]) -> tuple[np.ndarray, int]:
+    def __call__(
+        self, candidates: Sequence[bytes], row_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, int]:
         """(scores, pair compressions done): exact alignment for candidates that survive
-        every checkpoint, NaN for those dropped."""
+        every checkpoint, NaN for those dropped. With ``row_ids``, a row scored again (its
+        row group read again after a fault) is not counted twice in what sets the bar."""
         n, m = len(candidates), len(self.targets.texts)
         order = self.early.order(m)
         stops = checkpoints(m)
@@ -199,8 +203,15 @@ class EarlyExitScorer:
                 seen = stop
             ncd = ncd_matrix(cx[batch], cy, cxy[batch])
             scores[batch] = 1.0 - ncd.mean(axis=1)
-            self._record(scores[batch], ncd)
+            fresh = self._first_time(row_ids[batch]) if row_ids is not None else slice(None)
+            self._record(scores[batch][fresh], ncd[fresh])
         return scores, pairs
+
+    def _first_time(self, row_ids: np.ndarray) -> np.ndarray:
+        """Which of these rows were not recorded before (and now are)."""
+        fresh = np.array([r not in self.recorded for r in row_ids.tolist()], dtype=bool)
+        self.recorded.update(row_ids[fresh].tolist())
+        return fresh
 
     def _record(self, exact: np.ndarray, ncd: np.ndarray) -> None:
         """Exact scores and NCDs of rows just scored to the end: they raise the bar for
@@ -267,7 +278,7 @@ class CheckedScorer:
         self.checked: dict[int, tuple[float, int]] = {}  # row id -> (exact score, length)
 
     def __call__(self, texts: Sequence[bytes], row_ids: np.ndarray) -> Scored:
-        scores, pairs = self.bounded(texts)
+        scores, pairs = self.bounded(texts, row_ids)
         counts = Counter(pair_compressions=pairs)
         dropped = np.flatnonzero(np.isnan(scores))
         if len(dropped):
