@@ -55,14 +55,14 @@ def test_directory_belongs_to_one_job(job_inputs):
     tmp_path, config, scan, targets = job_inputs
     out = str(tmp_path / "out")
     job = checkpoints.fingerprint(config, scan, targets, None)
-    assert checkpoints.open_for_job(out, job, overwrite=False, options={}) == set()
+    assert checkpoints.open_for_job(out, job, overwrite=False, options={}, scan=scan) == set()
     (tmp_path / "out" / "_checkpoints" / "shard-a.npz").write_bytes(b"")
-    assert checkpoints.open_for_job(out, job, overwrite=False, options={}) == {"shard-a"}
+    assert checkpoints.open_for_job(out, job, overwrite=False, options={}, scan=scan) == {"shard-a"}
     other = {**job, "k": 99}
     with pytest.raises(ZipfitError, match=r"checkpoints of a different job \(changed: k\)"):
-        checkpoints.open_for_job(out, other, overwrite=False, options={})
-    assert checkpoints.open_for_job(out, other, overwrite=True, options={}) == set()
-    assert checkpoints.open_for_job(out, other, overwrite=False, options={}) == set()
+        checkpoints.open_for_job(out, other, overwrite=False, options={}, scan=scan)
+    assert checkpoints.open_for_job(out, other, overwrite=True, options={}, scan=scan) == set()
+    assert checkpoints.open_for_job(out, other, overwrite=False, options={}, scan=scan) == set()
 
 
 def test_save_and_load_round_trip(tmp_path):

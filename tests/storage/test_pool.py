@@ -106,7 +106,8 @@ def test_read_rows_returns_all_columns_in_the_order_asked(corpus):
     path = str(corpus.pool_dir / "part-3.parquet")  # rows 250.. of the pool
     rows = np.array([99, 0, 41, 40, 39])
     sizes = pq.read_metadata(path).to_dict()["row_groups"]
-    table = storage.read_rows(path, [g["num_rows"] for g in sizes], rows, {}, pq.read_schema(path))
+    found = storage.format_of(path).rows(path, tuple(g["num_rows"] for g in sizes), rows, {})
+    table = found.table(pq.read_schema(path))
     assert table.column_names == ["id", "text", "kind", "source"]
     assert table.column("id").to_pylist() == [250 + r for r in rows]
 

@@ -88,13 +88,14 @@ def open_for_job(
     job: dict[str, Any],
     overwrite: bool,
     options: dict,
-    scan: storage.PoolScan | None = None,
+    scan: storage.PoolScan,
 ) -> set[str]:
     """Claim <out>/_checkpoints for ``job``; returns the names of shards already finished.
 
     Raises ZipfitError if it holds another job's checkpoints and ``overwrite`` is not set
-    (with ``overwrite``, all earlier checkpoints are dropped). With ``scan``, each pool
-    file's digest is kept beside the job, so that the error names the files that changed.
+    (with ``overwrite``, all earlier checkpoints are dropped). Each file of the pool's
+    ``scan`` is kept beside the job with its digest, so that the error names the files
+    that changed.
     """
     directory = storage.join(out, CHECKPOINTS)
     job_uri = storage.join(directory, JOB_FILE)
@@ -107,7 +108,7 @@ def open_for_job(
             changed = sorted(
                 key for key in job.keys() | previous.keys() if job.get(key) != previous.get(key)
             )
-            if "pool" in changed and scan is not None:
+            if "pool" in changed:
                 changed[changed.index("pool")] = _pool_changes(directory, scan, options)
             raise ZipfitError(
                 f"--out: {out} holds checkpoints of a different job (changed: "
@@ -118,9 +119,8 @@ def open_for_job(
         storage.remove(directory, options)
     storage.make_dirs(directory, options)
     storage.write_json(job_uri, job, options)
-    if scan is not None:
-        files = dict(zip(scan.files, scan.footer_digests))
-        storage.write_json(storage.join(directory, POOL_FILE), files, options)
+    files = dict(zip(scan.files, scan.footer_digests))
+    storage.write_json(storage.join(directory, POOL_FILE), files, options)
     return set()
 
 

@@ -48,21 +48,23 @@ def deduplicate(
     saved: list[str],
     names: list[str],
     boundary: cut.Boundary,
+    known: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[list[str], cut.Boundary, Counter]:
     """The saved scores without the near-duplicates the selection would hold, ``rule``'s
     boundary over them (the job's rule, a share resolved to a count), and counts: rows
     removed from the selection, clusters (selected rows that near-duplicates were removed
-    for), rounds."""
+    for), rounds. ``known``: the rows and tokens per histogram bin of ``saved``, if the
+    caller has them (else they are counted, a read of every saved file)."""
     bands = dedup.lsh_bands(config.dedup_threshold)
     options = config.storage_options
     kept = [outputs.dedup_uri(config.out, "kept", name) for name in names]
     removed = [outputs.dedup_uri(config.out, "removed", name) for name in names]
     heads = [outputs.dedup_uri(config.out, "heads", name) for name in names]
     window, rounds, scale = boundary, 0, 1.0
-    rows, tokens = phases.saved_histograms(cluster, saved, options)
+    rows, tokens = known or phases.saved_histograms(cluster, saved, options)
     while True:
         rounds += 1
-        in_window = sum(n for _, n in cluster.map(worker.count_selected, saved, window, options))
+        in_window = _count(cluster, saved, window, options)
         partitions = max(1, math.ceil(in_window * bands.bands / PARTITION_MEMBERS))
         members = [outputs.dedup_uri(config.out, "members", name) for name in names]
         jobs = list(zip(saved, members))
@@ -109,13 +111,6 @@ def _count(
     cluster: Cluster, uris: list[str], boundary: cut.Boundary, options: dict[str, Any]
 ) -> int:
     return sum(n for _, n in cluster.map(worker.count_selected, uris, boundary, options))
-
-
-def _score_histograms(entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return (
-        histograms.histogram(entries["score"]),
-        histograms.histogram(entries["score"], entries["tokens"]),
-    )
 
 
 def _members(
@@ -184,5 +179,5 @@ def _keep(
     storage.write_scores(
         heads_uri, order.entries(best["other_score"][firsts], best["other"][firsts]), options
     )
-    kept_rows, kept_tokens = _score_histograms(kept)
+    kept_rows, kept_tokens = histograms.rows_and_tokens(kept)
     return kept_rows, kept_tokens, int(window.selects(kept).sum())

@@ -245,8 +245,10 @@ def _select(
         if config.k is not None and selection.rows < config.k:
             log(f"warning: only {selection.rows:,} rows were scored; --k keeps them all")
     check = mode.self_check(cluster, names, boundary, tally.counts)
-    with timed(seconds, "target halves"):
-        halves = target_halves.agreement(cluster, saved, selection.rows, config.storage_options)
+    halves = None
+    if mode.exact:  # the scorer that has every NCD scores the halves; the others do not
+        with timed(seconds, "target halves"):
+            halves = target_halves.agreement(cluster, saved, selection.rows, config.storage_options)
     if storage.exists(storage.join(config.out, outputs.DEDUP), config.storage_options):
         storage.remove(storage.join(config.out, outputs.DEDUP), config.storage_options)
     if config.order == "score":
@@ -272,6 +274,7 @@ def _cut(
     then, with --dedup, the selection without near-duplicates, refilled."""
     config = mode.config
     scored = int(tally.histogram.sum()), int(tally.token_histogram.sum())  # a share's base
+    known = tally.histogram, tally.token_histogram  # of what ``saved`` holds, until it changes
     if config.rule.streamed:  # --min-score on a pool with JSONL, or with --dedup
         boundary = cut.at_least(config.min_score)
     else:
@@ -287,11 +290,12 @@ def _cut(
                     cluster, saved, names, boundary, shared_ref
                 )
             tally.counts.update(counts)
+            known = None
     if config.dedup:
         with timed(seconds, "dedup"):
             rule = config.rule.resolved(*scored)
             saved, boundary, counts = dedup.deduplicate(
-                cluster, config, rule, saved, names, boundary
+                cluster, config, rule, saved, names, boundary, known
             )
         tally.counts.update(counts)
     return saved, boundary

@@ -90,12 +90,13 @@ def _conclude(
         kept = scored[cut.at_least(config.min_score).selects(scored)]
         part = storage.join(config.out, outputs.streamed_part_name(name, config.part_suffix))
         selected = write_selected(part, kept, shared)
+    rows, tokens = histograms.rows_and_tokens(scored)
     return ShardNotes(
         counts=dict(outcome.counts),
         bad_files=outcome.bad_files,
         groups=dict(outcome.groups),
-        histogram=histograms.histogram(scored["score"]),
-        token_histogram=histograms.histogram(scored["score"], scored["tokens"]),
+        histogram=rows,
+        token_histogram=tokens,
         length_histogram=histograms.length_histogram(scored["length"]),
         selected=selected,
         fields=outcome.fields,
@@ -138,10 +139,7 @@ def shard_histograms(
     uri: str, options: dict[str, Any], key: order.OrderKey = "score"
 ) -> tuple[np.ndarray, np.ndarray]:
     """One shard's saved rows: rows and tokens per histogram bin of ``key``."""
-    entries = order.keyed(storage.read_scores(uri, options), key)
-    return histograms.histogram(entries["score"]), histograms.histogram(
-        entries["score"], entries["tokens"]
-    )
+    return histograms.rows_and_tokens(order.keyed(storage.read_scores(uri, options), key))
 
 
 def count_selected(uri: str, boundary: cut.Boundary, options: dict[str, Any]) -> int:

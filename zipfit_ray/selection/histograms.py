@@ -20,6 +20,12 @@ def histogram(scores: np.ndarray, weights: np.ndarray | None = None) -> np.ndarr
     return np.histogram(clipped, bins=BIN_EDGES, weights=weights)[0].astype(np.int64)
 
 
+def rows_and_tokens(entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scored rows (order.ENTRY) per bin of their score, and their tokens per bin: what a
+    cut by --k or --budget-tokens starts from."""
+    return histogram(entries["score"]), histogram(entries["score"], entries["tokens"])
+
+
 def length_histogram(lengths: np.ndarray) -> np.ndarray:
     """Rows per LENGTH_EDGES bin (the last bin is open-ended); adds up across shards."""
     bins = np.searchsorted(LENGTH_EDGES, np.asarray(lengths, dtype=np.int64), side="right") - 1

@@ -244,18 +244,6 @@ def iter_piece_texts(
         yield texts, others, pack_row_id(piece.file_index, numbers)
 
 
-def read_rows(
-    path: str,
-    row_group_sizes: Sequence[int],
-    rows: np.ndarray,
-    storage_options: dict[str, Any],
-    schema: pa.Schema,
-) -> pa.Table:
-    """The given rows of one pool file (by their number in it), in the order given, as
-    ``schema``; only the units holding them are read."""
-    return format_of(path).rows(path, tuple(row_group_sizes), rows, storage_options).table(schema)
-
-
 def read_texts(
     path: str,
     row_group_sizes: Sequence[int],
