@@ -86,7 +86,7 @@ def test_every_flag_reaches_the_config():
     )
     config = config_from_args(args)
     assert config.pool == ("a/", "s3://b/*.parquet")
-    assert (config.targets, config.k, config.out) == ("t.jsonl", 7, "o")
+    assert (config.targets, config.k, config.out) == (("t.jsonl",), 7, "o")
     assert (config.text_column, config.target_column) == ("body", "prompt")
     assert (config.compressor, config.level, config.address) == ("zstd", 5, "auto")
     assert config.joint == "concat"

@@ -32,6 +32,17 @@ def test_the_scorer_adds_exact_scores_and_leaves_nulls_unscored(corpus):
     assert as_bytes.column("zipfit_score").equals(scored.column("zipfit_score"))
 
 
+def test_named_target_sets_get_a_score_column_each_from_one_pass(corpus):
+    texts = [t.decode() for t in corpus.texts[:30] if t is not None] + [None]
+    sets = {"a": corpus.targets[:2], "b": corpus.targets[2:]}
+    scored = ZipFitScorer(sets, decontaminate="off")(pa.table({"text": texts}))
+    assert "zipfit_score" not in scored.column_names
+    for name, targets in sets.items():
+        expected = alignment([t.encode() for t in texts[:-1]], targets)
+        column = scored.column(f"zipfit_score_{name}").to_pylist()
+        assert column[:-1] == expected.tolist() and column[-1] is None
+
+
 @pytest.mark.parametrize("blocks", [1, 3, 7])
 def test_top_k_of_a_parquet_dataset_is_the_kernel_and_a_sort(ray_session, corpus, blocks):
     ds = ray.data.read_parquet(str(corpus.pool_dir), override_num_blocks=blocks)

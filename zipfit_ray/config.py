@@ -15,10 +15,12 @@ from zipfit_ray.kernel.backends import (
     resolve_level,
 )
 from zipfit_ray.modes import cascade, early_exit, prefilter
+from zipfit_ray.selection import mixture, quotas
 from zipfit_ray.selection.dedup import DEFAULT_THRESHOLD as DEDUP_THRESHOLD
 from zipfit_ray.selection.order import OrderKey, SoftKey
 from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import locations
+from zipfit_ray.storage.targets import parse_target_sets
 
 ON_BAD_FILE = ("fail", "skip")
 # pool: the parts hold the selection in pool order; score: also a copy sorted best first
@@ -32,7 +34,7 @@ DECONTAMINATE = ("drop", "flag", "off")
 @dataclass(frozen=True)
 class SelectConfig:
     pool: tuple[str, ...]
-    targets: str
+    targets: tuple[str, ...]  # one URI, or NAME=URI per target set (storage.targets)
     out: str
     k: int | None = None  # the selection rule: exactly one of k, budget_tokens, min_score,
     budget_tokens: int | None = None  # fraction, budget_fraction (SelectionRule)
@@ -41,8 +43,13 @@ class SelectConfig:
     budget_fraction: float | None = None
     temperature: float = 0.0  # > 0: Gumbel top-k on score / T (order.SoftKey); 0: the hard cut
     noise_seed: int = 0  # --temperature's noise (--seed)
+    mix: dict[str, float] | None = None  # --mix: each named set's share of the rule
     tokenizer: str | None = None  # a tokenizer.json for token counts; None: approximate
     group_column: str | None = None  # count pool and selected rows per value of this column
+    group_quota: dict[str, float | int] | None = None  # floors per group (selection/quotas.py)
+    group_max: float | None = None  # every group's cap, a share of the rule's total
+    per_group: bool = False  # the rule applied to every group alone
+    quota_shortfall: str = "refill"  # what a group short of its quota leaves: see SHORTFALL
     all_scores: bool = False  # also write every row's score under <out>/scores/
     text_column: str = "text"
     target_column: str = "text"
@@ -76,6 +83,13 @@ class SelectConfig:
         if isinstance(self.pool, str):
             object.__setattr__(self, "pool", (self.pool,))
         object.__setattr__(self, "pool", tuple(self.pool))
+        if isinstance(self.targets, str):
+            object.__setattr__(self, "targets", (self.targets,))
+        object.__setattr__(self, "targets", tuple(self.targets))
+        if isinstance(self.mix, str):
+            object.__setattr__(self, "mix", mixture.parse_shares(self.mix))
+        if self.mix is not None:
+            mixture.check_shares(self.mix, list(self.target_sets or ()))
         if not self.pool:
             raise ZipfitError("--pool: give at least one file, directory or glob")
         if self.out:  # estimate writes nothing: out ""
@@ -95,6 +109,12 @@ class SelectConfig:
         _ = self.rule  # raises if not exactly one, or a bad value
         if not (isinstance(self.temperature, int | float) and 0 <= self.temperature < math.inf):
             raise ZipfitError(f"--temperature: a number >= 0, got {self.temperature!r}")
+        if self.target_sets and (self.temperature or self.dedup):
+            raise ZipfitError(
+                "--targets NAME=URI: named target sets select by a cut of each set's scores; "
+                "not with " + ("--temperature" if self.temperature else "--dedup")
+            )
+        self._check_groups()
         if self.temperature and (self.rule.streamed or self.dedup):
             raise ZipfitError(
                 "--temperature: samples a number of rows (--k, --fraction, a token budget); "
@@ -124,6 +144,51 @@ class SelectConfig:
         if not isinstance(self.storage_options, dict):
             raise ZipfitError("--storage-options: must be a JSON object")
 
+    def _check_groups(self) -> None:
+        if isinstance(self.group_quota, str):
+            object.__setattr__(self, "group_quota", quotas.parse_quotas(self.group_quota))
+        given = [
+            flag
+            for flag, on in (
+                ("--per-group", self.per_group),
+                ("--group-quota", bool(self.group_quota)),
+                ("--group-max", self.group_max is not None),
+            )
+            if on
+        ]
+        if self.quota_shortfall not in quotas.SHORTFALL:
+            raise ZipfitError(
+                f"--quota-shortfall: choose from {quotas.SHORTFALL}, got {self.quota_shortfall!r}"
+            )
+        if not given:
+            return
+        flag = given[0]
+        if self.group_max is not None and not (
+            isinstance(self.group_max, int | float) and 0 < self.group_max <= 1
+        ):
+            raise ZipfitError(f"--group-max: a share in (0, 1], got {self.group_max!r}")
+        if not self.group_column:
+            raise ZipfitError(f"{flag}: name the groups' column with --group-column")
+        if self.per_group and (self.group_quota or self.group_max is not None):
+            raise ZipfitError(
+                "--per-group: every group takes the rule alone; not with --group-quota or "
+                "--group-max"
+            )
+        refused = (
+            "--min-score" if self.rule.streamed
+            else "--targets NAME=URI" if self.target_sets
+            else "--dedup" if self.dedup
+            else "--temperature" if self.temperature
+            else None
+        )  # fmt: skip
+        if refused:
+            raise ZipfitError(f"{flag}: cuts each group's order by the rule; not with {refused}")
+
+    @property
+    def grouped(self) -> bool:
+        """Whether groups have floors or caps: --group-quota, --group-max or --per-group."""
+        return bool(self.group_quota) or self.group_max is not None or self.per_group
+
     @property
     def part_suffix(self) -> str:
         """What the output parts' names end with."""
@@ -133,6 +198,12 @@ class SelectConfig:
     def order_key(self) -> OrderKey:
         """What rows are ranked by: the score, or with --temperature the soft key."""
         return SoftKey(self.temperature, self.noise_seed) if self.temperature else "score"
+
+    @property
+    def target_sets(self) -> dict[str, str] | None:
+        """{name: URI} of named target sets (selection/mixture.py), or None for one
+        unnamed set."""
+        return parse_target_sets(self.targets)
 
     @property
     def rule(self) -> SelectionRule:
@@ -145,6 +216,7 @@ class SelectConfig:
         are left out, only their names kept."""
         values = asdict(self)
         values["pool"] = list(self.pool)
+        values["targets"] = list(self.targets)
         values["eval_sets"] = list(self.eval_sets)
         values["storage_options"] = sorted(self.storage_options)
         return values

@@ -14,6 +14,11 @@ and ``zipfit_contaminated`` names the set it matched (``decontaminate="flag"``: 
 the same; ``"off"``: not checked, no column). Near-duplicate removal needs the whole
 selection at once: it is ``select --dedup``'s, not a per-batch step.
 
+With named target sets (``targets`` a dict of name -> texts) the scorer adds one column per
+set, ``zipfit_score_<name>``, all from one pass over the batch, and no ``zipfit_score``: the
+assignment of rows to sets (``--mix``) and quotas per group need the whole pool's order, so
+they are ``select``'s, not per-batch steps.
+
 Rows are ordered as ``select`` orders them: score descending, then a stable key: the column
 named by ``key``, or else the text itself (Ray Data has no global read position), so the
 result does not depend on how the dataset is split into blocks.
@@ -21,7 +26,7 @@ result does not depend on how the dataset is split into blocks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,7 +45,7 @@ from zipfit_ray import storage
 from zipfit_ray.config import DECONTAMINATE, SelectConfig
 from zipfit_ray.errors import ZipfitError, require_positive_int
 from zipfit_ray.job.runtime import cluster_cpus
-from zipfit_ray.kernel.alignment import Text, encode, prepare_targets, score
+from zipfit_ray.kernel.alignment import Text, encode, ncd_to_targets, prepare_targets
 from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
 from zipfit_ray.selection.contamination import ContaminationIndex
 
@@ -56,7 +61,7 @@ class ZipFitScorer:
 
     def __init__(
         self,
-        targets: Sequence[Text],
+        targets: Sequence[Text] | Mapping[str, Sequence[Text]],
         text_column: str = "text",
         compressor: str = DEFAULT_COMPRESSOR,
         level: int | None = None,
@@ -68,10 +73,13 @@ class ZipFitScorer:
     ) -> None:
         if decontaminate not in DECONTAMINATE:
             raise ZipfitError(f"decontaminate: choose from {DECONTAMINATE}, got {decontaminate!r}")
-        self.targets = prepare_targets(targets, compressor, level, joint)
+        named = dict(targets) if isinstance(targets, Mapping) else {}
+        texts = [t for set_texts in named.values() for t in set_texts] if named else targets
+        sizes = tuple((name, len(set_texts)) for name, set_texts in named.items())
+        self.targets = prepare_targets(texts, compressor, level, joint, sizes)
         self.text_column, self.max_bytes, self.score_column = text_column, max_bytes, score_column
         self.decontaminate = decontaminate
-        sets = {"targets": targets, **(eval_sets or {})}
+        sets = {"targets": texts, **(eval_sets or {})}
         self.guard = None
         if decontaminate != "off":
             self.guard = ContaminationIndex({n: [encode(t) for t in s] for n, s in sets.items()})
@@ -88,14 +96,19 @@ class ZipFitScorer:
             batch = batch.append_column(CONTAMINATED_COLUMN, pa.array(matched, pa.string()))
             if self.decontaminate == "drop":
                 present &= np.array([m is None for m in matched], dtype=bool)
-        scores = np.zeros(len(texts))
-        scores[present] = score([t for t, p in zip(texts, present) if p], self.targets)
-        return batch.append_column(self.score_column, pa.array(scores, mask=~present))
+        ncd = ncd_to_targets([t for t, p in zip(texts, present) if p], self.targets)
+        columns = self.targets.set_slices() if self.targets.sets else {"": slice(None)}
+        for name, targets in columns.items():
+            scores = np.zeros(len(texts))
+            scores[present] = 1.0 - ncd[:, targets].mean(axis=1)
+            column = f"{self.score_column}_{name}" if name else self.score_column
+            batch = batch.append_column(column, pa.array(scores, mask=~present))
+        return batch
 
 
 def score_dataset(
     ds: ray.data.Dataset,
-    targets: Sequence[Text],
+    targets: Sequence[Text] | Mapping[str, Sequence[Text]],
     *,
     actors: int | None = None,
     **scorer_options: Any,
@@ -109,7 +122,10 @@ def score_dataset(
     size = actors or cpus
     return ds.map_batches(
         ZipFitScorer,
-        fn_constructor_kwargs={"targets": list(targets), **scorer_options},
+        fn_constructor_kwargs={
+            "targets": dict(targets) if isinstance(targets, Mapping) else list(targets),
+            **scorer_options,
+        },
         compute=ray.data.ActorPoolStrategy(size=size),
         num_cpus=max(cpus - 1, 0.5) / size,
         batch_format="pyarrow",

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from zipfit_ray import modes, storage
+from zipfit_ray.selection.histograms import LENGTH_EDGES
 from zipfit_ray.storage.outputs import REPORT
 
 PLOT_BARS = 60  # the populated score range is redrawn in this many bars
@@ -36,7 +37,7 @@ def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> 
         _histogram_svg(summary),
         "<h2>Text lengths: pool and selection</h2>",
         _lengths_svg(summary),
-        _groups(summary),
+        _sections(summary),
         _contamination(summary),
         _near_duplicates(summary),
         _target_set(summary),
@@ -288,23 +289,80 @@ def _target_set(summary: dict[str, Any]) -> str:
     return f"<h2>Target set</h2><p>{' '.join(parts)}</p>" if parts else ""
 
 
-def _groups(summary: dict[str, Any]) -> str:
-    groups = summary.get("groups")
-    if not groups:
+def _sections(summary: dict[str, Any]) -> str:
+    """A table per target set and per --group-column value: what each took (rows, tokens,
+    scores, lengths), beside the pool's rows for groups."""
+    found, parts = summary.get("sections") or {}, []
+    if summary.get("target_sets"):
+        parts.append(
+            f"<h2>By target set</h2><p>{summary.get('rows_contested', 0):,} rows cleared more "
+            "than one set's cut; each went to the set where it ranks higher, and the other "
+            f"took its next best ({summary.get('target_set_rounds', 0)} rounds of cuts).</p>"
+            + _section_table(found.get("target set", {}), "set", None)
+        )
+    if summary.get("groups"):
+        column = html.escape(summary["arguments"]["group_column"])
+        pool = summary["groups"]["pool"]
+        parts.append(
+            f"<h2>By {column}</h2>"
+            + _quotas(summary)
+            + _section_table(found.get("group", {}), column, pool)
+        )
+    return "".join(parts)
+
+
+def _quotas(summary: dict[str, Any]) -> str:
+    """What --group-quota, --group-max or --per-group asked of each group, and which fell
+    short."""
+    quotas = summary.get("group_quotas")
+    if not quotas:
         return ""
-    column = html.escape(summary["arguments"]["group_column"])
-    pool, selected = groups["pool"], groups["selected"]
-    names = sorted(set(pool) | set(selected), key=lambda g: (-selected.get(g, 0), g))
-    rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td class='n'>{pool.get(name, 0):,}</td>"
-        f"<td class='n'>{selected.get(name, 0):,}</td>"
-        f"<td class='n'>{selected.get(name, 0) / max(1, pool.get(name, 0)):.1%}</td></tr>"
-        for name in names
+    unit = quotas["unit"]
+
+    def listed(amounts: dict[str, int]) -> str:
+        return ", ".join(f"{html.escape(g)} {n:,}" for g, n in sorted(amounts.items())) or "none"
+
+    refill = summary["arguments"].get("quota_shortfall") == "refill"
+    short = (
+        f" <strong>Short of their quota</strong> ({unit}): {listed(quotas['short'])}; what they "
+        + ("left went to the other groups by score." if refill else "left was not selected.")
+        if quotas["short"]
+        else ""
     )
     return (
-        f"<h2>By {column}</h2><table><tr><th>{column}</th><th>pool</th><th>selected</th>"
-        f"<th>kept</th></tr>{rows}</table>"
+        f"<p>Each group's floor ({unit}): {listed(quotas['floors'])}; cap: "
+        f"{listed(quotas['caps'])}.{short}</p>"
     )
+
+
+def _section_table(
+    sections: dict[str, dict[str, Any]], label: str, pool: dict[str, int] | None
+) -> str:
+    names = sorted(
+        set(sections) | set(pool or ()), key=lambda n: (-sections.get(n, {}).get("rows", 0), n)
+    )
+    header = f"<th>{label}</th>" + ("<th>pool</th>" if pool is not None else "")
+    header += (
+        "<th>selected</th><th>tokens</th><th>score q10 / median / q90</th><th>median length</th>"
+    )
+    rows = []
+    for name in names:
+        figures = sections.get(name)
+        cells = f"<td>{html.escape(name)}</td>"
+        if pool is not None:
+            cells += f"<td class='n'>{pool.get(name, 0):,}</td>"
+        if figures:
+            q = figures["score_quantiles"]
+            lengths = np.asarray(figures["length_histogram"])
+            cells += (
+                f"<td class='n'>{figures['rows']:,}</td><td class='n'>{figures['tokens']:,}</td>"
+                f"<td class='n'>{q['q0.1']:.4f} / {q['q0.5']:.4f} / {q['q0.9']:.4f}</td>"
+                f"<td>{_median_bin(lengths, LENGTH_EDGES)}</td>"
+            )
+        else:
+            cells += "<td class='n'>0</td><td class='n'>0</td><td>-</td><td>-</td>"
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
 
 
 def _rows(rows: list[dict[str, Any]], score_column: str) -> str:

@@ -37,6 +37,11 @@ def _config_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The SelectConfig fields this command's flags set (each flag's dest is its field's
     name), with the storage options parsed and the address from $RAY_ADDRESS if not given."""
     given = {f.name: getattr(args, f.name) for f in fields(SelectConfig) if hasattr(args, f.name)}
+    per_group = getattr(args, "per_group_column", None)
+    if per_group:
+        if given.get("group_column") not in (None, per_group):
+            raise ZipfitError("--per-group: names another column than --group-column")
+        given.update(group_column=per_group, per_group=True)
     return {**given, **_ray_options(args)}
 
 
@@ -71,6 +76,9 @@ def compare(args: argparse.Namespace) -> None:
 
     if args.sample < 2:
         raise ZipfitError(f"--sample: must be at least 2, got {args.sample}")
+    if len(args.targets) != 1:
+        raise ZipfitError("--targets: compare-datasets takes one target file")
+    args.targets = args.targets[0]
     if args.out:
         locations.check_apart(args.out, "--out", args.datasets, "--datasets")
     options = _ray_options(args)

@@ -11,6 +11,7 @@ from zipfit_ray.cli import commands as actions
 from zipfit_ray.config import DECONTAMINATE, ON_BAD_FILE, ORDERS, OUT_FORMATS, SelectConfig
 from zipfit_ray.kernel.backends import BACKENDS, DEFAULT_COMPRESSOR, JOINTS, PAPER_COMPRESSOR
 from zipfit_ray.modes import prefilter
+from zipfit_ray.selection.quotas import SHORTFALL
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,8 +199,13 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--targets",
         required=True,
-        metavar="URI",
-        help="target examples: Parquet, JSONL, a JSON list, or text, one per line",
+        nargs="+",
+        action="extend",
+        metavar="[NAME=]URI",
+        help="target examples: Parquet, JSONL, a JSON list, or text, one per line; several "
+        "named sets as NAME=URI (repeatable; all scored in one pass, each row selected for at "
+        "most one set). An argument is NAME=URI when the text before its first '=' is a name "
+        "(letters, digits, _ and -); else it is all a path: ./lang=en/x.jsonl",
     )
     parser.add_argument(
         "--target-column", default="text", help="target column (Parquet) or field (JSON)"
@@ -267,6 +273,12 @@ def _add_rule_flags(parser: argparse.ArgumentParser) -> None:
         "the tokens of all rows scored (exact mode)",
     )
     parser.add_argument(
+        "--mix",
+        metavar="NAME=SHARE,...",
+        help="named target sets' shares of the rule (of --k or --fraction's rows, of a token "
+        "budget's tokens), adding up to 1; without it, each set takes the whole rule",
+    )
+    parser.add_argument(
         "--tokenizer",
         metavar="PATH",
         help="a Hugging Face tokenizer.json to count tokens with (read from "
@@ -276,6 +288,32 @@ def _add_rule_flags(parser: argparse.ArgumentParser) -> None:
         "--group-column",
         metavar="COLUMN",
         help="count pool and selected rows per value of this column",
+    )
+    parser.add_argument(
+        "--group-quota",
+        metavar="VALUE=SHARE|COUNT,...",
+        help="--group-column values' floors: a share of the rule's total (with a point: 0.3) "
+        "or a count (1000); each takes its best rows up to its floor, the rest goes by score",
+    )
+    parser.add_argument(
+        "--group-max",
+        type=float,
+        metavar="SHARE",
+        help="no --group-column value takes more than this share of the rule's total",
+    )
+    parser.add_argument(
+        "--per-group",
+        dest="per_group_column",
+        metavar="COLUMN",
+        help="apply the rule to every value of COLUMN alone (--fraction 0.1 --per-group "
+        "source: the best 10%% of every source)",
+    )
+    parser.add_argument(
+        "--quota-shortfall",
+        choices=SHORTFALL,
+        default=SelectConfig.quota_shortfall,
+        help="what a group with fewer rows than its quota leaves: given to the other groups "
+        "by score (refill, the default), or left unselected (leave)",
     )
 
 

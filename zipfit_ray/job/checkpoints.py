@@ -27,7 +27,7 @@ from zipfit_ray.storage.outputs import CHECKPOINTS
 JOB_FILE = "job.json"
 POOL_FILE = "pool.json"  # each pool file's digest, to name the files a rerun finds changed
 SHOWN_FILES = 3
-FORMAT = 4
+FORMAT = 5  # 5: rows carry their group and each named set's score
 
 
 def fingerprint(
@@ -51,6 +51,7 @@ def fingerprint(
         "format": FORMAT,
         "pool": pool_digest(scan),
         "targets": target_hash.hexdigest(),
+        "target_sets": [list(named) for named in targets.sets],
         "text_column": config.text_column,
         "compressor": targets.compressor,
         "level": targets.level,

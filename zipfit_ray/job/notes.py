@@ -5,6 +5,7 @@ their running totals, and summary.json, built here and nowhere else."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,8 @@ BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
 @dataclass
 class PartNotes:
     """A written part of the selection: its name (None: nothing selected, nothing written),
-    rows, tokens, groups, histograms, and its best and last rows (best first)."""
+    rows, tokens, groups, histograms, its best and last rows (best first), and the same
+    figures per target set and per group (``sections``, see section_stats)."""
 
     part: str | None = None
     rows: int = 0
@@ -45,6 +47,40 @@ class PartNotes:
     length_histogram: list[int] = field(default_factory=list)
     best: list[dict[str, Any]] = field(default_factory=list)
     last: list[dict[str, Any]] = field(default_factory=list)
+    sections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+
+SECTION_FIGURES = ("rows", "tokens", "histogram", "length_histogram")
+
+
+def section_stats(
+    labels: Sequence[str], scores: np.ndarray, lengths: np.ndarray, tokens: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    """Selected rows' figures per label (a target set, a group): rows, tokens, histograms of
+    scores and lengths; they add up across parts (add_sections)."""
+    labels = np.asarray(labels, dtype=object)
+    found = {}
+    for label in sorted(set(labels.tolist())):
+        mine = labels == label
+        found[label] = {
+            "rows": int(mine.sum()),
+            "tokens": int(tokens[mine].sum()),
+            "histogram": histograms.histogram(scores[mine]).tolist(),
+            "length_histogram": histograms.length_histogram(lengths[mine]).tolist(),
+        }
+    return found
+
+
+def add_sections(total: dict[str, dict[str, dict]], more: dict[str, dict[str, dict]]) -> None:
+    """Add a part's sections into ``total`` (lists of counts added elementwise)."""
+    for kind, labelled in more.items():
+        into = total.setdefault(kind, {})
+        for label, figures in labelled.items():
+            if label not in into:
+                into[label] = {name: figures[name] for name in SECTION_FIGURES}
+                continue
+            for name in SECTION_FIGURES:
+                into[label][name] = (np.asarray(into[label][name]) + figures[name]).tolist()
 
 
 @dataclass
@@ -82,10 +118,12 @@ class Selection:
     groups: Counter = field(default_factory=Counter)
     best: list[dict[str, Any]] = field(default_factory=list)  # the best rows, best first
     last: list[dict[str, Any]] = field(default_factory=list)  # the last rows selected
+    sections: dict[str, dict[str, dict]] = field(default_factory=dict)  # see section_stats
 
     def add(self, written: PartNotes) -> None:
         if written.part is None:
             return
+        add_sections(self.sections, written.sections)
         self.parts.append(written.part)
         self.rows += written.rows
         self.tokens += written.tokens
@@ -118,6 +156,8 @@ class Tally:
     fields: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per shard: JSONL
     contaminated_by_set: Counter = field(default_factory=Counter)
     contaminated_examples: list[dict[str, Any]] = field(default_factory=list)  # first by row
+    target_sets: dict[str, list[int]] = field(default_factory=dict)  # per set: pool histogram
+    group_quotas: dict[str, Any] | None = None  # job/quotas.py: floors, caps, shortfalls
 
     def add(self, shard: str, notes: ShardNotes) -> None:
         self.counts.update(notes.counts)
@@ -179,6 +219,16 @@ def summary(
         "groups": {"pool": dict(tally.groups), "selected": dict(selection.groups)}
         if config.group_column
         else None,
+        "sections": {
+            kind: {label: _section(figures) for label, figures in labelled.items()}
+            for kind, labelled in selection.sections.items()
+        },
+        "target_sets": {
+            name: {"pool_histogram": histogram, "rows_selected": _rows_for(selection, name)}
+            for name, histogram in tally.target_sets.items()
+        }
+        or None,
+        "group_quotas": tally.group_quotas,
         "early_exit_check": outcome.early_exit_check,
         "target_halves": outcome.target_halves,
         "rows_contaminated_by_set": dict(tally.contaminated_by_set),
@@ -187,6 +237,15 @@ def summary(
         "arguments": config.public_dict(),
         "compressor": backends.describe(config.compressor, config.level, config.joint),
     }
+
+
+def _section(figures: dict[str, Any]) -> dict[str, Any]:
+    """A section as summary.json gives it: its figures and score quantiles."""
+    return {**figures, "score_quantiles": histograms.histogram_quantiles(figures["histogram"])}
+
+
+def _rows_for(selection: Selection, name: str) -> int:
+    return selection.sections.get("target set", {}).get(name, {}).get("rows", 0)
 
 
 def rows_total(counts: Counter) -> int:

@@ -15,7 +15,7 @@ from zipfit_ray.job.notes import Selection, Tally
 from zipfit_ray.job.runtime import RayCluster
 from zipfit_ray.progress import Progress
 from zipfit_ray.selection import order
-from zipfit_ray.selection.cut import Boundary
+from zipfit_ray.selection.cut import Selector, Where
 from zipfit_ray.storage import outputs
 
 Source = storage.Shard | str  # a shard to score, or the scores a job saved for one
@@ -53,12 +53,18 @@ def score(
 
 
 def saved_histograms(
-    cluster: RayCluster, saved: list[str], options: dict[str, Any], key: order.OrderKey = "score"
+    cluster: RayCluster,
+    saved: list[str],
+    options: dict[str, Any],
+    key: order.OrderKey = "score",
+    where: Where | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and tokens per histogram bin of ``key`` over every saved row: what a cut by
-    ``key`` starts from (the scoring tasks' own histograms are of the score)."""
+    """Rows and tokens per histogram bin of ``key`` over every saved row (that ``where``
+    lets through): what a cut by ``key`` starts from (the scoring tasks' own histograms are
+    of the score, over every row)."""
     rows = tokens = None
-    for _, (shard_rows, shard_tokens) in cluster.map(worker.shard_histograms, saved, options, key):
+    found = cluster.map(worker.shard_histograms, saved, options, key, where)
+    for _, (shard_rows, shard_tokens) in found:
         rows = shard_rows if rows is None else rows + shard_rows
         tokens = shard_tokens if tokens is None else tokens + shard_tokens
     return rows, tokens
@@ -67,7 +73,7 @@ def saved_histograms(
 def write(
     cluster: RayCluster,
     saved: list[str],
-    boundary: Boundary,
+    boundary: Selector,
     shared_ref: Any,
     config: SelectConfig,
 ) -> Selection:

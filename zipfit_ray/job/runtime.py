@@ -128,19 +128,20 @@ class RayCluster:
         tokens: np.ndarray,
         saved: list[str],
         key: order.OrderKey = "score",
+        where: cut.Where | None = None,
     ) -> cut.Boundary:
-        """cut.find over shards' saved scores: they count windows and hand over the
-        boundary's neighbourhood; the driver only adds up."""
+        """cut.find over shards' saved scores (those ``where`` lets through): they count
+        windows and hand over the boundary's neighbourhood; the driver only adds up."""
         options = self.storage_options
 
         def count(windows: list[cut.Window]) -> cut.Counts:
             total = None
-            for _, counted in self.map(worker.count_windows, saved, windows, options, key):
+            for _, counted in self.map(worker.count_windows, saved, windows, options, key, where):
                 total = counted if total is None else cut.add(total, counted)
             return total
 
         def gather(window: cut.Window) -> np.ndarray:
-            found = self.map(worker.gather_window, saved, window, options, key)
+            found = self.map(worker.gather_window, saved, window, options, key, where)
             return order.concatenate(entries for _, entries in found)
 
         return replace(cut.find(rule, rows, tokens, count, gather), key=key)

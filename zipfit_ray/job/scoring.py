@@ -18,7 +18,7 @@ from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.modes.base import BATCH_ROWS, Scorer
-from zipfit_ray.selection import dedup, order
+from zipfit_ray.selection import dedup, order, quotas
 from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl
@@ -28,9 +28,9 @@ RETRY_DELAY = 0.5  # seconds before the first retry; doubles each time
 NULL_GROUP = "(null)"
 
 
-def group_counts(values: Iterable[Any]) -> Counter:
-    """Rows per --group-column value, as text; nulls as NULL_GROUP."""
-    return Counter(NULL_GROUP if v is None else str(v) for v in values)
+def group_labels(values: Iterable[Any]) -> list[str]:
+    """--group-column values as text; nulls as NULL_GROUP."""
+    return [NULL_GROUP if v is None else str(v) for v in values]
 
 
 @dataclass
@@ -153,12 +153,15 @@ def _score_piece(
         token_counts = tokens.count(kept) if tokens else None
         lengths = np.fromiter((len(t) for t in kept), np.int64, len(kept))
         entries = order.with_fields(order.entries(scores, ids, token_counts, lengths), fields)
+        if values is not None:  # each row's group, for quotas (selection/quotas.py)
+            keys = quotas.group_keys(group_labels(values))
+            entries = order.with_fields(entries, {quotas.GROUP_FIELD: keys})
         if config.dedup:  # the near-duplicate signature, banded (selection/dedup.py)
             bands = dedup.lsh_bands(config.dedup_threshold)
             entries = dedup.with_bands(entries, bands.hashes(kept), bands)
         batches.append(entries[finished])
         if values is not None:  # counted over every row scored, dropped early or not
-            outcome.groups.update(group_counts(values))
+            outcome.groups.update(group_labels(values))
     outcome.entries = order.concatenate(batches)
     outcome.fields = {name: sorted(seen) for name, seen in kinds.items()}
     return outcome

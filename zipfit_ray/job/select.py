@@ -16,7 +16,16 @@ from zipfit_ray import modes, report, storage
 from zipfit_ray.analysis import target_set
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.job import checkpoints, dedup, notes, phases, plan, target_halves
+from zipfit_ray.job import (
+    checkpoints,
+    dedup,
+    notes,
+    phases,
+    plan,
+    quotas,
+    target_halves,
+    target_sets,
+)
 from zipfit_ray.job.runtime import RayCluster, run_on_ray
 from zipfit_ray.job.worker import Shared
 from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets
@@ -64,8 +73,10 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     with timed(seconds, "plan"):
         scan = plan.plan_pool(config)
     with timed(seconds, "targets"):
-        target_texts = storage.read_targets(config.targets, config.target_column, options)
-        targets = prepare_targets(target_texts, config.compressor, config.level, config.joint)
+        target_texts, sets = storage.read_target_sets(
+            config.target_sets or config.targets[0], config.target_column, options
+        )
+        targets = prepare_targets(target_texts, config.compressor, config.level, config.joint, sets)
         spread, spread_targets = target_set.spread(targets)
         eval_sets = storage.read_eval_sets(config.eval_sets, config.target_column, options)
         guard = None
@@ -109,6 +120,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
             rows_contaminated=contaminated_rows,
             rows_contaminated_by_set=by_set,
             target_spread=pool["target_spread"],
+            groups=dict(outcome.tally.groups),
         )
         storage.write_json(saved_job_uri, saved_job, options)
     summary = _publish(config, outcome, pool, seconds)
@@ -140,6 +152,12 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
             f"--dedup: the scores under {scores} were saved without near-duplicate "
             "signatures (select --all-scores --dedup saves them)"
         )
+    if config.grouped and config.group_column != saved["arguments"].get("group_column"):
+        raise ZipfitError(
+            f"--group-column: the scores under {scores} were saved with the groups of "
+            f"{saved['arguments'].get('group_column')!r}, not {config.group_column!r} "
+            "(select --all-scores --group-column COL saves them)"
+        )
     if config.dedup and config.dedup_threshold != saved["arguments"]["dedup_threshold"]:
         raise ZipfitError(
             f"--dedup-threshold: the scores under {scores} hold signatures banded for "
@@ -164,7 +182,7 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     def work() -> tuple[notes.Outcome, dict[str, list[str]]]:
         cluster = RayCluster(config.max_in_flight, storage_options)
         shared = _shared(cluster, config, None, None, scan, schema)
-        return _select(cluster, shared, sources, set(), seconds)
+        return _select(cluster, shared, sources, set(), seconds, saved.get("groups", {}))
 
     outcome, _ = run_on_ray(config.address, config.num_cpus, work)
     pool = {
@@ -183,9 +201,11 @@ def _log_start(config: SelectConfig, scan: storage.PoolScan, targets: PreparedTa
     rows = f"{scan.num_rows:,} rows"
     if scan.footerless_files:
         rows += f" in Parquet + {scan.footerless_files} JSONL files (their rows counted as read)"
+    sets = ", ".join(f"{name} {size}" for name, size in targets.sets)
     log(
         f"pool: {len(scan.files)} files, {rows}; targets: {len(targets.texts)} "
-        f"texts; {config.compressor} level {config.level}, {config.joint} joint; "
+        f"texts{f' ({sets})' if sets else ''}; {config.compressor} level {config.level}, "
+        f"{config.joint} joint; "
         f"{config.rule.describe()}"
     )
     for uri in scan.skipped_files:
@@ -205,7 +225,12 @@ def _shared(
     write their own rows) unless the pool has JSONL files, whose columns are known only
     once all are read, or --dedup needs every shard's rows first."""
     files = {i: (path, groups) for i, (path, groups) in enumerate(zip(scan.files, scan.row_groups))}
-    streamed = config.rule.streamed and not scan.footerless_files and not config.dedup
+    streamed = (
+        config.rule.streamed
+        and not scan.footerless_files
+        and not config.dedup
+        and not config.target_sets  # which set takes a row is known once all are scored
+    )
     mode = modes.create(config)
     mode.start(cluster)
     return Shared(config, mode, targets, tokenizer_json, files, schema, streamed, guard)
@@ -217,9 +242,11 @@ def _select(
     sources: list[tuple[phases.Source, str]],
     finished: set[str],
     seconds: dict[str, float],
+    saved_groups: dict[str, int] | None = None,
 ) -> tuple[notes.Outcome, dict[str, list[str]]]:
     """Score every source, cut the order where the rule says, write what it selects.
-    Returns what was found, and the JSONL records' field kinds (for reselect)."""
+    Returns what was found, and the JSONL records' field kinds (for reselect).
+    ``saved_groups``: rows per group, where the sources are saved scores (reselect)."""
     config, mode = shared.config, shared.mode
     shared_ref = cluster.put(shared)
     if shared.streamed:  # recorded before any shard writes its part
@@ -227,6 +254,7 @@ def _select(
         outputs.record(config.out, streamed, config.storage_options)
     with timed(seconds, "score"):
         tally = phases.score(cluster, sources, finished, shared, shared_ref)
+    tally.groups.update(saved_groups or {})
     names = [name for _, name in sources]
     saved = [s if isinstance(s, str) else outputs.scores_uri(config.out, n) for s, n in sources]
     fields: dict[str, list[str]] = {}
@@ -268,13 +296,27 @@ def _cut(
     names: list[str],
     shared_ref: Any,
     seconds: dict[str, float],
-) -> tuple[list[str], cut.Boundary]:
+) -> tuple[list[str], cut.Selector]:
     """Where the scores to write from are saved, and where the rule cuts them: known
-    already for --min-score; else the first cut, then the mode's own step (if it has one);
-    then, with --dedup, the selection without near-duplicates, refilled."""
+    already for --min-score; with named target sets, each set's cut; with quotas, each
+    group's; else the first cut,
+    then the mode's own step (if it has one); then, with --dedup, the selection without
+    near-duplicates, refilled."""
     config = mode.config
     scored = int(tally.histogram.sum()), int(tally.token_histogram.sum())  # a share's base
     known = tally.histogram, tally.token_histogram  # of what ``saved`` holds, until it changes
+    if config.target_sets:
+        with timed(seconds, "cut"):
+            found, counts = target_sets.cut_sets(cluster, config, saved, scored)
+        tally.counts.update(counts)
+        tally.target_sets = target_sets.pool_histograms(found)
+        return saved, found
+    if config.grouped:
+        with timed(seconds, "cut"):
+            selection, tally.group_quotas = quotas.cut_groups(
+                cluster, config, saved, tally.groups, scored
+            )
+        return saved, selection
     if config.rule.streamed:  # --min-score on a pool with JSONL, or with --dedup
         boundary = cut.at_least(config.min_score)
     else:

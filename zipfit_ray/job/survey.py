@@ -134,7 +134,9 @@ def run_estimate(
     cluster's own workers. Nothing is written."""
     options = config.storage_options
     scan = plan.plan_pool(config)
-    target_texts = storage.read_targets(config.targets, config.target_column, options)
+    target_texts, sets = storage.read_target_sets(
+        config.target_sets or config.targets[0], config.target_column, options
+    )
     tokenizer_json = (
         storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
     )
@@ -163,7 +165,7 @@ def run_estimate(
         )
         estimates = []
         for name, level, joint in settings:
-            targets = prepare_targets(target_texts, name, level, joint)
+            targets = prepare_targets(target_texts, name, level, joint, sets)
             estimates += _estimates(cluster, config, targets, sample_facts, cpus, core_hour_price)
         return {
             "pool": {
@@ -219,7 +221,7 @@ def _estimates(
     rows = sample.pool_rows * sample.present.estimate
     records = []
     for mode in modes.MODES.values():
-        if rule.kind not in mode.rules:
+        if rule.kind not in mode.rules or (targets.sets and not mode.exact):
             continue
         pairs_per_row, other_per_row = mode(config).estimate(
             cluster, sample.chunks, targets, cut_at.estimate, sample.pool_rows
@@ -240,8 +242,11 @@ def _estimates(
             "wall_seconds": cost.wall_seconds(
                 round(rows), sample.shard_rows, per_row, sample.cluster_cpus
             ),
-            # a mode whose scores are not ZIP-FIT's has no threshold on ZIP-FIT's scale
-            "threshold": vars(cut_at) if mode.score_column == storage.SCORE_COLUMN else None,
+            # a mode whose scores are not ZIP-FIT's has no threshold on ZIP-FIT's scale, nor
+            # has a mixture of named sets (each set's is its own)
+            "threshold": vars(cut_at)
+            if mode.score_column == storage.SCORE_COLUMN and not targets.sets
+            else None,
             "share_selected": vars(selected),
         }
         if cpus:

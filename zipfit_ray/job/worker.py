@@ -19,10 +19,11 @@ from zipfit_ray.job.notes import (
     PartNotes,
     ShardNotes,
     excerpt,
+    section_stats,
 )
 from zipfit_ray.kernel.alignment import PreparedTargets
 from zipfit_ray.modes.base import Mode
-from zipfit_ray.selection import cut, histograms, order
+from zipfit_ray.selection import cut, histograms, order, quotas
 from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import outputs
@@ -87,9 +88,9 @@ def _conclude(
         storage.write_scores(save_to, scored, config.storage_options)
     selected = None
     if shared.streamed:
-        kept = scored[cut.at_least(config.min_score).selects(scored)]
+        boundary = cut.at_least(config.min_score)
         part = storage.join(config.out, outputs.streamed_part_name(name, config.part_suffix))
-        selected = write_selected(part, kept, shared)
+        selected = write_selected(part, scored[boundary.selects(scored)], boundary, shared)
     rows, tokens = histograms.rows_and_tokens(scored)
     return ShardNotes(
         counts=dict(outcome.counts),
@@ -120,33 +121,60 @@ def _write_contaminated(rows: list[dict], shared: Shared, name: str) -> list[dic
 
 
 def count_windows(
-    uri: str, windows: list[cut.Window], options: dict[str, Any], key: order.OrderKey = "score"
+    uri: str,
+    windows: list[cut.Window],
+    options: dict[str, Any],
+    key: order.OrderKey = "score",
+    where: cut.Where | None = None,
 ) -> cut.Counts:
-    """One shard's saved rows counted per window of the order by ``key`` (see cut.find)."""
-    return cut.count(order.keyed(storage.read_scores(uri, options), key), windows)
+    """One shard's saved rows (those ``where`` lets through) counted per window of the order
+    by ``key`` (see cut.find)."""
+    return cut.count(_saved_rows(uri, options, key, where), windows)
 
 
 def gather_window(
-    uri: str, window: cut.Window, options: dict[str, Any], key: order.OrderKey = "score"
+    uri: str,
+    window: cut.Window,
+    options: dict[str, Any],
+    key: order.OrderKey = "score",
+    where: cut.Where | None = None,
 ) -> np.ndarray:
     """One shard's saved rows inside a window of the order by ``key``: the boundary's
     neighbourhood."""
-    entries = order.keyed(storage.read_scores(uri, options), key)
+    entries = _saved_rows(uri, options, key, where)
     return entries[window.holds(entries)]
 
 
 def shard_histograms(
-    uri: str, options: dict[str, Any], key: order.OrderKey = "score"
+    uri: str, options: dict[str, Any], key: order.OrderKey = "score", where: cut.Where | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """One shard's saved rows: rows and tokens per histogram bin of ``key``."""
-    return histograms.rows_and_tokens(order.keyed(storage.read_scores(uri, options), key))
+    return histograms.rows_and_tokens(_saved_rows(uri, options, key, where))
 
 
-def count_selected(uri: str, boundary: cut.Boundary, options: dict[str, Any]) -> int:
+def group_histograms(uri: str, options: dict[str, Any]) -> dict[int, tuple[np.ndarray, ...]]:
+    """One shard's saved rows per group (quotas.GROUP_FIELD): rows and tokens per score bin."""
+    entries = storage.read_scores(uri, options)
+    groups = entries[quotas.GROUP_FIELD]
+    return {
+        key: histograms.rows_and_tokens(entries[groups == key])
+        for key in np.unique(groups).tolist()
+    }
+
+
+def _saved_rows(
+    uri: str, options: dict[str, Any], key: order.OrderKey, where: cut.Where | None
+) -> np.ndarray:
+    """A shard's saved rows that ``where`` lets through (all where None), ordered by ``key``."""
+    entries = storage.read_scores(uri, options)
+    return order.keyed(entries if where is None else entries[where(entries)], key)
+
+
+def count_selected(uri: str, boundary: cut.Selector, options: dict[str, Any]) -> int:
     return int(boundary.selects(storage.read_scores(uri, options)).sum())
 
 
-def write_part(job: tuple[str, list[str]], boundary: cut.Boundary, shared: Shared) -> PartNotes:
+def write_part(job: tuple[str, list[str]], boundary: cut.Selector, shared: Shared) -> PartNotes:
     """The selected rows of consecutive shards (``job``: the part's URI and the shards'
     saved scores) as one part, each row group they touch read once."""
     part_uri, uris = job
@@ -155,17 +183,21 @@ def write_part(job: tuple[str, list[str]], boundary: cut.Boundary, shared: Share
         entries[boundary.selects(entries)]
         for entries in (storage.read_scores(u, options) for u in uris)
     )
-    return write_selected(part_uri, selected, shared)
+    return write_selected(part_uri, selected, boundary, shared)
 
 
-def write_selected(uri: str, selected: np.ndarray, shared: Shared) -> PartNotes:
-    """Write selected rows as one part in pool order, every pool column plus the score.
-    Returns what the summary and report need of them: counts, histograms, tokens, groups
-    and the best and last few rows (an empty selection writes nothing)."""
+def write_selected(
+    uri: str, selected: np.ndarray, boundary: cut.Selector, shared: Shared
+) -> PartNotes:
+    """Write rows ``boundary`` selected as one part in pool order, every pool column plus
+    the score and the selector's columns. Returns what the summary and report need of them:
+    counts, histograms, tokens, groups and the best and last few rows (an empty selection
+    writes nothing)."""
     config = shared.config
     if len(selected) == 0:
         return PartNotes()
-    selected = selected[np.argsort(selected["row_id"], kind="stable")]
+    selected = selected[np.argsort(selected["row_id"], kind="stable")].copy()
+    selected["score"], added = boundary.columns(selected)
     table = storage.write_part(
         uri,
         selected,
@@ -175,9 +207,7 @@ def write_selected(uri: str, selected: np.ndarray, shared: Shared) -> PartNotes:
         shared.mode.score_column,
         with_position=config.order == "score",
         out_format=config.out_format,
-        more_columns=None
-        if config.order_key == "score"
-        else {storage.KEY_COLUMN: order.key_values(selected, config.order_key)},
+        more_columns={storage.ADDED_PREFIX + name: values for name, values in added.items()},
     )
     texts = storage.column_bytes(storage.field_values(table, config.text_column))
     tokens = TokenCounter(shared.tokenizer_json).count([t[: config.max_bytes] for t in texts])
@@ -192,13 +222,20 @@ def write_selected(uri: str, selected: np.ndarray, shared: Shared) -> PartNotes:
         }
 
     groups = table.column(config.group_column).to_pylist() if config.group_column else []
+    labelled = {"target set": added.get("target"), "group": scoring.group_labels(groups)}
+    sections = {
+        kind: section_stats(labels, selected["score"], selected["length"], tokens)
+        for kind, labels in labelled.items()
+        if labels is not None and len(labels)
+    }
     return PartNotes(
         part=uri.rsplit("/", 1)[-1],
         rows=len(selected),
         tokens=int(tokens.sum()),
-        groups=dict(scoring.group_counts(groups)),
+        groups=dict(Counter(scoring.group_labels(groups))),
         histogram=histograms.histogram(selected["score"]).tolist(),
         length_histogram=histograms.length_histogram(selected["length"]).tolist(),
         best=[example(i) for i in best_first[:EXAMPLES]],
         last=[example(i) for i in best_first[-EXAMPLES:]],
+        sections=sections,
     )

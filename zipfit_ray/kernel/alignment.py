@@ -35,6 +35,15 @@ class PreparedTargets:
     compressor: str
     level: int
     joint: str
+    # named sets: (name, how many texts), in the order their texts follow one another; one
+    # pass compresses every candidate against all of them ("": one unnamed set)
+    sets: tuple[tuple[str, int], ...] = ()
+
+    def set_slices(self) -> dict[str, slice]:
+        """Each named set's columns of an (n, m) NCD matrix against these targets."""
+        ends = np.cumsum([size for _, size in self.sets]).tolist()
+        starts = [0, *ends[:-1]]
+        return {name: slice(a, b) for (name, _), a, b in zip(self.sets, starts, ends)}
 
 
 def prepare_targets(
@@ -42,13 +51,14 @@ def prepare_targets(
     compressor: str = DEFAULT_COMPRESSOR,
     level: int | None = None,
     joint: str | None = None,
+    sets: tuple[tuple[str, int], ...] = (),
 ) -> PreparedTargets:
     comp = Compressor(compressor, level, joint=joint)
     texts = tuple(encode(t) for t in targets)
     if not texts:
         raise ValueError("the target set is empty")
     sizes = np.array([comp.size(t) for t in texts], dtype=np.int64)
-    return PreparedTargets(texts, sizes, comp.name, comp.level, comp.joint)
+    return PreparedTargets(texts, sizes, comp.name, comp.level, comp.joint, sets)
 
 
 def score(

@@ -20,7 +20,7 @@ import numpy as np
 from zipfit_ray.analysis.cost import Interval
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel.alignment import PreparedTargets
-from zipfit_ray.selection.cut import Boundary
+from zipfit_ray.selection.cut import Boundary, Where
 from zipfit_ray.selection.order import OrderKey
 from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import SCORE_COLUMN
@@ -75,10 +75,11 @@ class Cluster(Protocol):
         tokens: np.ndarray,
         saved: list[str],
         key: OrderKey = "score",
+        where: Where | None = None,
     ) -> Boundary:
-        """Where ``rule`` cuts the scores saved at ``saved`` ordered by ``key`` (a field of
-        theirs, or order.SoftKey), whose histogram of rows (and of tokens) per histograms
-        bin is given; the boundary orders by ``key`` too."""
+        """Where ``rule`` cuts the scores saved at ``saved`` (those ``where`` lets through)
+        ordered by ``key`` (a field of theirs, or order.SoftKey), whose histogram of rows
+        (and of tokens) per histograms bin is given; the boundary orders by ``key`` too."""
 
 
 class Mode:
@@ -104,6 +105,12 @@ class Mode:
         """Raise ZipfitError if this mode, chosen, cannot run ``config``."""
         if config.all_scores and not cls.exact:
             raise ZipfitError(f"--all-scores: only with --mode exact (not {cls.name})")
+        if config.target_sets and not cls.exact:
+            raise ZipfitError(f"--targets NAME=URI: only with --mode exact (not {cls.name})")
+        if config.grouped and not cls.exact:
+            raise ZipfitError(
+                f"--group-quota, --group-max, --per-group: only with --mode exact (not {cls.name})"
+            )
         if config.temperature and not cls.exact:
             raise ZipfitError(f"--temperature: only with --mode exact (not {cls.name})")
         if config.rule.kind not in cls.rules:

@@ -1,5 +1,6 @@
 """Exact ZIP-FIT, the paper's: every candidate compressed against every target. Having
-every NCD, it also scores each row against two halves of the targets (analysis/target_set.py)."""
+every NCD, it also scores each row against two halves of the targets (analysis/target_set.py),
+or with named target sets, against each set (selection/mixture.py) in the same pass."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from zipfit_ray.analysis import target_set
 from zipfit_ray.kernel.alignment import PreparedTargets, ncd_to_targets
 from zipfit_ray.modes.base import Mode, Scored
+from zipfit_ray.selection import mixture
 
 
 class ExactScorer:
@@ -18,11 +20,17 @@ class ExactScorer:
 
     def __init__(self, targets: PreparedTargets) -> None:
         self.targets = targets
-        self.halves = target_set.halves(len(targets.texts))
+        self.halves = None if targets.sets else target_set.halves(len(targets.texts))
 
     def __call__(self, texts: Sequence[bytes], row_ids: np.ndarray) -> Scored:
         ncd = ncd_to_targets(texts, self.targets)
         counts = Counter(pair_compressions=len(texts) * len(self.targets.texts))
+        if self.targets.sets:  # each set's score; the row's best of them as its score
+            fields = {
+                mixture.score_field(name): 1.0 - ncd[:, columns].mean(axis=1)
+                for name, columns in self.targets.set_slices().items()
+            }
+            return Scored(np.max(list(fields.values()), axis=0), counts, fields)
         fields = target_set.half_scores(ncd, self.halves) if self.halves else None
         return Scored(1.0 - ncd.mean(axis=1), counts, fields)
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Protocol
 
 import numpy as np
 
 from zipfit_ray.selection import histograms, order
 from zipfit_ray.selection.rules import SelectionRule
 
+Where = Callable[[np.ndarray], np.ndarray]  # which entries a cut is over (a picklable filter)
 GATHER_LIMIT = 1_000_000  # boundary entries gathered in the driver at most (32 MB)
 SUB_BINS = 1000
 LAST_ROW = np.iinfo(np.int64).max
@@ -37,6 +39,20 @@ class Boundary:
     def selects(self, entries: np.ndarray) -> np.ndarray:
         values = order.key_values(entries, self.key)
         return (values > self.score) | ((values == self.score) & (entries["row_id"] <= self.row_id))
+
+    def columns(self, entries: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Selected rows' written score, and the columns written beside it (with the soft
+        order, its key). mixture.Mixture, the other selector, names the sets."""
+        soft = not isinstance(self.key, str)
+        return entries["score"], {"key": order.key_values(entries, self.key)} if soft else {}
+
+
+class Selector(Protocol):
+    """What the write step selects by: a Boundary, or mixture.Mixture (several sets)."""
+
+    def selects(self, entries: np.ndarray) -> np.ndarray: ...
+
+    def columns(self, entries: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
 
 
 EVERYTHING = Boundary(-np.inf, LAST_ROW)

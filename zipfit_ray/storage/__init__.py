@@ -37,6 +37,7 @@ from zipfit_ray.storage.parquet import (
     write_scores,
 )
 from zipfit_ray.storage.pool import (
+    ADDED_PREFIX,
     KEY_COLUMN,
     POSITION_COLUMN,
     ROW_BITS,
@@ -56,9 +57,10 @@ from zipfit_ray.storage.pool import (
     unpack_row_id,
     write_part,
 )
-from zipfit_ray.storage.targets import read_eval_sets, read_targets
+from zipfit_ray.storage.targets import read_eval_sets, read_target_sets, read_targets
 
 __all__ = [
+    "ADDED_PREFIX",
     "FOOTER_SAMPLE_BYTES",
     "KEY_COLUMN",
     "POSITION_COLUMN",
@@ -92,6 +94,7 @@ __all__ = [
     "read_eval_sets",
     "read_footer",
     "read_scores",
+    "read_target_sets",
     "read_targets",
     "read_texts",
     "remove",

@@ -19,6 +19,7 @@ from zipfit_ray.storage.formats import FilePlan, OnBadRow, Piece, PoolFormat
 
 ROW_BITS = 40  # a row id is file index << 40 | row within the file
 SCORE_COLUMN = "zipfit_score"
+ADDED_PREFIX = "zipfit_"  # the columns a job adds: its score, and a selector's (cut.Boundary)
 KEY_COLUMN = "zipfit_key"  # --temperature: what the selection was ranked by, beside the score
 POSITION_COLUMN = "zipfit_position"  # with --order score: file index << ROW_BITS | row in file
 FOOTER_READERS = 16  # concurrent footer reads while planning (IO-bound)
@@ -287,7 +288,7 @@ def write_part(
     table = pa.concat_tables(tables).take(order) if tables else schema.empty_table()
     added = {score_column: selected["score"], **(more_columns or {})}
     for name, values in added.items():
-        table = table.append_column(name, pa.array(values, pa.float64()))
+        table = table.append_column(name, pa.array(values))
     if out_format == "parquet":
         if with_position:
             positions_column = pa.array(selected["row_id"], pa.int64())

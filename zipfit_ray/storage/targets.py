@@ -1,9 +1,17 @@
-"""The target set's file: Parquet, JSONL, a JSON list, or plain text."""
+"""Target sets and their files: Parquet, JSONL, a JSON list, or plain text.
+
+--targets takes one URI (one set) or named sets, NAME=URI, repeatable. An argument is
+NAME=URI when the text before its first "=" is a name (a letter, then letters, digits, "_"
+or "-"); anything else is a URI as a whole. So targets/lang=en/part-0.parquet and
+s3://b/lang=en/x.jsonl are paths (the text before "=" holds "/"); a relative path that starts
+with a partition directory is written ./lang=en/x.jsonl, or named: code=lang=en/x.jsonl.
+"""
 
 from __future__ import annotations
 
 import json
 import posixpath
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +26,39 @@ from zipfit_ray.storage.parquet import (
     column_bytes,
     field_values,
 )
+
+SET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+def parse_target_sets(arguments: Sequence[str]) -> dict[str, str] | None:
+    """--targets' arguments as {set name: URI} in the order given, or None for one plain
+    URI (the job as before: no set names in its output)."""
+    if len(arguments) == 1 and _split(arguments[0]) is None:
+        return None
+    found: dict[str, str] = {}
+    for argument in arguments:
+        named = _split(argument)
+        if named is None:
+            raise ZipfitError(
+                f"--targets {argument}: name every set when giving several (NAME=URI)"
+            )
+        name, uri = named
+        if name in found:
+            raise ZipfitError(f"--targets: the set {name!r} is named twice")
+        found[name] = uri
+    if not found:
+        raise ZipfitError("--targets: give a target file, or NAME=URI for each target set")
+    return found
+
+
+def _split(argument: str) -> tuple[str, str] | None:
+    """(name, URI) of NAME=URI, or None where the argument is a URI as a whole."""
+    head, equals, uri = argument.partition("=")
+    if not (equals and SET_NAME.fullmatch(head)):
+        return None
+    if not uri:
+        raise ZipfitError(f"--targets {argument}: no URI after {head}=")
+    return head, uri
 
 
 def read_targets(
@@ -45,6 +86,22 @@ def read_targets(
     if not texts:
         raise ZipfitError(f"{flag}: {uri} holds no target texts")
     return texts
+
+
+def read_target_sets(
+    uris: dict[str, str] | str, column: str, storage_options: dict[str, Any]
+) -> tuple[list[bytes], tuple[tuple[str, int], ...]]:
+    """Every target text, set after set, and the sets as (name, texts), from {name: URI}
+    (parse_target_sets), or from one URI (one unnamed set: no sets)."""
+    if isinstance(uris, str):
+        return read_targets(uris, column, storage_options), ()
+    texts: list[bytes] = []
+    sets = []
+    for name, uri in uris.items():
+        found = read_targets(uri, column, storage_options, flag=f"--targets {name}")
+        texts += found
+        sets.append((name, len(found)))
+    return texts, tuple(sets)
 
 
 def read_eval_sets(

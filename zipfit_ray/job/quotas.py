@@ -1,0 +1,79 @@
+"""The cut for quotas per group (selection/quotas.py) over the scores every shard saved:
+one pass for every group's histograms, a cut of each group's own order for its floor and its
+cap, and one cut of the rows between them for what the floors leave."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.job import phases, worker
+from zipfit_ray.job.runtime import RayCluster
+from zipfit_ray.progress import log
+from zipfit_ray.selection import quotas
+from zipfit_ray.selection.cut import Boundary
+from zipfit_ray.selection.rules import SelectionRule
+
+MAX_GROUPS = 1000  # a cut per group: quotas are for sources, not for ids
+
+
+def cut_groups(
+    cluster: RayCluster,
+    config: SelectConfig,
+    saved: list[str],
+    labels: Mapping[str, int],
+    scored: tuple[int, int],
+) -> tuple[quotas.QuotaSelection, dict[str, Any]]:
+    """The selection under --group-quota / --group-max / --per-group, and what summary.json
+    says of it. ``labels``: the groups scored (label: rows); ``scored``: the rows scored
+    and their tokens, what a share of the pool is of."""
+    quotas.check_groups(list(labels), MAX_GROUPS)
+    keys = dict(zip(labels, quotas.group_keys(labels).tolist()))
+    options = config.storage_options
+    per_key: dict[int, list[np.ndarray]] = {}
+    for _, found in cluster.map(worker.group_histograms, saved, options):
+        for key, histograms in found.items():
+            totals = per_key.setdefault(key, [np.zeros_like(h) for h in histograms])
+            for total, h in zip(totals, histograms):
+                total += h
+    sizes = {
+        label: quotas.GroupSize(int(per_key[key][0].sum()), int(per_key[key][1].sum()))
+        for label, key in keys.items()
+        if key in per_key
+    }
+    rule = config.rule if config.per_group else config.rule.resolved(*scored)
+    plan = quotas.plan(
+        rule, sizes, config.group_quota, config.group_max, config.per_group, config.quota_shortfall
+    )
+    for label in plan.unknown:
+        log(f"warning: --group-quota: no scored row has {config.group_column} = {label!r}")
+
+    def cut_group(label: str, rule: SelectionRule) -> Boundary:
+        key = keys[label]
+        return cluster.cut(rule, *per_key[key], saved, "score", quotas.InGroup(key))
+
+    floors = {keys[g]: cut_group(g, plan.floor_rule(g)) for g in plan.floors}
+    caps = {}
+    for label, cap in plan.caps.items():
+        size = sizes[label].rows if plan.unit == "k" else sizes[label].tokens
+        if cap == plan.floors.get(label):
+            caps[keys[label]] = floors[keys[label]]  # --per-group: the floor is the cap
+        elif cap < size:
+            caps[keys[label]] = cut_group(label, plan.cap_rule(label))
+    selection = quotas.QuotaSelection(floors, caps)
+    if plan.rest_rule() is not None:
+        between = quotas.Between(selection)
+        rows, tokens = phases.saved_histograms(cluster, saved, options, "score", between)
+        rest = cluster.cut(plan.rest_rule(), rows, tokens, saved, "score", between)
+        selection = replace(selection, rest=rest)
+    return selection, {
+        "unit": "rows" if plan.unit == "k" else "tokens",
+        "floors": plan.floors,
+        "caps": plan.caps,
+        "short": plan.short,
+        "unknown": list(plan.unknown),
+    }
