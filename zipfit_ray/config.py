@@ -18,7 +18,7 @@ from zipfit_ray.modes import cascade, early_exit, prefilter
 from zipfit_ray.selection import mixture, quotas
 from zipfit_ray.selection.dedup import DEFAULT_THRESHOLD as DEDUP_THRESHOLD
 from zipfit_ray.selection.order import OrderKey, SoftKey
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.rules import SelectionRule, parse_amounts
 from zipfit_ray.storage import locations
 from zipfit_ray.storage.targets import parse_target_sets
 
@@ -87,9 +87,11 @@ class SelectConfig:
             object.__setattr__(self, "targets", (self.targets,))
         object.__setattr__(self, "targets", tuple(self.targets))
         if isinstance(self.mix, str):
-            object.__setattr__(self, "mix", mixture.parse_shares(self.mix))
+            object.__setattr__(self, "mix", parse_amounts(self.mix, "--mix", "NAME", False))
         if self.mix is not None:
             mixture.check_shares(self.mix, list(self.target_sets or ()))
+            if self.min_score is not None:
+                raise ZipfitError("--mix: shares of --k or a token budget; not with --min-score")
         if not self.pool:
             raise ZipfitError("--pool: give at least one file, directory or glob")
         if self.out:  # estimate writes nothing: out ""
@@ -146,7 +148,8 @@ class SelectConfig:
 
     def _check_groups(self) -> None:
         if isinstance(self.group_quota, str):
-            object.__setattr__(self, "group_quota", quotas.parse_quotas(self.group_quota))
+            quota = parse_amounts(self.group_quota, "--group-quota", "VALUE", True)
+            object.__setattr__(self, "group_quota", quota)
         given = [
             flag
             for flag, on in (

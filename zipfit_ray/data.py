@@ -45,7 +45,13 @@ from zipfit_ray import storage
 from zipfit_ray.config import DECONTAMINATE, SelectConfig
 from zipfit_ray.errors import ZipfitError, require_positive_int
 from zipfit_ray.job.runtime import cluster_cpus
-from zipfit_ray.kernel.alignment import Text, encode, ncd_to_targets, prepare_targets
+from zipfit_ray.kernel.alignment import (
+    Text,
+    encode,
+    ncd_to_targets,
+    prepare_targets,
+    set_alignments,
+)
 from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
 from zipfit_ray.selection.contamination import ContaminationIndex
 
@@ -74,6 +80,9 @@ class ZipFitScorer:
         if decontaminate not in DECONTAMINATE:
             raise ZipfitError(f"decontaminate: choose from {DECONTAMINATE}, got {decontaminate!r}")
         named = dict(targets) if isinstance(targets, Mapping) else {}
+        empty = [name for name, set_texts in named.items() if not set_texts]
+        if empty:
+            raise ZipfitError(f"targets: the set {empty[0]!r} holds no texts")
         texts = [t for set_texts in named.values() for t in set_texts] if named else targets
         sizes = tuple((name, len(set_texts)) for name, set_texts in named.items())
         self.targets = prepare_targets(texts, compressor, level, joint, sizes)
@@ -97,11 +106,15 @@ class ZipFitScorer:
             if self.decontaminate == "drop":
                 present &= np.array([m is None for m in matched], dtype=bool)
         ncd = ncd_to_targets([t for t, p in zip(texts, present) if p], self.targets)
-        columns = self.targets.set_slices() if self.targets.sets else {"": slice(None)}
-        for name, targets in columns.items():
+        if self.targets.sets:
+            found = {
+                f"{self.score_column}_{n}": s for n, s in set_alignments(ncd, self.targets).items()
+            }
+        else:
+            found = {self.score_column: 1.0 - ncd.mean(axis=1)}
+        for column, values in found.items():
             scores = np.zeros(len(texts))
-            scores[present] = 1.0 - ncd[:, targets].mean(axis=1)
-            column = f"{self.score_column}_{name}" if name else self.score_column
+            scores[present] = values
             batch = batch.append_column(column, pa.array(scores, mask=~present))
         return batch
 

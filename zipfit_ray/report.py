@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -298,7 +299,7 @@ def _sections(summary: dict[str, Any]) -> str:
             f"<h2>By target set</h2><p>{summary.get('rows_contested', 0):,} rows cleared more "
             "than one set's cut; each went to the set where it ranks higher, and the other "
             f"took its next best ({summary.get('target_set_rounds', 0)} rounds of cuts).</p>"
-            + _section_table(found.get("target set", {}), "set", None)
+            + _section_table(found.get("target set", {}), "set", None, summary["target_sets"])
         )
     if summary.get("groups"):
         column = html.escape(summary["arguments"]["group_column"])
@@ -322,10 +323,15 @@ def _quotas(summary: dict[str, Any]) -> str:
     def listed(amounts: dict[str, int]) -> str:
         return ", ".join(f"{html.escape(g)} {n:,}" for g, n in sorted(amounts.items())) or "none"
 
-    refill = summary["arguments"].get("quota_shortfall") == "refill"
+    arguments = summary["arguments"]
+    if arguments.get("per_group"):
+        left = "they took all they had."
+    elif arguments.get("quota_shortfall") == "refill":
+        left = "what they left went to the other groups by score."
+    else:
+        left = "what they left was not selected."
     short = (
-        f" <strong>Short of their quota</strong> ({unit}): {listed(quotas['short'])}; what they "
-        + ("left went to the other groups by score." if refill else "left was not selected.")
+        f" <strong>Short of their quota</strong> ({unit}): {listed(quotas['short'])}; {left}"
         if quotas["short"]
         else ""
     )
@@ -336,10 +342,15 @@ def _quotas(summary: dict[str, Any]) -> str:
 
 
 def _section_table(
-    sections: dict[str, dict[str, Any]], label: str, pool: dict[str, int] | None
+    sections: dict[str, dict[str, Any]],
+    label: str,
+    pool: dict[str, int] | None,
+    listed: Iterable[str] = (),
 ) -> str:
+    """One row per label (those selected from, those of ``pool`` and ``listed``)."""
     names = sorted(
-        set(sections) | set(pool or ()), key=lambda n: (-sections.get(n, {}).get("rows", 0), n)
+        set(sections) | set(pool or ()) | set(listed),
+        key=lambda n: (-sections.get(n, {}).get("rows", 0), n),
     )
     header = f"<th>{label}</th>" + ("<th>pool</th>" if pool is not None else "")
     header += (

@@ -105,7 +105,7 @@ def test_reselect_applies_quotas_to_saved_scores(ray_session, corpus, tmp_path):
     )
     select(corpus, tmp_path / "fresh", **new)
     assert selected_ids(tmp_path / "re") == selected_ids(tmp_path / "fresh")
-    with pytest.raises(ZipfitError, match="saved with the groups of 'kind', not 'source'"):
+    with pytest.raises(ZipfitError, match="saved without the groups of 'source'"):
         run_reselect(
             str(tmp_path / "first"),
             {"out": str(tmp_path / "re2"), **new, "group_column": "source"},

@@ -2,8 +2,10 @@
 acceptance over naive scores, one job against single-set jobs, reselect, and the errors."""
 
 import json
+import shutil
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -171,17 +173,24 @@ def test_the_cli_takes_named_sets_and_a_target_path_with_an_equals_sign(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"targets": ["x.jsonl"], "mix": "a=1"}, "--mix: no target set named 'a'"),
+        ({"targets": ["a=x", "b=y"], "mix": "a=1,c=0.5"}, "--mix: no target set named 'c'"),
         ({"targets": ["a=x", "b=y"], "mode": "approx-early-exit"}, "only with --mode exact"),
         ({"targets": ["a=x", "b=y"], "dedup": True}, "not with --dedup"),
         ({"targets": ["a=x", "b=y"], "temperature": 0.1}, "not with --temperature"),
         ({"targets": ["a=x", "a=y"]}, "'a' is named twice"),
         ({"targets": ["a=x", "b=y"], "mix": "a=0.7,b=0.7"}, "add up to 1.4, not 1"),
+        ({"targets": ["x"], "mix": "a=1"}, "--mix: shares of named target sets"),
+        (
+            {"targets": ["a=x", "b=y"], "mix": "a=0.5,b=0.5", "k": None, "min_score": 0.1},
+            "--mix: shares of --k or a token budget; not with --min-score",
+        ),
     ],
 )
 def test_bad_target_sets_are_one_line_errors(tmp_path, options, message):
     with pytest.raises(ZipfitError, match=message):
-        SelectConfig(pool=(str(tmp_path / "pool"),), out=str(tmp_path / "out"), k=5, **options)
+        SelectConfig(
+            pool=(str(tmp_path / "pool"),), out=str(tmp_path / "out"), **{"k": 5, **options}
+        )
 
 
 def test_estimate_counts_the_pairs_of_every_set(ray_session, corpus, sets, tmp_path):
@@ -196,3 +205,32 @@ def test_estimate_counts_the_pairs_of_every_set(ray_session, corpus, sets, tmp_p
     assert pairs["low"] <= summary["pair_compressions"] <= pairs["high"]
     assert summary["pair_compressions"] == (summary["rows_read"] - 3) * 7  # 3 null texts
     assert exact["mode"] == "exact" and exact["threshold"] is None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"targets": ("a", "b"), "mix": {"a": 0.5, "b": 0.5}},
+        {"group_column": "kind", "group_max": 0.4},
+    ],
+)
+def test_a_shard_with_no_scored_rows_changes_no_cut(ray_session, corpus, sets, tmp_path, options):
+    """A shard whose texts are all null scores nothing: every cut takes it as empty."""
+    pool = tmp_path / "pool"
+    shutil.copytree(corpus.pool_dir, pool)
+    nulls = (
+        pq.read_table(corpus.pool_dir).slice(0, 4).set_column(1, "text", pa.nulls(4, pa.string()))
+    )
+    pq.write_table(nulls, pool / "zz-nulls.parquet")
+    names = options.pop("targets", None)
+    targets = [f"{n}={sets[n][0]}" for n in names] if names else str(corpus.targets_path)
+    found = []
+    for pool_dir, out in ((pool, "with"), (corpus.pool_dir, "without")):
+        config = SelectConfig(
+            pool=(str(pool_dir),), targets=targets, out=str(tmp_path / out), k=30, shard_rows=4,
+            **{**LZ4, **options},
+        )  # fmt: skip
+        run_select(config)
+        found.append(read(tmp_path / out).column("id").to_pylist())
+    assert found[0] == found[1] and len(found[0]) == 30

@@ -9,7 +9,7 @@ from tests.local_cluster import LocalCluster
 from zipfit_ray import SelectConfig, ZipfitError
 from zipfit_ray.job import target_sets
 from zipfit_ray.selection import histograms, mixture, order
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.rules import SelectionRule, parse_amounts
 from zipfit_ray.storage import write_scores
 from zipfit_ray.storage.targets import parse_target_sets
 
@@ -52,8 +52,8 @@ def naive_mixture(entries: np.ndarray, names: list[str], rules: list[SelectionRu
 def settled_mixture(tmp_path, shards: list[np.ndarray], names: list[str], **rule) -> tuple:
     """({row id: set name}, rounds): the job's cuts (job/target_sets.py) over score files,
     run in this process."""
-    saved = []
-    for i, shard in enumerate(shards):
+    saved = []  # and a shard that scored nothing, saved with ENTRY's fields alone
+    for i, shard in enumerate([*shards, np.empty(0, dtype=order.ENTRY)]):
         saved.append(str(tmp_path / f"{i}.parquet"))
         write_scores(saved[-1], shard, {})
     config = SelectConfig(
@@ -153,6 +153,10 @@ def test_set_rules_split_the_rule_by_largest_remainder():
     rules = mixture.set_rules(SelectionRule(budget_tokens=1000), ["a", "b"], {"a": 0.6, "b": 0.4})
     assert [r.budget_tokens for r in rules] == [600, 400]
     assert mixture.set_rules(SelectionRule(k=7), ["a", "b"], None) == [SelectionRule(k=7)] * 2
+    rules = mixture.set_rules(SelectionRule(k=100), list("abc"), {"a": 0.29, "b": 0.57, "c": 0.14})
+    assert [r.k for r in rules] == [29, 57, 14]  # not 28 + 56 + 14 from 0.29 * 100 rounding
+    with pytest.raises(ZipfitError, match="b's share of --k 2 comes to nothing"):
+        mixture.set_rules(SelectionRule(k=2), ["a", "b"], {"a": 0.9, "b": 0.1})
 
 
 @pytest.mark.parametrize(
@@ -167,7 +171,7 @@ def test_set_rules_split_the_rule_by_largest_remainder():
 )
 def test_bad_mixes_are_one_line_errors(mix, message):
     with pytest.raises(ZipfitError, match=message):
-        mixture.check_shares(mixture.parse_shares(mix), ["a", "b"])
+        mixture.check_shares(parse_amounts(mix, "--mix", "NAME", False), ["a", "b"])
 
 
 def test_a_name_is_told_from_a_path():

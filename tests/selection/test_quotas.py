@@ -11,7 +11,7 @@ from zipfit_ray import SelectConfig, ZipfitError
 from zipfit_ray.job import quotas as job_quotas
 from zipfit_ray.selection import order, quotas
 from zipfit_ray.selection.quotas import GroupSize
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.rules import SelectionRule, parse_amounts
 from zipfit_ray.storage import write_scores
 
 LABELS = ("web", "books", "code", "tiny")
@@ -79,7 +79,8 @@ def test_the_jobs_cuts_select_what_walking_the_order_selects(tmp_path, seed, cas
     rng = np.random.default_rng(seed)
     entries, labels = random_pool(rng, 800)
     bounds = [0, *sorted(rng.choice(np.arange(1, 800), 5, replace=False).tolist()), 800]
-    saved = []
+    saved = [str(tmp_path / "empty.parquet")]  # a shard that scored nothing: ENTRY's fields
+    write_scores(saved[0], np.empty(0, dtype=order.ENTRY), {})
     for i, (a, b) in enumerate(itertools.pairwise(bounds)):
         saved.append(str(tmp_path / f"{i}.parquet"))
         write_scores(saved[-1], entries[a:b], {})
@@ -133,7 +134,7 @@ def test_a_short_group_is_refilled_or_left():
 )
 def test_bad_quotas_are_one_line_errors(text, message):
     with pytest.raises(ZipfitError, match=message):
-        quotas.parse_quotas(text)
+        parse_amounts(text, "--group-quota", "VALUE", True)
 
 
 def test_quotas_above_the_total_or_the_cap_are_refused():
@@ -142,4 +143,7 @@ def test_quotas_above_the_total_or_the_cap_are_refused():
         quotas.plan(SelectionRule(k=40), sizes, {"a": 50}, None, False)
     with pytest.raises(ZipfitError, match="'a''s quota is above --group-max"):
         quotas.plan(SelectionRule(k=40), sizes, {"a": 0.5}, 0.25, False)
-    assert quotas.parse_quotas("lang=en=0.5") == {"lang=en": 0.5}  # the last '=' splits
+    assert parse_amounts("lang=en=0.5,b=3", "--group-quota", "VALUE", True) == {
+        "lang=en": 0.5,
+        "b": 3,
+    }  # the last '=' splits

@@ -16,7 +16,6 @@ from zipfit_ray.job.runtime import RayCluster
 from zipfit_ray.progress import log
 from zipfit_ray.selection import quotas
 from zipfit_ray.selection.cut import Boundary
-from zipfit_ray.selection.rules import SelectionRule
 
 MAX_GROUPS = 1000  # a cut per group: quotas are for sources, not for ids
 
@@ -52,23 +51,26 @@ def cut_groups(
     for label in plan.unknown:
         log(f"warning: --group-quota: no scored row has {config.group_column} = {label!r}")
 
-    def cut_group(label: str, rule: SelectionRule) -> Boundary:
+    def cut_group(label: str, amount: int) -> Boundary:
+        """The boundary of the group's best rows up to ``amount`` rows or tokens."""
+        if amount == 0:
+            return quotas.NOTHING
         key = keys[label]
-        return cluster.cut(rule, *per_key[key], saved, "score", quotas.InGroup(key))
+        return cluster.cut(plan.rule(amount), *per_key[key], saved, "score", quotas.InGroup(key))
 
-    floors = {keys[g]: cut_group(g, plan.floor_rule(g)) for g in plan.floors}
+    floors = {keys[g]: cut_group(g, amount) for g, amount in plan.floors.items() if amount}
     caps = {}
     for label, cap in plan.caps.items():
         size = sizes[label].rows if plan.unit == "k" else sizes[label].tokens
-        if cap == plan.floors.get(label):
-            caps[keys[label]] = floors[keys[label]]  # --per-group: the floor is the cap
+        if cap == plan.floors.get(label):  # --per-group: the floor is the cap
+            caps[keys[label]] = floors.get(keys[label], quotas.NOTHING)
         elif cap < size:
-            caps[keys[label]] = cut_group(label, plan.cap_rule(label))
+            caps[keys[label]] = cut_group(label, cap)
     selection = quotas.QuotaSelection(floors, caps)
-    if plan.rest_rule() is not None:
+    if plan.rest > 0:
         between = quotas.Between(selection)
         rows, tokens = phases.saved_histograms(cluster, saved, options, "score", between)
-        rest = cluster.cut(plan.rest_rule(), rows, tokens, saved, "score", between)
+        rest = cluster.cut(plan.rule(plan.rest), rows, tokens, saved, "score", between)
         selection = replace(selection, rest=rest)
     return selection, {
         "unit": "rows" if plan.unit == "k" else "tokens",

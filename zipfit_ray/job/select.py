@@ -36,6 +36,7 @@ from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl, locations, outputs
 
+GROUPS_SAVED = 5  # the checkpoints.FORMAT from which saved rows carry their group
 # what reselect takes from the job that saved the scores (the rest comes from its own flags)
 RESELECT_KEEPS = (
     "pool",
@@ -77,7 +78,10 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
             config.target_sets or config.targets[0], config.target_column, options
         )
         targets = prepare_targets(target_texts, config.compressor, config.level, config.joint, sets)
-        spread, spread_targets = target_set.spread(targets)
+        spread = None  # of one set's targets (named sets: their union's would mean nothing)
+        if not sets:
+            mean_ncd, counted = target_set.spread(targets)
+            spread = {"mean_ncd": mean_ncd, "targets": counted}
         eval_sets = storage.read_eval_sets(config.eval_sets, config.target_column, options)
         guard = None
         if config.decontaminate != "off":
@@ -108,7 +112,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         "files": len(scan.files) + len(scan.skipped_files),
         "rows_total": rows_total,
         "targets": len(targets.texts),
-        "target_spread": {"mean_ncd": spread, "targets": spread_targets},
+        "target_spread": spread,
         **notes.bad_files(scan.skipped_files, outcome.tally.bad_files),
     }
     if config.all_scores:  # what reselect needs that only scoring learns
@@ -152,11 +156,12 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
             f"--dedup: the scores under {scores} were saved without near-duplicate "
             "signatures (select --all-scores --dedup saves them)"
         )
-    if config.grouped and config.group_column != saved["arguments"].get("group_column"):
+    same_groups = config.group_column == saved["arguments"].get("group_column")
+    groups = saved.get("groups", {}) if same_groups else {}
+    if config.grouped and not (same_groups and saved["job"]["format"] >= GROUPS_SAVED):
         raise ZipfitError(
-            f"--group-column: the scores under {scores} were saved with the groups of "
-            f"{saved['arguments'].get('group_column')!r}, not {config.group_column!r} "
-            "(select --all-scores --group-column COL saves them)"
+            f"--group-column: the scores under {scores} were saved without the groups of "
+            f"{config.group_column!r} (select --all-scores --group-column COL saves them)"
         )
     if config.dedup and config.dedup_threshold != saved["arguments"]["dedup_threshold"]:
         raise ZipfitError(
@@ -182,7 +187,7 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     def work() -> tuple[notes.Outcome, dict[str, list[str]]]:
         cluster = RayCluster(config.max_in_flight, storage_options)
         shared = _shared(cluster, config, None, None, scan, schema)
-        return _select(cluster, shared, sources, set(), seconds, saved.get("groups", {}))
+        return _select(cluster, shared, sources, set(), seconds, groups)
 
     outcome, _ = run_on_ray(config.address, config.num_cpus, work)
     pool = {
@@ -270,7 +275,7 @@ def _select(
         saved, boundary = _cut(cluster, mode, tally, saved, names, shared_ref, seconds)
         with timed(seconds, "write"):
             selection = phases.write(cluster, saved, boundary, shared_ref, config)
-        if config.k is not None and selection.rows < config.k:
+        if config.k is not None and selection.rows < config.k and not config.grouped:
             log(f"warning: only {selection.rows:,} rows were scored; --k keeps them all")
     check = mode.self_check(cluster, names, boundary, tally.counts)
     halves = None

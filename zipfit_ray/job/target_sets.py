@@ -14,6 +14,7 @@ from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.job import phases
 from zipfit_ray.job.runtime import RayCluster
+from zipfit_ray.progress import log
 from zipfit_ray.selection import cut, mixture
 
 
@@ -41,7 +42,13 @@ def cut_sets(
             )
             return cluster.cut(rules[s], rows, tokens, saved, keys[s], keepable)
 
-        found, rounds = mixture.settle(names, rows_per_bin, cut_set)
+        def on_round(rounds: int, moved: list[str]) -> None:
+            log(
+                f"target sets: round {rounds}: "
+                + (", ".join(moved) + " cut again" if moved else "settled")
+            )
+
+        found, rounds = mixture.settle(names, rows_per_bin, cut_set, on_round)
     contested = sum(n for _, n in cluster.map(_count_contested, saved, found, options))
     return found, Counter(target_set_rounds=rounds, rows_contested=contested)
 

@@ -155,7 +155,7 @@ def shard_histograms(
 def group_histograms(uri: str, options: dict[str, Any]) -> dict[int, tuple[np.ndarray, ...]]:
     """One shard's saved rows per group (quotas.GROUP_FIELD): rows and tokens per score bin."""
     entries = storage.read_scores(uri, options)
-    groups = entries[quotas.GROUP_FIELD]
+    groups = quotas.group_of(entries)
     return {
         key: histograms.rows_and_tokens(entries[groups == key])
         for key in np.unique(groups).tolist()

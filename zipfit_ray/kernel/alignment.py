@@ -81,6 +81,11 @@ def ncd_to_targets(
     return ncd_matrix(cx, targets.sizes, cxy)
 
 
+def set_alignments(ncd: np.ndarray, targets: PreparedTargets) -> dict[str, np.ndarray]:
+    """Each named set's alignment of the candidates, from their (n, m) NCD to all targets."""
+    return {name: 1.0 - ncd[:, cols].mean(axis=1) for name, cols in targets.set_slices().items()}
+
+
 def ncd_matrix(cx: np.ndarray, cy: np.ndarray, cxy: np.ndarray) -> np.ndarray:
     """NCD(x_i, y_j) from compressed lengths: cx (n,), cy (m,), cxy (n, m) -> (n, m)."""
     cx = cx[:, None].astype(np.float64)

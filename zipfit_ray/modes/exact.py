@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from zipfit_ray.analysis import target_set
-from zipfit_ray.kernel.alignment import PreparedTargets, ncd_to_targets
+from zipfit_ray.kernel.alignment import PreparedTargets, ncd_to_targets, set_alignments
 from zipfit_ray.modes.base import Mode, Scored
 from zipfit_ray.selection import mixture
 
@@ -26,10 +26,8 @@ class ExactScorer:
         ncd = ncd_to_targets(texts, self.targets)
         counts = Counter(pair_compressions=len(texts) * len(self.targets.texts))
         if self.targets.sets:  # each set's score; the row's best of them as its score
-            fields = {
-                mixture.score_field(name): 1.0 - ncd[:, columns].mean(axis=1)
-                for name, columns in self.targets.set_slices().items()
-            }
+            found = set_alignments(ncd, self.targets)
+            fields = {mixture.score_field(name): scores for name, scores in found.items()}
             return Scored(np.max(list(fields.values()), axis=0), counts, fields)
         fields = target_set.half_scores(ncd, self.halves) if self.halves else None
         return Scored(1.0 - ncd.mean(axis=1), counts, fields)

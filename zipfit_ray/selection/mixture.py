@@ -19,7 +19,6 @@ top the score lies), so every task computes it alike from a few thousand numbers
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,7 +27,7 @@ import numpy as np
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.selection import histograms
 from zipfit_ray.selection.cut import Boundary
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.rules import SelectionRule, apportion
 
 SHARE_TOLERANCE = 1e-6  # --mix shares must add up to 1 within this
 
@@ -38,25 +37,10 @@ def score_field(name: str) -> str:
     return f"score_{name}"
 
 
-def parse_shares(text: str) -> dict[str, float]:
-    """--mix NAME=SHARE,... as {name: share}."""
-    shares: dict[str, float] = {}
-    for item in text.split(","):
-        name, equals, value = item.strip().partition("=")
-        try:
-            share = float(value)
-        except ValueError:
-            share = math.nan
-        if not equals or not name or not (0 < share <= 1):
-            raise ZipfitError(f"--mix: expected NAME=SHARE with a share in (0, 1], got {item!r}")
-        if name in shares:
-            raise ZipfitError(f"--mix: the set {name!r} is given twice")
-        shares[name] = share
-    return shares
-
-
 def check_shares(shares: dict[str, float], names: Sequence[str]) -> None:
     """--mix names exactly the target sets, with shares that add up to 1."""
+    if not names:
+        raise ZipfitError("--mix: shares of named target sets; give them as --targets NAME=URI")
     unknown = [n for n in shares if n not in names]
     if unknown:
         raise ZipfitError(
@@ -73,18 +57,20 @@ def check_shares(shares: dict[str, float], names: Sequence[str]) -> None:
 def set_rules(
     rule: SelectionRule, names: Sequence[str], shares: dict[str, float] | None
 ) -> list[SelectionRule]:
-    """Each set's rule: ``rule`` (a count, a budget or a threshold) split by ``shares``, the
-    rounding by largest remainder (ties to the set named first) so the parts add up to the
-    whole; without shares, every set takes the whole rule."""
+    """Each set's rule: ``rule`` (a count, a budget or a threshold) split by ``shares`` in
+    whole parts that add up to the whole (rules.apportion); without shares, every set takes
+    the whole rule."""
     if shares is None or rule.kind == "min_score":
         return [rule] * len(names)
     total = getattr(rule, rule.kind)
-    exact = [shares[n] * total for n in names]
-    parts = [math.floor(e) for e in exact]
-    by_remainder = sorted(range(len(names)), key=lambda i: (-(exact[i] - parts[i]), i))
-    for i in by_remainder[: total - sum(parts)]:
-        parts[i] += 1
-    return [SelectionRule(**{rule.kind: max(1, p)}) for p in parts]
+    parts = apportion(total, {name: shares[name] for name in names})
+    empty = [name for name in names if parts[name] == 0]
+    if empty:
+        raise ZipfitError(
+            f"--mix: {empty[0]}'s share of {SelectionRule.FLAGS[rule.kind]} {total:,} comes to "
+            "nothing; give it a larger share or the rule a larger total"
+        )
+    return [SelectionRule(**{rule.kind: parts[name]}) for name in names]
 
 
 def rank_shares(scores: np.ndarray, pool_histogram: np.ndarray) -> np.ndarray:
@@ -119,6 +105,8 @@ class Mixture:
 
     def cleared(self, entries: np.ndarray) -> np.ndarray:
         """(sets, rows): whether each set's boundary takes each row."""
+        if len(entries) == 0:
+            return np.zeros((len(self.names), 0), dtype=bool)
         found = [b.selects(entries) for b in self.boundaries]
         return np.stack(found).reshape(len(self.names), len(entries))
 
@@ -126,18 +114,17 @@ class Mixture:
         """The rows more than one set would take."""
         return self.cleared(entries).sum(axis=0) > 1
 
-    def preferred(self, entries: np.ndarray, always: int | None = None) -> np.ndarray:
-        """Each row's set: the best ranked of those whose boundary it clears (and set
-        ``always``, as if it did), the first on ties; -1 where none."""
+    def assign(self, entries: np.ndarray, always: int | None = None) -> np.ndarray:
+        """The index of the set each row is selected for: the best ranked of those whose
+        boundary it clears (and set ``always``, as if it did), the first on ties; -1 where
+        none."""
+        if len(entries) == 0:
+            return np.zeros(0, dtype=np.int64)
         ranks, cleared = self.ranks(entries), self.cleared(entries)
         if always is not None:
             cleared[always] = True
         best = np.argmin(np.where(cleared, ranks, np.inf), axis=0)
         return np.where(cleared.any(axis=0), best, -1)
-
-    def assign(self, entries: np.ndarray) -> np.ndarray:
-        """The index of the set each row is selected for, -1 where none."""
-        return self.preferred(entries)
 
     def selects(self, entries: np.ndarray) -> np.ndarray:
         return self.assign(entries) >= 0
@@ -160,26 +147,29 @@ class Keepable:
     index: int
 
     def __call__(self, entries: np.ndarray) -> np.ndarray:
-        return self.mixture.preferred(entries, always=self.index) == self.index
+        return self.mixture.assign(entries, always=self.index) == self.index
 
 
 def settle(
     names: Sequence[str],
     pool_histograms: Sequence[np.ndarray],
     cut_set: Callable[[int, Keepable | None], Boundary],
+    on_round: Callable[[int, list[str]], None] = lambda rounds, moved: None,
 ) -> tuple[Mixture, int]:
     """The mixture's boundaries, and the rounds of cuts it took. ``cut_set(s, keepable)``
     cuts set s's order by its rule over the rows ``keepable`` lets through (all rows where
-    None)."""
+    None); ``on_round(rounds, moved)`` hears of each round, and which sets' boundaries it
+    moved."""
     boundaries = [cut_set(s, None) for s in range(len(names))]
-    rounds = 1
-    moved = len(names) > 1
+    rounds, moved = 1, list(names[1:])  # one set alone: nothing to settle
     while moved:
-        moved = False
+        moved = []
         for s in range(len(names)):
             mixture = Mixture(tuple(names), tuple(boundaries), tuple(pool_histograms))
             found = cut_set(s, Keepable(mixture, s))
-            moved |= found != boundaries[s]
+            if found != boundaries[s]:
+                moved.append(names[s])
             boundaries[s] = found
         rounds += 1
+        on_round(rounds, moved)
     return Mixture(tuple(names), tuple(boundaries), tuple(pool_histograms)), rounds

@@ -30,7 +30,7 @@ import numpy as np
 
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.selection.cut import EVERYTHING, Boundary
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.rules import SelectionRule, apportion
 
 GROUP_FIELD = "group"  # the saved field: each row's group, as group_key of its label
 SHORTFALL = ("refill", "leave")
@@ -46,25 +46,9 @@ def group_keys(labels: Iterable[str]) -> np.ndarray:
     )  # fmt: skip
 
 
-def parse_quotas(text: str) -> dict[str, float | int]:
-    """--group-quota VALUE=SHARE|COUNT,... (a share has a point: 0.25; a count does not)."""
-    found: dict[str, float | int] = {}
-    for item in text.split(","):
-        label, equals, value = item.strip().rpartition("=")
-        try:
-            amount = float(value) if "." in value else int(value)
-        except ValueError:
-            amount = math.nan
-        valid = amount >= 1 if isinstance(amount, int) else 0 < amount <= 1
-        if not equals or not label or not valid:
-            raise ZipfitError(
-                f"--group-quota: expected VALUE=SHARE (0 < SHARE <= 1, with a point) or "
-                f"VALUE=COUNT (a whole number >= 1), got {item!r}"
-            )
-        if label in found:
-            raise ZipfitError(f"--group-quota: the group {label!r} is given twice")
-        found[label] = amount
-    return found
+def group_of(entries: np.ndarray) -> np.ndarray:
+    """Each row's group key (a shard with no scored rows saves no group field)."""
+    return entries[GROUP_FIELD] if len(entries) else np.empty(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -80,21 +64,14 @@ class Plan:
     """Each group's floor and cap in the rule's unit, and what the floors leave."""
 
     unit: str  # "k" (rows) or "budget_tokens"
-    floors: dict[str, int]  # groups with a floor (none absent)
-    caps: dict[str, int]  # groups with a cap (none absent)
+    floors: dict[str, int]  # groups with a floor (no floor: absent or 0)
+    caps: dict[str, int]  # groups with a cap (no cap: absent)
     rest: int  # what goes by score, across groups, once the floors are taken
     short: dict[str, int]  # groups that fall short of their quota: by how much
     unknown: tuple[str, ...]  # quota groups the pool does not hold
 
-    def floor_rule(self, group: str) -> SelectionRule | None:
-        amount = self.floors.get(group, 0)
-        return SelectionRule(**{self.unit: amount}) if amount else None
-
-    def cap_rule(self, group: str) -> SelectionRule | None:
-        return SelectionRule(**{self.unit: self.caps[group]}) if group in self.caps else None
-
-    def rest_rule(self) -> SelectionRule | None:
-        return SelectionRule(**{self.unit: self.rest}) if self.rest > 0 else None
+    def rule(self, amount: int) -> SelectionRule:
+        return SelectionRule(**{self.unit: amount})
 
 
 def plan(
@@ -121,9 +98,9 @@ def plan(
         return Plan(unit, floors, floors, 0, short, ())
     total = getattr(rule, unit)
 
-    wanted = {
-        g: math.floor(q * total) if isinstance(q, float) else q for g, q in (quotas or {}).items()
-    }
+    quotas = quotas or {}
+    shares = apportion(total, {g: q for g, q in quotas.items() if isinstance(q, float)})
+    wanted = {g: shares[g] if isinstance(q, float) else q for g, q in quotas.items()}
     if sum(wanted.values()) > total:
         raise ZipfitError(
             f"--group-quota: the quotas add up to {sum(wanted.values()):,}, more than the "
@@ -147,7 +124,7 @@ class InGroup:
     key: int
 
     def __call__(self, entries: np.ndarray) -> np.ndarray:
-        return entries[GROUP_FIELD] == self.key
+        return group_of(entries) == self.key
 
 
 @dataclass(frozen=True)
@@ -178,7 +155,7 @@ class QuotaSelection:
         entries: np.ndarray, boundaries: dict[int, Boundary], otherwise: Boundary
     ) -> np.ndarray:
         found = np.zeros(len(entries), dtype=bool)
-        groups = entries[GROUP_FIELD]
+        groups = group_of(entries)
         for key in np.unique(groups).tolist():
             mine = groups == key
             found[mine] = boundaries.get(key, otherwise).selects(entries[mine])

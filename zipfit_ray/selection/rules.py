@@ -76,3 +76,44 @@ class SelectionRule:
         if self.kind == "min_score":
             return self
         return SelectionRule(**{self.kind: math.ceil(getattr(self, self.kind) * factor)})
+
+
+def parse_amounts(text: str, flag: str, key: str, counts: bool) -> dict[str, float | int]:
+    """``flag``'s KEY=SHARE,... as {key: share}; with ``counts``, KEY=COUNT too (a whole
+    number; a share has a point). The last "=" of an item splits it."""
+    found: dict[str, float | int] = {}
+    for item in text.split(","):
+        name, equals, value = item.strip().rpartition("=")
+        try:
+            amount = int(value) if counts and "." not in value else float(value)
+        except ValueError:
+            amount = math.nan
+        if (
+            not equals
+            or not name
+            or not (amount >= 1 if isinstance(amount, int) else 0 < amount <= 1)
+        ):
+            whole = f" or {key}=COUNT (a whole number >= 1)" if counts else ""
+            raise ZipfitError(
+                f"{flag}: expected {key}=SHARE (0 < SHARE <= 1{', with a point' if counts else ''})"
+                f"{whole}, got {item!r}"
+            )
+        if name in found:
+            raise ZipfitError(f"{flag}: {name!r} is given twice")
+        found[name] = amount
+    return found
+
+
+def apportion(total: int, shares: dict[str, float]) -> dict[str, int]:
+    """``total`` split by ``shares`` in whole parts adding up to the shares' sum of it (all of
+    it where they add up to 1): each rounded down, then one more to each of the largest
+    remainders (the first named on a tie)."""
+    exact = {name: share * total for name, share in shares.items()}
+    whole = sum(exact.values())
+    whole = round(whole) if abs(whole - round(whole)) < 1e-6 else math.floor(whole)
+    parts = {name: math.floor(value + 1e-9) for name, value in exact.items()}
+    names = list(shares)
+    by_remainder = sorted(names, key=lambda n: (-(exact[n] - parts[n]), names.index(n)))
+    for name in by_remainder[: max(0, whole - sum(parts.values()))]:
+        parts[name] += 1
+    return parts
