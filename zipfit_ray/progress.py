@@ -18,10 +18,15 @@ class Progress:
     """Counts ``done`` of ``total`` ``unit``; shows rate and ETA, and a free-form note."""
 
     def __init__(
-        self, label: str, total: int, unit: str, interval: float = 10.0, stream: TextIO = sys.stderr
+        self,
+        label: str,
+        total: int,
+        unit: str,
+        interval: float = 10.0,
+        stream: TextIO | None = None,
     ) -> None:
         self.label, self.total, self.unit, self.interval = label, total, unit, interval
-        self.stream = stream
+        self.stream = stream = stream or sys.stderr  # the one in use now, as log's
         self.done = 0
         self.note = ""
         self.started = self.last_line = time.monotonic()

@@ -119,10 +119,15 @@ def test_saved_scores_reselect_like_a_fresh_selection(ray_session, corpus, naive
                 path.unlink()
 
 
-def test_reselect_keeps_the_compressor_and_joint_it_scored_with(ray_session, corpus, tmp_path):
+def test_reselect_keeps_the_compressor_and_joint_it_scored_with(
+    ray_session, corpus, tmp_path, capfd
+):
     conditional = {"compressor": "zstd", "joint": "conditional"}
     select(corpus, tmp_path / "first", k=10, all_scores=True, **conditional)
+    capfd.readouterr()
     summary = run_reselect(str(tmp_path / "first"), {"out": str(tmp_path / "re"), "k": 15})
+    shards = summary["shards_total"]
+    assert f"score: {shards}/{shards} shards" in capfd.readouterr().err  # not "357/0 rows"
     assert summary["compressor"]["joint"] == "conditional"
     select(corpus, tmp_path / "fresh", k=15, **conditional)
     assert read(tmp_path / "re").equals(read(tmp_path / "fresh"))

@@ -32,7 +32,8 @@ def score(
     run of the same job are loaded, not scored."""
     tally = Tally()
     to_score = [s for s, n in sources if isinstance(s, storage.Shard) and n not in finished]
-    by_rows = all(p.num_rows for s in to_score for p in s.pieces)  # JSONL: rows unknown
+    # by rows where every shard to score knows its rows (JSONL does not; saved scores: none)
+    by_rows = bool(to_score) and all(p.num_rows for s in to_score for p in s.pieces)
     progress = (
         Progress("score", sum(s.num_rows for s in to_score), "rows")
         if by_rows
