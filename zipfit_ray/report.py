@@ -352,26 +352,31 @@ def _section_table(
         set(sections) | set(pool or ()) | set(listed),
         key=lambda n: (-sections.get(n, {}).get("rows", 0), n),
     )
-    header = f"<th>{label}</th>" + ("<th>pool</th>" if pool is not None else "")
-    header += (
-        "<th>selected</th><th>tokens</th><th>score q10 / median / q90</th><th>median length</th>"
+    pooled = pool is not None  # groups: the pool's rows, and the share of them kept
+    header = f"<th>{label}</th>" + (
+        "<th>pool</th><th>selected</th><th>kept</th>" if pooled else "<th>selected</th>"
     )
+    header += "<th>tokens</th><th>score q10 / median / q90</th><th>median length</th>"
     rows = []
     for name in names:
         figures = sections.get(name)
+        selected = figures["rows"] if figures else 0
         cells = f"<td>{html.escape(name)}</td>"
-        if pool is not None:
+        if pooled:
             cells += f"<td class='n'>{pool.get(name, 0):,}</td>"
+        cells += f"<td class='n'>{selected:,}</td>"
+        if pooled:
+            cells += f"<td class='n'>{selected / max(1, pool.get(name, 0)):.1%}</td>"
         if figures:
             q = figures["score_quantiles"]
             lengths = np.asarray(figures["length_histogram"])
             cells += (
-                f"<td class='n'>{figures['rows']:,}</td><td class='n'>{figures['tokens']:,}</td>"
+                f"<td class='n'>{figures['tokens']:,}</td>"
                 f"<td class='n'>{q['q0.1']:.4f} / {q['q0.5']:.4f} / {q['q0.9']:.4f}</td>"
                 f"<td>{_median_bin(lengths, LENGTH_EDGES)}</td>"
             )
         else:
-            cells += "<td class='n'>0</td><td class='n'>0</td><td>-</td><td>-</td>"
+            cells += "<td class='n'>0</td><td>-</td><td>-</td>"
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
 

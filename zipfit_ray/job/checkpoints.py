@@ -28,6 +28,7 @@ JOB_FILE = "job.json"
 POOL_FILE = "pool.json"  # each pool file's digest, to name the files a rerun finds changed
 SHOWN_FILES = 3
 FORMAT = 5  # 5: rows carry their group and each named set's score
+GROUPS_SAVED = 5  # the FORMAT from which saved rows carry their --group-column group
 
 
 def fingerprint(

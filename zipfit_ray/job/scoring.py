@@ -153,15 +153,16 @@ def _score_piece(
         token_counts = tokens.count(kept) if tokens else None
         lengths = np.fromiter((len(t) for t in kept), np.int64, len(kept))
         entries = order.with_fields(order.entries(scores, ids, token_counts, lengths), fields)
-        if values is not None:  # each row's group, for quotas (selection/quotas.py)
-            keys = quotas.group_keys(group_labels(values))
+        labels = group_labels(values) if values is not None else None
+        if labels is not None:  # each row's group, for quotas (selection/quotas.py)
+            keys = quotas.group_keys(labels)
             entries = order.with_fields(entries, {quotas.GROUP_FIELD: keys})
         if config.dedup:  # the near-duplicate signature, banded (selection/dedup.py)
             bands = dedup.lsh_bands(config.dedup_threshold)
             entries = dedup.with_bands(entries, bands.hashes(kept), bands)
         batches.append(entries[finished])
-        if values is not None:  # counted over every row scored, dropped early or not
-            outcome.groups.update(group_labels(values))
+        if labels is not None:  # counted over every row scored, dropped early or not
+            outcome.groups.update(labels)
     outcome.entries = order.concatenate(batches)
     outcome.fields = {name: sorted(seen) for name, seen in kinds.items()}
     return outcome

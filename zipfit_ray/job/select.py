@@ -36,7 +36,6 @@ from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl, locations, outputs
 
-GROUPS_SAVED = 5  # the checkpoints.FORMAT from which saved rows carry their group
 # what reselect takes from the job that saved the scores (the rest comes from its own flags)
 RESELECT_KEEPS = (
     "pool",
@@ -158,7 +157,7 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
         )
     same_groups = config.group_column == saved["arguments"].get("group_column")
     groups = saved.get("groups", {}) if same_groups else {}
-    if config.grouped and not (same_groups and saved["job"]["format"] >= GROUPS_SAVED):
+    if config.grouped and not (same_groups and saved["job"]["format"] >= checkpoints.GROUPS_SAVED):
         raise ZipfitError(
             f"--group-column: the scores under {scores} were saved without the groups of "
             f"{config.group_column!r} (select --all-scores --group-column COL saves them)"
@@ -304,9 +303,8 @@ def _cut(
 ) -> tuple[list[str], cut.Selector]:
     """Where the scores to write from are saved, and where the rule cuts them: known
     already for --min-score; with named target sets, each set's cut; with quotas, each
-    group's; else the first cut,
-    then the mode's own step (if it has one); then, with --dedup, the selection without
-    near-duplicates, refilled."""
+    group's; else the first cut, then the mode's own step (if it has one); then, with
+    --dedup, the selection without near-duplicates, refilled."""
     config = mode.config
     scored = int(tally.histogram.sum()), int(tally.token_histogram.sum())  # a share's base
     known = tally.histogram, tally.token_histogram  # of what ``saved`` holds, until it changes

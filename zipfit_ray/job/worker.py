@@ -222,7 +222,8 @@ def write_selected(
         }
 
     groups = table.column(config.group_column).to_pylist() if config.group_column else []
-    labelled = {"target set": added.get("target"), "group": scoring.group_labels(groups)}
+    group_labels = scoring.group_labels(groups)
+    labelled = {"target set": added.get("target"), "group": group_labels}
     sections = {
         kind: section_stats(labels, selected["score"], selected["length"], tokens)
         for kind, labels in labelled.items()
@@ -232,7 +233,7 @@ def write_selected(
         part=uri.rsplit("/", 1)[-1],
         rows=len(selected),
         tokens=int(tokens.sum()),
-        groups=dict(Counter(scoring.group_labels(groups))),
+        groups=dict(Counter(group_labels)),
         histogram=histograms.histogram(selected["score"]).tolist(),
         length_histogram=histograms.length_histogram(selected["length"]).tolist(),
         best=[example(i) for i in best_first[:EXAMPLES]],

@@ -42,13 +42,15 @@ class Boundary:
 
     def columns(self, entries: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Selected rows' written score, and the columns written beside it (with the soft
-        order, its key). mixture.Mixture, the other selector, names the sets."""
+        order, its key). The other selectors: mixture.Mixture names each row's set,
+        quotas.QuotaSelection adds nothing."""
         soft = not isinstance(self.key, str)
         return entries["score"], {"key": order.key_values(entries, self.key)} if soft else {}
 
 
 class Selector(Protocol):
-    """What the write step selects by: a Boundary, or mixture.Mixture (several sets)."""
+    """What the write step selects by: a Boundary, mixture.Mixture (named target sets) or
+    quotas.QuotaSelection (floors and caps per group)."""
 
     def selects(self, entries: np.ndarray) -> np.ndarray: ...
 

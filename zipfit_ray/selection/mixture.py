@@ -136,7 +136,8 @@ class Mixture:
         scores = np.stack([entries[score_field(n)] for n in self.names])
         written = scores[chosen, np.arange(len(entries))]
         named = np.array(self.names, dtype=object)[chosen]
-        return written, {"target": named, **{f"score_{n}": s for n, s in zip(self.names, scores)}}
+        every = {score_field(n): s for n, s in zip(self.names, scores)}
+        return written, {"target": named, **every}
 
 
 @dataclass(frozen=True)

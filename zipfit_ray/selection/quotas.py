@@ -139,13 +139,15 @@ class QuotaSelection:
 
     def between(self, entries: np.ndarray) -> np.ndarray:
         """The rows past their group's floor but within its cap: what ``rest`` cuts."""
-        return ~self._by_group(entries, self.floors, NOTHING) & self._by_group(
-            entries, self.caps, EVERYTHING
-        )
+        return self._floor_and_between(entries)[1]
 
     def selects(self, entries: np.ndarray) -> np.ndarray:
+        floor, between = self._floor_and_between(entries)
+        return floor | (between & self.rest.selects(entries))
+
+    def _floor_and_between(self, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         floor = self._by_group(entries, self.floors, NOTHING)
-        return floor | (self.between(entries) & self.rest.selects(entries))
+        return floor, ~floor & self._by_group(entries, self.caps, EVERYTHING)
 
     def columns(self, entries: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return entries["score"], {}

@@ -88,11 +88,8 @@ def parse_amounts(text: str, flag: str, key: str, counts: bool) -> dict[str, flo
             amount = int(value) if counts and "." not in value else float(value)
         except ValueError:
             amount = math.nan
-        if (
-            not equals
-            or not name
-            or not (amount >= 1 if isinstance(amount, int) else 0 < amount <= 1)
-        ):
+        valid = amount >= 1 if isinstance(amount, int) else 0 < amount <= 1
+        if not (equals and name and valid):
             whole = f" or {key}=COUNT (a whole number >= 1)" if counts else ""
             raise ZipfitError(
                 f"{flag}: expected {key}=SHARE (0 < SHARE <= 1{', with a point' if counts else ''})"
