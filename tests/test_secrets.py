@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,14 +23,17 @@ import pytest
 import ray
 import zstandard
 
-from tests.conftest import free_port
 from zipfit_ray.cli import REDACTED
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cr3t-PLANTED-123"
 KEY = "AKIAPLANTEDKEY9876"  # an access key id is not to be shown either
 PLANTED = (SECRET, KEY)
-CLOSED_PORT = free_port()  # bound and released: connections to it are refused
+# bound for the whole session and never listening: connections to it are refused, and no
+# other process (a Ray worker's server) can take the port meanwhile, as a released one can
+_HELD = socket.socket()
+_HELD.bind(("127.0.0.1", 0))
+CLOSED_PORT = _HELD.getsockname()[1]
 CLOSED = f"http://127.0.0.1:{CLOSED_PORT}"
 OPTIONS = {
     "key": KEY,
