@@ -41,7 +41,9 @@ uri, options, tasks = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "task
 plan.PLAN_IN_TASKS_FROM = 1 if tasks else 10**9
 if tasks:
     ray.init(address="local", num_cpus=2, include_dashboard=False)  # before the clock
-config = SelectConfig(pool=(uri,), targets="unused", out="unused", k=1, storage_options=options)
+config = SelectConfig.from_flags(
+    pool=(uri,), targets="unused", out="unused", k=1, storage_options=options
+)
 start = time.perf_counter()
 scan = plan.plan_pool(config)
 seconds = time.perf_counter() - start

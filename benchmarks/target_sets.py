@@ -53,7 +53,9 @@ def run(root: Path, name: str, targets: list[str], k: int) -> tuple[dict, pa.Tab
     out = root / name
     start = time.perf_counter()
     summary = run_select(
-        SelectConfig(pool=(str(root / "pool"),), targets=tuple(targets), out=str(out), k=k)
+        SelectConfig.from_flags(
+            pool=(str(root / "pool"),), targets=tuple(targets), out=str(out), k=k
+        )
     )
     seconds = time.perf_counter() - start
     return summary, pq.ParquetDataset(sorted(out.glob("part-*.parquet"))).read(), seconds

@@ -85,24 +85,40 @@ def test_every_flag_reaches_the_config():
         ]
     )
     config = config_from_args(args)
-    assert config.pool == ("a/", "s3://b/*.parquet")
-    assert (config.targets, config.k, config.out) == (("t.jsonl",), 7, "o")
-    assert (config.text_column, config.target_column) == ("body", "prompt")
-    assert (config.compressor, config.level, config.address) == ("zstd", 5, "auto")
-    assert config.joint == "concat"
-    assert config.storage_options == {"anon": True}
-    assert (config.shard_rows, config.max_in_flight, config.part_rows) == (9, 3, 11)
-    assert config.order == "score"
-    assert config.overwrite and config.num_cpus is None
-    assert (config.max_bytes, config.on_bad_file) == (1000, "skip")
+    assert config.reading.pool == ("a/", "s3://b/*.parquet")
+    assert (config.scoring.targets, config.selecting.rule.k, config.output.out) == (
+        ("t.jsonl",),
+        7,
+        "o",
+    )
+    assert (config.reading.text_column, config.scoring.target_column) == ("body", "prompt")
+    assert (config.scoring.compressor, config.scoring.level, config.runtime.address) == (
+        "zstd",
+        5,
+        "auto",
+    )
+    assert config.scoring.joint == "concat"
+    assert config.runtime.storage_options == {"anon": True}
+    assert (config.reading.shard_rows, config.runtime.max_in_flight, config.output.part_rows) == (
+        9,
+        3,
+        11,
+    )
+    assert config.output.order == "score"
+    assert config.output.overwrite and config.runtime.num_cpus is None
+    assert (config.reading.max_bytes, config.reading.on_bad_file) == (1000, "skip")
     local = config_from_args(
         build_parser().parse_args(
             ["select", "--pool", "a", "--targets", "t", "--k", "1", "--out", "o", "--num-cpus", "3"]
         )
     )
-    assert local.num_cpus == 3 and local.address is None
-    assert (local.compressor, local.level, local.joint) == (DEFAULT_COMPRESSOR, 3, "conditional")
-    assert local.out_format == "parquet"
+    assert local.runtime.num_cpus == 3 and local.runtime.address is None
+    assert (local.scoring.compressor, local.scoring.level, local.scoring.joint) == (
+        DEFAULT_COMPRESSOR,
+        3,
+        "conditional",
+    )
+    assert local.output.out_format == "parquet"
     jsonl_out = config_from_args(
         build_parser().parse_args(
             [
@@ -120,7 +136,8 @@ def test_every_flag_reaches_the_config():
             ]
         )
     )
-    assert jsonl_out.out_format == "jsonl.zst" and jsonl_out.part_suffix == ".jsonl.zst"
+    assert jsonl_out.output.out_format == "jsonl.zst"
+    assert jsonl_out.output.part_suffix == ".jsonl.zst"
 
 
 def test_cli_joins_a_running_cluster_with_address(ray_session, corpus, tmp_path):

@@ -17,7 +17,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def report(ray_session, corpus, tmp_path):
     out = tmp_path / "out"
     run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=(str(corpus.pool_dir),),
             targets=str(corpus.targets_path),
             out=str(out),
@@ -80,7 +80,7 @@ def test_a_min_score_report_shows_the_best_and_the_last_rows_selected(
 ):
     out = tmp_path / "out"
     summary = run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=(str(corpus.pool_dir),),
             targets=str(corpus.targets_path),
             out=str(out),

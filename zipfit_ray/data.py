@@ -42,7 +42,7 @@ except ImportError as exc:  # ray without its [data] extra (pandas, ...)
     ) from exc
 
 from zipfit_ray import storage
-from zipfit_ray.config import DECONTAMINATE, SelectConfig
+from zipfit_ray.config import DECONTAMINATE, PoolReading, Trust
 from zipfit_ray.errors import ZipfitError, require_positive_int
 from zipfit_ray.job.runtime import cluster_cpus
 from zipfit_ray.kernel.alignment import (
@@ -72,9 +72,9 @@ class ZipFitScorer:
         compressor: str = DEFAULT_COMPRESSOR,
         level: int | None = None,
         joint: str | None = None,
-        max_bytes: int = SelectConfig.max_bytes,
+        max_bytes: int = PoolReading.max_bytes,
         score_column: str = SCORE_COLUMN,
-        decontaminate: str = SelectConfig.decontaminate,
+        decontaminate: str = Trust.decontaminate,
         eval_sets: dict[str, Sequence[Text]] | None = None,
     ) -> None:
         if decontaminate not in DECONTAMINATE:

@@ -49,7 +49,7 @@ def pool_texts(pool) -> dict[int, tuple[int, bytes]]:
 
 
 def run(pool, corpus, out, **options):
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(pool),), targets=str(corpus.targets_path), out=str(out), **options
     )
     summary = run_select(config)
@@ -184,7 +184,9 @@ def test_jsonl_pool_and_min_score(ray_session, pool_with_copies, corpus, all_sco
 
 def test_bad_threshold_is_refused():
     with pytest.raises(ZipfitError, match="--dedup-threshold"):
-        SelectConfig(pool=("p",), targets="t", out="o", k=1, dedup=True, dedup_threshold=1.5)
+        SelectConfig.from_flags(
+            pool=("p",), targets="t", out="o", k=1, dedup=True, dedup_threshold=1.5
+        )
 
 
 def test_on_s3_dedup_selects_what_local_files_select(
@@ -197,7 +199,7 @@ def test_on_s3_dedup_selects_what_local_files_select(
     fs.put(str(pool_with_copies) + "/", "zipfit-dedup/pool/", recursive=True)
     local, local_ids = run(pool_with_copies, corpus, tmp_path / "local", k=40, dedup=True)
     remote = run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=("s3://zipfit-dedup/pool/",), targets=str(corpus.targets_path),
             out="s3://zipfit-dedup/out", k=40, dedup=True, storage_options=s3_options,
         )

@@ -8,7 +8,7 @@ from zipfit_ray.job.survey import run_estimate
 
 
 def test_the_estimate_agrees_with_a_real_run(ray_session, corpus, tmp_path, capsys):
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(corpus.pool_dir),), targets=str(corpus.targets_path), out=str(tmp_path), k=40
     )
     found = run_estimate(config, sample=200, seed=0, settings=[("gzip", 9, "concat")])
@@ -16,7 +16,7 @@ def test_the_estimate_agrees_with_a_real_run(ray_session, corpus, tmp_path, caps
     (exact,) = [
         e
         for e in found["estimates"]
-        if e["mode"] == "exact" and e["compressor"] == config.compressor
+        if e["mode"] == "exact" and e["compressor"] == config.scoring.compressor
     ]
     pairs = exact["pair_compressions"]
     assert pairs["low"] <= summary["pair_compressions"] <= pairs["high"]
@@ -24,7 +24,7 @@ def test_the_estimate_agrees_with_a_real_run(ray_session, corpus, tmp_path, caps
     assert exact["threshold"]["low"] <= kth_best <= exact["threshold"]["high"]
     modes = ("exact", "approx-early-exit", "approx-cascade", "approx-prefilter")
     assert [(e["compressor"], e["mode"]) for e in found["estimates"]] == [
-        (name, mode) for name in (config.compressor, "gzip") for mode in modes
+        (name, mode) for name in (config.scoring.compressor, "gzip") for mode in modes
     ]
     cascade, prefilter = (e["pair_compressions"]["estimate"] for e in found["estimates"][2:4])
     assert cascade == exact["pair_compressions"]["estimate"]  # c*K = 400 rows: all of them

@@ -151,7 +151,7 @@ def test_losing_a_worker_node_mid_job_changes_nothing(
     cluster, workers = three_node_cluster
 
     def config(out):
-        return SelectConfig(
+        return SelectConfig.from_flags(
             pool=(str(long_pool),),
             targets=str(corpus.targets_path),
             out=str(out),

@@ -27,7 +27,7 @@ def naive(corpus):
 
 def select(corpus, out, **options):
     return run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=(str(corpus.pool_dir),), targets=str(corpus.targets_path), out=str(out),
             group_column="kind", **{**LZ4, **options},
         )
@@ -138,4 +138,6 @@ def test_the_cli_per_group_names_its_column(ray_session, corpus, naive, tmp_path
 )
 def test_bad_quotas_are_one_line_errors(tmp_path, options, message):
     with pytest.raises(ZipfitError, match=message):
-        SelectConfig(pool=(str(tmp_path / "p"),), targets="t", out=str(tmp_path / "o"), **options)
+        SelectConfig.from_flags(
+            pool=(str(tmp_path / "p"),), targets="t", out=str(tmp_path / "o"), **options
+        )

@@ -35,7 +35,7 @@ def ranked(scores):
 
 def select(corpus, out, **options):
     return run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=(str(corpus.pool_dir),),
             targets=str(corpus.targets_path),
             out=str(out),
@@ -233,4 +233,6 @@ def test_fractions_are_the_count_or_budget_they_come_to(ray_session, corpus, tmp
 )
 def test_bad_fractions_are_refused(corpus, tmp_path, options, message):
     with pytest.raises(ZipfitError, match=message):
-        SelectConfig(pool=(str(corpus.pool_dir),), targets="t", out=str(tmp_path), **options)
+        SelectConfig.from_flags(
+            pool=(str(corpus.pool_dir),), targets="t", out=str(tmp_path), **options
+        )

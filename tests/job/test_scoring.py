@@ -17,7 +17,7 @@ TARGETS = prepare_targets(["def f(x):\n    return x + 1\n", "import os\nprint(os
 
 
 def config(**options):
-    return SelectConfig(pool=("pool",), targets="unused", out="out", k=1, **options)
+    return SelectConfig.from_flags(pool=("pool",), targets="unused", out="out", k=1, **options)
 
 
 def score_shard(shard, config):

@@ -14,7 +14,7 @@ from zipfit_ray.storage import outputs
 
 
 def select(corpus, out, **options):
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(corpus.pool_dir),), targets=str(corpus.targets_path), out=str(out), **options
     )
     return run_select(config)
@@ -181,7 +181,7 @@ def test_a_pool_of_few_large_row_groups_is_named_as_what_idles_cpus(
 ):
     one_group = tmp_path / "pool.parquet"
     pq.write_table(pq.read_table(corpus.pool_dir), one_group)  # one row group of 360 rows
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(one_group),),
         targets=str(corpus.targets_path),
         k=5,
@@ -206,7 +206,7 @@ def test_planning_in_tasks_gives_the_plan_the_driver_makes(
     broken.parent.mkdir()
     broken.write_bytes(b"not parquet")
     pools = (str(mixed_pool), str(broken.parent))
-    config = SelectConfig(pool=pools, targets="t", out="o", k=1, on_bad_file="skip")
+    config = SelectConfig.from_flags(pool=pools, targets="t", out="o", k=1, on_bad_file="skip")
     here = plan.plan_pool(config)
     monkeypatch.setattr(plan, "PLAN_IN_TASKS_FROM", 1)
     monkeypatch.setattr(plan, "PLAN_CHUNK_FILES", 2)
@@ -214,4 +214,4 @@ def test_planning_in_tasks_gives_the_plan_the_driver_makes(
     assert in_tasks == here and here.skipped_files == (str(broken),)
     assert here.num_rows > 0 and here.footerless_files == 2
     with pytest.raises(ZipfitError, match=r"part-9\.parquet: not a readable Parquet file"):
-        plan.plan_pool(SelectConfig(pool=pools, targets="t", out="o", k=1))
+        plan.plan_pool(SelectConfig.from_flags(pool=pools, targets="t", out="o", k=1))

@@ -123,7 +123,7 @@ def test_worker_nodes_lost_through_every_phase_change_nothing(
     shards = 180
 
     def config(out):
-        return SelectConfig(
+        return SelectConfig.from_flags(
             pool=(str(long_pool),), targets=str(corpus.targets_path), out=str(out), k=150,
             dedup=True, compressor="zstd", shard_rows=1, part_rows=1, max_in_flight=3,
         )  # fmt: skip

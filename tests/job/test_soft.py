@@ -53,11 +53,11 @@ def selected(out) -> list[tuple[int, float, float]]:
 def test_soft_selection_is_the_top_k_of_the_keys(ray_session, corpus, tmp_path, shard_rows):
     common = dict(pool=(str(corpus.pool_dir),), targets=str(corpus.targets_path),
                   decontaminate="off", shard_rows=shard_rows)  # fmt: skip
-    run_select(SelectConfig(out=str(tmp_path / "all"), k=1, all_scores=True, **common))
+    run_select(SelectConfig.from_flags(out=str(tmp_path / "all"), k=1, all_scores=True, **common))
     saved = pq.ParquetDataset(sorted((tmp_path / "all" / "scores").glob("*.parquet"))).read()
     ids = ids_by_row(corpus.pool_dir)
     soft = dict(k=40, temperature=0.005, noise_seed=11)
-    run_select(SelectConfig(out=str(tmp_path / "soft"), **soft, **common))
+    run_select(SelectConfig.from_flags(out=str(tmp_path / "soft"), **soft, **common))
     expected = naive(saved, ids, 40, 0.005, 11)
     assert selected(tmp_path / "soft") == expected
     hard = {i for i, _, _ in naive(saved, ids, 40, 1e-12, 11)}
@@ -81,4 +81,6 @@ def test_soft_selection_is_the_top_k_of_the_keys(ray_session, corpus, tmp_path, 
 )
 def test_bad_temperatures_are_refused(corpus, tmp_path, options, message):
     with pytest.raises(ZipfitError, match=message):
-        SelectConfig(pool=(str(corpus.pool_dir),), targets="t", out=str(tmp_path), **options)
+        SelectConfig.from_flags(
+            pool=(str(corpus.pool_dir),), targets="t", out=str(tmp_path), **options
+        )

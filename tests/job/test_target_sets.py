@@ -62,7 +62,7 @@ def naive(corpus, sets):
 def select(corpus, sets, out, names, **options):
     targets = [f"{name}={sets[name][0]}" for name in names]
     return run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=(str(corpus.pool_dir),), targets=targets, out=str(out), **{**LZ4, **options}
         )
     )
@@ -121,7 +121,7 @@ def test_sets_no_row_contests_select_what_one_job_per_set_selects(
     assert summary["rows_contested"] == 0 and summary["rows_selected"] == 16
     for name in ("a", "prose"):
         run_select(
-            SelectConfig(
+            SelectConfig.from_flags(
                 pool=(str(corpus.pool_dir),), targets=str(sets[name][0]), out=str(tmp_path / name),
                 k=8, **LZ4,
             )
@@ -188,13 +188,13 @@ def test_the_cli_takes_named_sets_and_a_target_path_with_an_equals_sign(
 )
 def test_bad_target_sets_are_one_line_errors(tmp_path, options, message):
     with pytest.raises(ZipfitError, match=message):
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=(str(tmp_path / "pool"),), out=str(tmp_path / "out"), **{"k": 5, **options}
         )
 
 
 def test_estimate_counts_the_pairs_of_every_set(ray_session, corpus, sets, tmp_path):
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(corpus.pool_dir),), targets=[f"{n}={sets[n][0]}" for n in ("a", "prose")],
         out=str(tmp_path), k=20, **LZ4,
     )  # fmt: skip
@@ -227,7 +227,7 @@ def test_a_shard_with_no_scored_rows_changes_no_cut(ray_session, corpus, sets, t
     targets = [f"{n}={sets[n][0]}" for n in names] if names else str(corpus.targets_path)
     found = []
     for pool_dir, out in ((pool, "with"), (corpus.pool_dir, "without")):
-        config = SelectConfig(
+        config = SelectConfig.from_flags(
             pool=(str(pool_dir),), targets=targets, out=str(tmp_path / out), k=30, shard_rows=4,
             **{**LZ4, **options},
         )  # fmt: skip

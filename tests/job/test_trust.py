@@ -34,7 +34,7 @@ def planted(tmp_path, corpus):
 
 def select(corpus, planted, out, **options):
     pool, bench = planted
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(pool),),
         targets=str(corpus.targets_path),
         out=str(out),
@@ -89,9 +89,11 @@ def test_flag_keeps_them_and_lists_them_and_off_is_the_paper(
 def test_a_store_only_level_is_refused_unless_allowed(corpus, tmp_path):
     common = dict(pool=(str(corpus.pool_dir),), targets="t", out=str(tmp_path), k=1)
     with pytest.raises(ZipfitError, match="--level 0: gzip stores the text uncompressed"):
-        SelectConfig(**common, compressor="gzip", level=0)
-    assert SelectConfig(**common, compressor="gzip", level=0, allow_store_only=True).level == 0
-    assert SelectConfig(**common, compressor="isal:deflate", level=0).level == 0  # compresses
+        SelectConfig.from_flags(**common, compressor="gzip", level=0)
+    allowed = SelectConfig.from_flags(**common, compressor="gzip", level=0, allow_store_only=True)
+    assert allowed.scoring.level == 0
+    compresses = SelectConfig.from_flags(**common, compressor="isal:deflate", level=0)
+    assert compresses.scoring.level == 0
 
 
 def top_k_by(entries, field, k) -> set[int]:
@@ -105,7 +107,7 @@ def top_k_by(entries, field, k) -> set[int]:
 def test_target_halves_agreement_is_that_of_the_saved_half_scores(
     ray_session, corpus, tmp_path, shard_rows
 ):
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(corpus.pool_dir),), targets=str(corpus.targets_path), out=str(tmp_path / "o"),
         k=40, all_scores=True, shard_rows=shard_rows,
     )  # fmt: skip
@@ -123,7 +125,7 @@ def test_target_halves_agreement_is_that_of_the_saved_half_scores(
 
 
 def test_approximate_modes_have_no_halves(ray_session, corpus, tmp_path):
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(corpus.pool_dir),), targets=str(corpus.targets_path), out=str(tmp_path / "o"),
         k=40, mode="approx-prefilter",
     )  # fmt: skip

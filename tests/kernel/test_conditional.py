@@ -43,7 +43,9 @@ def test_conditional_needs_a_dictionary_call():
         with pytest.raises(ZipfitError, match=f"--joint conditional: {name} has no call that"):
             Compressor(name, joint="conditional")
     with pytest.raises(ZipfitError, match="--joint conditional: lz4 has no call"):
-        SelectConfig(pool=("p",), targets="t", out="o", k=1, compressor="lz4", joint="conditional")
+        SelectConfig.from_flags(
+            pool=("p",), targets="t", out="o", k=1, compressor="lz4", joint="conditional"
+        )
     with pytest.raises(ZipfitError, match=r"--joint: choose from \('concat', 'conditional'\)"):
         Compressor("zstd", joint="dictionary")
 

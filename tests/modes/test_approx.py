@@ -156,7 +156,7 @@ def test_modes_on_ray_keep_exact_scores_and_compress_less(
     targets.write_text(json.dumps([t.decode() for t in many_targets.texts]))
 
     def run(out, **options):
-        config = SelectConfig(
+        config = SelectConfig.from_flags(
             pool=(str(corpus.pool_dir),),
             targets=str(targets),
             out=str(out),
@@ -213,4 +213,4 @@ def test_modes_on_ray_keep_exact_scores_and_compress_less(
 )
 def test_mode_mistakes_are_user_errors(options, message):
     with pytest.raises(ZipfitError, match=message):
-        SelectConfig(pool=("p",), targets="t", out="o", **options)
+        SelectConfig.from_flags(pool=("p",), targets="t", out="o", **options)

@@ -12,7 +12,7 @@ from zipfit_ray.modes.base import Mode, Scored
 
 
 def config(**options) -> SelectConfig:
-    return SelectConfig(pool=("pool",), targets="t", out="out", **options)
+    return SelectConfig.from_flags(pool=("pool",), targets="t", out="out", **options)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ class Shortest(Mode):
 def test_a_mode_is_one_class_and_its_registration(ray_session, corpus, tmp_path, monkeypatch):
     monkeypatch.setitem(modes.MODES, Shortest.name, Shortest)
     summary = run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=(str(corpus.pool_dir),),
             targets=str(corpus.targets_path),
             out=str(tmp_path),

@@ -56,7 +56,7 @@ def settled_mixture(tmp_path, shards: list[np.ndarray], names: list[str], **rule
     for i, shard in enumerate([*shards, np.empty(0, dtype=order.ENTRY)]):
         saved.append(str(tmp_path / f"{i}.parquet"))
         write_scores(saved[-1], shard, {})
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(tmp_path / "pool"),), targets=[f"{n}=t" for n in names],
         out=str(tmp_path / "out"), **rule,
     )  # fmt: skip

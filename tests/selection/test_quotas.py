@@ -84,7 +84,7 @@ def test_the_jobs_cuts_select_what_walking_the_order_selects(tmp_path, seed, cas
     for i, (a, b) in enumerate(itertools.pairwise(bounds)):
         saved.append(str(tmp_path / f"{i}.parquet"))
         write_scores(saved[-1], entries[a:b], {})
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(tmp_path / "pool"),), targets="t", out=str(tmp_path / "out"),
         group_column="source", **case,
     )  # fmt: skip
@@ -97,9 +97,18 @@ def test_the_jobs_cuts_select_what_walking_the_order_selects(tmp_path, seed, cas
         )
         for label in names
     }
-    rule = config.rule if config.per_group else config.rule.resolved(*scored)
+    rule = (
+        config.selecting.rule
+        if config.groups.per_group
+        else config.selecting.rule.resolved(*scored)
+    )
     plan = quotas.plan(
-        rule, sizes, config.group_quota, config.group_max, config.per_group, config.quota_shortfall
+        rule,
+        sizes,
+        config.groups.group_quota,
+        config.groups.group_max,
+        config.groups.per_group,
+        config.groups.quota_shortfall,
     )
     expected = naive_quotas(entries, labels, plan)
     assert set(entries["row_id"][selection.selects(entries)].tolist()) == expected

@@ -40,9 +40,11 @@ def test_a_pool_on_the_hub_selects_what_the_same_files_select_locally(
     assert files[0] == "hf://datasets/org/pool/data/CC-MAIN-0/part-0.parquet"
     assert files[-1].endswith("CC-MAIN-1/part-9.jsonl.gz") and len(files) == 4
     common = dict(targets=str(corpus.targets_path), compressor="zlib", k=30)
-    run_select(SelectConfig(pool=(str(corpus.pool_dir),), out=str(tmp_path / "local"), **common))
+    run_select(
+        SelectConfig.from_flags(pool=(str(corpus.pool_dir),), out=str(tmp_path / "local"), **common)
+    )
     summary = run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=("hf://datasets/org/pool/data/*/*",),
             out=str(tmp_path / "hub"),
             storage_options=options,

@@ -38,7 +38,7 @@ def read_selection(out) -> pa.Table:
 
 
 def config(out="out", **options) -> SelectConfig:
-    return SelectConfig(pool=("pool",), targets="unused", out=str(out), k=1, **options)
+    return SelectConfig.from_flags(pool=("pool",), targets="unused", out=str(out), k=1, **options)
 
 
 def score_file(path, **options):
@@ -171,10 +171,12 @@ def test_a_mixed_pool_selects_what_the_same_rows_in_parquet_select(
         targets=str(corpus.targets_path), compressor="zlib", joint="concat", part_rows=10, **rule
     )
     parquet_summary = run_select(
-        SelectConfig(pool=(str(corpus.pool_dir),), out=str(tmp_path / "parquet"), **common)
+        SelectConfig.from_flags(
+            pool=(str(corpus.pool_dir),), out=str(tmp_path / "parquet"), **common
+        )
     )
     summary = run_select(
-        SelectConfig(pool=(str(mixed_pool),), out=str(tmp_path / "mixed"), **common)
+        SelectConfig.from_flags(pool=(str(mixed_pool),), out=str(tmp_path / "mixed"), **common)
     )
     parquet, mixed = read_selection(tmp_path / "parquet"), read_selection(tmp_path / "mixed")
     assert len(mixed) > 0
@@ -199,7 +201,7 @@ def test_a_jsonl_pool_keeps_every_field_and_resumes(ray_session, tmp_path, corpu
         pool=(str(pool),), targets=str(corpus.targets_path), out=str(tmp_path / "out"), k=len(texts)
     )
     monkeypatch.setattr(checkpoints, "remove_all", lambda out, options: None)  # kept
-    config = SelectConfig(**options, compressor="zlib", all_scores=True)
+    config = SelectConfig.from_flags(**options, compressor="zlib", all_scores=True)
     run_select(config)
     table = read_selection(tmp_path / "out")
     assert table.column_names == ["text", "url", "meta", "score_hint", "zipfit_score"]
@@ -223,9 +225,11 @@ def test_jsonl_on_s3_selects_what_local_files_select(
     fs.mkdir(BUCKET)
     fs.put(str(mixed_pool) + "/", f"{BUCKET}/mixed/", recursive=True)
     common = dict(targets=str(corpus.targets_path), compressor="zlib", k=25)
-    run_select(SelectConfig(pool=(str(mixed_pool),), out=str(tmp_path / "local"), **common))
     run_select(
-        SelectConfig(
+        SelectConfig.from_flags(pool=(str(mixed_pool),), out=str(tmp_path / "local"), **common)
+    )
+    run_select(
+        SelectConfig.from_flags(
             pool=(f"s3://{BUCKET}/mixed/",),
             out=f"s3://{BUCKET}/mixed-out",
             storage_options=s3_options,
@@ -248,9 +252,9 @@ def test_jsonl_output_holds_each_row_as_it_was_plus_its_score(
     ray_session, corpus, mixed_pool, tmp_path, out_format
 ):
     common = dict(pool=(str(mixed_pool),), targets=str(corpus.targets_path), k=40, part_rows=15)
-    run_select(SelectConfig(out=str(tmp_path / "parquet"), compressor="zlib", **common))
+    run_select(SelectConfig.from_flags(out=str(tmp_path / "parquet"), compressor="zlib", **common))
     summary = run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             out=str(tmp_path / "jsonl"), compressor="zlib", out_format=out_format, **common
         )
     )
@@ -264,9 +268,11 @@ def test_jsonl_output_holds_each_row_as_it_was_plus_its_score(
 
 def test_out_format_is_checked():
     with pytest.raises(ZipfitError, match="--out-format: choose from"):
-        SelectConfig(pool=("p",), targets="t", out="o", k=1, out_format="csv")
+        SelectConfig.from_flags(pool=("p",), targets="t", out="o", k=1, out_format="csv")
     with pytest.raises(ZipfitError, match="--order score: sorts Parquet parts"):
-        SelectConfig(pool=("p",), targets="t", out="o", k=1, order="score", out_format="jsonl")
+        SelectConfig.from_flags(
+            pool=("p",), targets="t", out="o", k=1, order="score", out_format="jsonl"
+        )
 
 
 def test_the_records_fields_unify_with_the_parquet_columns():
@@ -292,9 +298,13 @@ def test_reselect_on_a_mixed_pool_selects_like_a_fresh_run(
         compressor="zlib",
         joint="concat",
     )
-    run_select(SelectConfig(out=str(tmp_path / "first"), k=10, all_scores=True, **common))
+    run_select(
+        SelectConfig.from_flags(out=str(tmp_path / "first"), k=10, all_scores=True, **common)
+    )
     for rule in ({"k": 30}, {"min_score": 0.05}):
-        fresh = run_select(SelectConfig(out=str(tmp_path / f"fresh-{rule}"), **rule, **common))
+        fresh = run_select(
+            SelectConfig.from_flags(out=str(tmp_path / f"fresh-{rule}"), **rule, **common)
+        )
         again = run_reselect(str(tmp_path / "first"), {"out": str(tmp_path / f"re-{rule}"), **rule})
         assert read_selection(tmp_path / f"re-{rule}").equals(
             read_selection(tmp_path / f"fresh-{rule}")

@@ -110,12 +110,12 @@ def test_foreign_files_in_out_are_refused_and_kept(ray_session, corpus, pool, tm
     config = dict(pool=(str(pool),), targets=str(corpus.targets_path), out=str(out), k=5)
     for overwrite in (False, True):
         with pytest.raises(ZipfitError, match=r"holds no record of a zipfit-ray run"):
-            run_select(SelectConfig(**config, overwrite=overwrite))
+            run_select(SelectConfig.from_flags(**config, overwrite=overwrite))
     (out / "part-00000.parquet").unlink()
-    run_select(SelectConfig(**config))  # an empty folder is taken
+    run_select(SelectConfig.from_flags(**config))  # an empty folder is taken
     (out / "part-00007.parquet").write_bytes(b"someone else's data")
     with pytest.raises(ZipfitError, match=r"did not write \(part-00007\.parquet\)"):
-        run_select(SelectConfig(**config, overwrite=True))
+        run_select(SelectConfig.from_flags(**config, overwrite=True))
     assert (out / "part-00007.parquet").read_bytes() == b"someone else's data"
     assert pq.read_table(out / "part-00000.parquet").num_rows == 5  # the result is intact
     assert snapshot(pool) == before
@@ -126,9 +126,9 @@ def test_a_result_from_before_the_record_is_recognised_by_its_summary(
 ):
     out = tmp_path / "out"
     config = dict(pool=(str(pool),), targets=str(corpus.targets_path), out=str(out))
-    run_select(SelectConfig(**config, k=30, part_rows=10))
+    run_select(SelectConfig.from_flags(**config, k=30, part_rows=10))
     (out / outputs.RECORD).unlink()  # as an earlier version left it
-    run_select(SelectConfig(**config, k=5, overwrite=True))
+    run_select(SelectConfig.from_flags(**config, k=5, overwrite=True))
     assert sorted(p.name for p in out.glob("part-*")) == ["part-00000.parquet"]
 
 
@@ -136,7 +136,7 @@ def test_reselect_refuses_an_out_in_the_pool_or_in_the_scores(ray_session, corpu
     before = snapshot(pool)
     scores = tmp_path / "scored"
     run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=(str(pool),), targets=str(corpus.targets_path), out=str(scores), k=5,
             all_scores=True,
         )
@@ -202,10 +202,10 @@ def test_on_s3_an_out_at_in_or_over_the_pool_is_refused(ray_session, corpus, s3_
     for out in (pool, pool + "/", f"s3a://{BUCKET}//data/pool", f"s3://{BUCKET}/data/x/../pool",
                 f"s3://{BUCKET}/data", f"s3://{BUCKET}", f"{pool}/selected"):  # fmt: skip
         with pytest.raises(ZipfitError, match=rf"--out: {out} .* --pool {pool}; writing there"):
-            SelectConfig(pool=(pool,), targets="t", out=out, k=5, overwrite=True)
+            SelectConfig.from_flags(pool=(pool,), targets="t", out=out, k=5, overwrite=True)
     out = f"s3://{BUCKET}/out"
     fs.pipe(f"{BUCKET}/out/part-00000.parquet", b"someone else's data")
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(pool,), targets=str(corpus.targets_path), out=out, k=5, storage_options=s3_options
     )
     with pytest.raises(ZipfitError, match="holds no record of a zipfit-ray run"):

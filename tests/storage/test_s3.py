@@ -35,7 +35,7 @@ def test_everything_on_s3_selects_what_local_files_select(
     fs = s3_corpus
     common = dict(k=25, compressor="zlib", part_rows=10)
     run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=(str(corpus.pool_dir),),
             targets=str(corpus.targets_path),
             out=str(tmp_path / "local"),
@@ -43,7 +43,7 @@ def test_everything_on_s3_selects_what_local_files_select(
         )
     )
     summary = run_select(
-        SelectConfig(
+        SelectConfig.from_flags(
             pool=(f"s3://{BUCKET}/pool/",),
             targets=f"s3://{BUCKET}/targets.jsonl",
             out=f"s3://{BUCKET}/out",

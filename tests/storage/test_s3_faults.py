@@ -52,7 +52,7 @@ def pools(s3_options, corpus, tmp_path_factory):
 
 
 def run(pool: str, out: str, options: dict, corpus, **extra):
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(f"s3://{BUCKET}/{pool}/",), targets=str(corpus.targets_path),
         out=f"s3://{BUCKET}/{out}", k=40, storage_options=options, overwrite=True, **extra,
     )  # fmt: skip

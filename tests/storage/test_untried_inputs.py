@@ -26,7 +26,9 @@ def read_selection(out) -> pa.Table:
 
 def select_all(pool, targets, out, **options) -> tuple[dict, pa.Table]:
     """Every row of the pool scored and kept (K above its size), and the parts read back."""
-    config = SelectConfig(pool=(str(pool),), targets=str(targets), out=str(out), k=10**9, **options)
+    config = SelectConfig.from_flags(
+        pool=(str(pool),), targets=str(targets), out=str(out), k=10**9, **options
+    )
     summary = run_select(config)
     return summary, read_selection(out)
 
@@ -38,7 +40,9 @@ def texts_of(corpus) -> list[str | None]:
 def shard_scores(pool, text_column: str, targets: list[bytes]) -> list[float]:
     """The scores scoring tasks give the pool's rows, in pool order, without Ray."""
     scan = storage.scan_pool(storage.list_pool_files([str(pool)], {}), text_column, {})
-    config = SelectConfig(pool=("p",), targets="t", out="o", k=1, text_column=text_column)
+    config = SelectConfig.from_flags(
+        pool=("p",), targets="t", out="o", k=1, text_column=text_column
+    )
     scorer = ExactScorer(prepare_targets(targets))
     shards = storage.cut_shards(scan, 10**9)
     outcomes = [scoring.score_shard(shard, scorer, config, TokenCounter()) for shard in shards]
@@ -147,7 +151,7 @@ def test_a_glob_or_directory_matching_nothing_is_named(corpus, tmp_path, uri, me
     (tmp_path / "dirs" / "sub").mkdir(parents=True)
     (tmp_path / "dirs" / "notes.txt").write_text("not a pool file")
     (tmp_path / "dirs" / "_hidden.parquet").write_bytes(b"")
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(tmp_path / uri),), targets=str(corpus.targets_path), out=str(tmp_path / "o"), k=1
     )
     with pytest.raises(ZipfitError) as raised:
@@ -222,7 +226,7 @@ def test_invalid_utf8_in_a_binary_column_is_scored_as_bytes(
     texts[2] = texts[2] + "é".encode()[:1]  # a character cut in half
     texts[3] = bytes(range(256))
     pq.write_table(pa.table({"text": pa.array(texts, pa.binary())}), tmp_path / "pool.parquet")
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(tmp_path / "pool.parquet"),),
         targets=str(corpus.targets_path),
         out=str(tmp_path / "o"),
@@ -274,7 +278,7 @@ def test_checkpoints_name_the_pool_files_that_changed(tmp_path):
     for name in ("a", "b"):
         rewrite(tmp_path / f"{name}.parquet", [f"{name} one", f"{name} two", f"{name} three"])
     files = [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]
-    config = SelectConfig(pool=tuple(files), targets="t", out=str(tmp_path / "out"), k=2)
+    config = SelectConfig.from_flags(pool=tuple(files), targets="t", out=str(tmp_path / "out"), k=2)
     targets = prepare_targets(["x", "y"])
 
     def job():
@@ -282,11 +286,11 @@ def test_checkpoints_name_the_pool_files_that_changed(tmp_path):
         return checkpoints.fingerprint(config, scan, targets, None), scan
 
     first, scan = job()
-    assert checkpoints.open_for_job(config.out, first, False, {}, scan) == set()
+    assert checkpoints.open_for_job(config.output.out, first, False, {}, scan) == set()
     rewrite(tmp_path / "b.parquet", ["b one", "b two", "b THREE"])
     second, scan = job()
     with pytest.raises(ZipfitError) as raised:
-        checkpoints.open_for_job(config.out, second, False, {}, scan)
+        checkpoints.open_for_job(config.output.out, second, False, {}, scan)
     assert f"different job (changed: pool: {files[1]} rewritten); " in str(raised.value)
 
 
@@ -297,7 +301,7 @@ def test_a_resume_over_a_rewritten_pool_file_is_refused(ray_session, corpus, tmp
     rewrite(pool / "a.parquet", texts[:40])
     rewrite(pool / "b.parquet", texts[40:80])
     monkeypatch.setattr(checkpoints, "remove_all", lambda out, options: None)  # as if killed
-    config = SelectConfig(
+    config = SelectConfig.from_flags(
         pool=(str(pool),), targets=str(corpus.targets_path), out=str(tmp_path / "o"), k=5
     )
     run_select(config)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import fields
 from typing import Any
 
 from zipfit_ray.config import SelectConfig
@@ -34,9 +33,9 @@ def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _config_fields(args: argparse.Namespace) -> dict[str, Any]:
-    """The SelectConfig fields this command's flags set (each flag's dest is its field's
-    name), with the storage options parsed and the address from $RAY_ADDRESS if not given."""
-    given = {f.name: getattr(args, f.name) for f in fields(SelectConfig) if hasattr(args, f.name)}
+    """The SelectConfig flags this command's flags set (by their dests), with the storage
+    options parsed and the address from $RAY_ADDRESS if not given."""
+    given = {name: getattr(args, name) for name in SelectConfig.flag_names() if hasattr(args, name)}
     per_group = getattr(args, "per_group_column", None)
     if per_group:
         if given.get("group_column") not in (None, per_group):
@@ -46,7 +45,7 @@ def _config_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def config_from_args(args: argparse.Namespace) -> SelectConfig:
-    return SelectConfig(**_config_fields(args))
+    return SelectConfig.from_flags(**_config_fields(args))
 
 
 def select(args: argparse.Namespace) -> None:
@@ -113,7 +112,7 @@ def estimate(args: argparse.Namespace) -> None:
     if args.json:
         locations.check_apart(args.json, "--json", args.pool, "--pool")
     settings = parse_settings(args.compare_compressors, "--compare-compressors")
-    config = SelectConfig(**_config_fields(args), out="")  # nothing is written
+    config = SelectConfig.from_flags(**_config_fields(args), out="")  # nothing is written
     found = run_estimate(
         config,
         sample=args.sample,
@@ -124,4 +123,4 @@ def estimate(args: argparse.Namespace) -> None:
     )
     print(cost.table(found))
     if args.json:
-        outputs.write_owned_json(args.json, found, "--json", config.storage_options)
+        outputs.write_owned_json(args.json, found, "--json", config.runtime.storage_options)

@@ -1,5 +1,5 @@
 """`zipfit-ray`'s commands and flags: one parser per command, flag groups shared between them;
-each command's flags are SelectConfig's fields by name (see commands.config_from_args)."""
+each command's flags are the plan's flags by their dests (see commands.config_from_args)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,21 @@ from typing import Any
 
 from zipfit_ray import modes
 from zipfit_ray.cli import commands as actions
-from zipfit_ray.config import DECONTAMINATE, ON_BAD_FILE, ORDERS, OUT_FORMATS, SelectConfig
+from zipfit_ray.config import (
+    DECONTAMINATE,
+    ON_BAD_FILE,
+    ORDERS,
+    OUT_FORMATS,
+    Groups,
+    Output,
+    PoolReading,
+    Selecting,
+    Trust,
+)
 from zipfit_ray.kernel.backends import BACKENDS, DEFAULT_COMPRESSOR, JOINTS, PAPER_COMPRESSOR
 from zipfit_ray.modes import prefilter
+from zipfit_ray.modes.cascade import CascadeSettings
+from zipfit_ray.modes.early_exit import EarlyExitSettings
 from zipfit_ray.selection.quotas import SHORTFALL
 
 
@@ -51,7 +63,7 @@ def _select_parser(commands: Any) -> None:
     select.add_argument(
         "--max-bytes",
         type=int,
-        default=SelectConfig.max_bytes,
+        default=PoolReading.max_bytes,
         help="longer texts are cut to this many bytes before scoring, and counted",
     )
     select.add_argument(
@@ -72,7 +84,7 @@ def _select_parser(commands: Any) -> None:
     select.add_argument(
         "--decontaminate",
         choices=DECONTAMINATE,
-        default=SelectConfig.decontaminate,
+        default=Trust.decontaminate,
         help="rows holding a target or --eval-sets item (13-word n-grams): drop them before "
         "the cut (default), only flag them, or check nothing (off: the paper)",
     )
@@ -107,13 +119,13 @@ def _add_mode_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--early-exit-z",
         type=float,
-        default=SelectConfig.early_exit_z,
+        default=EarlyExitSettings.early_exit_z,
         help="approx-early-exit: the bound's width, in standard errors",
     )
     parser.add_argument(
         "--early-exit-check",
         type=float,
-        default=SelectConfig.early_exit_check,
+        default=EarlyExitSettings.early_exit_check,
         metavar="SHARE",
         help="approx-early-exit: this share of the dropped rows is scored anyway, and "
         "summary.json says how many of them would have been selected",
@@ -121,13 +133,13 @@ def _add_mode_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cascade-factor",
         type=int,
-        default=SelectConfig.cascade_factor,
+        default=CascadeSettings.cascade_factor,
         help="approx-cascade: prefilter to this many times K, then rescore",
     )
     parser.add_argument(
         "--prefilter",
         choices=prefilter.KINDS,
-        default=SelectConfig.prefilter,
+        default=CascadeSettings.prefilter,
         help="approx-cascade / approx-prefilter: the dictionary compressor",
     )
 
@@ -177,7 +189,7 @@ def _estimate_parser(commands: Any) -> None:
     _add_target_flags(estimate)
     _add_rule_flags(estimate)
     estimate.add_argument("--text-column", default="text", help="pool column to score")
-    estimate.add_argument("--max-bytes", type=int, default=SelectConfig.max_bytes)
+    estimate.add_argument("--max-bytes", type=int, default=PoolReading.max_bytes)
     estimate.add_argument("--shard-rows", type=int, default=None)
     estimate.add_argument("--sample", type=int, default=2000, help="rows sampled (uniformly)")
     estimate.add_argument("--seed", type=int, default=0, help="which rows are sampled")
@@ -311,7 +323,7 @@ def _add_rule_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quota-shortfall",
         choices=SHORTFALL,
-        default=SelectConfig.quota_shortfall,
+        default=Groups.quota_shortfall,
         help="what a group with fewer rows than its quota leaves: given to the other groups "
         "by score (refill, the default), or left unselected (leave)",
     )
@@ -322,7 +334,7 @@ def _add_soft_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--temperature",
         type=float,
-        default=SelectConfig.temperature,
+        default=Selecting.temperature,
         metavar="T",
         help="sample instead of cutting: Gumbel top-k on score / T, the noise from --seed and "
         "each row's pool position (0, the default: the K best; exact mode)",
@@ -331,7 +343,7 @@ def _add_soft_flags(parser: argparse.ArgumentParser) -> None:
         "--seed",
         dest="noise_seed",
         type=int,
-        default=SelectConfig.noise_seed,
+        default=Selecting.noise_seed,
         help="--temperature's noise (default 0)",
     )
 
@@ -349,29 +361,29 @@ def _add_dedup_flags(parser: argparse.ArgumentParser, with_threshold: bool) -> N
         parser.add_argument(
             "--dedup-threshold",
             type=float,
-            default=SelectConfig.dedup_threshold,
+            default=Trust.dedup_threshold,
             metavar="J",
             help="--dedup: the Jaccard similarity of word 5-grams at which rows count as "
-            f"near-duplicates (default {SelectConfig.dedup_threshold})",
+            f"near-duplicates (default {Trust.dedup_threshold})",
         )
 
 
 def _add_job_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of the commands that run a selecting job (select, reselect)."""
     parser.add_argument(
-        "--part-rows", type=int, default=SelectConfig.part_rows, help="rows per output part"
+        "--part-rows", type=int, default=Output.part_rows, help="rows per output part"
     )
     parser.add_argument(
         "--order",
         choices=ORDERS,
-        default=SelectConfig.order,
+        default=Output.order,
         help="pool: parts in pool order (default); score: also a copy best first under "
         "OUT/ranked/, sorted by Ray Data (pip install 'zipfit-ray[data]')",
     )
     parser.add_argument(
         "--out-format",
         choices=OUT_FORMATS,
-        default=SelectConfig.out_format,
+        default=Output.out_format,
         help="the parts' format: Parquet (default), or JSON lines, plain or compressed, each "
         "row's fields as they were plus the score",
     )

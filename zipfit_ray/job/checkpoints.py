@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -27,7 +28,7 @@ from zipfit_ray.storage.outputs import CHECKPOINTS
 JOB_FILE = "job.json"
 POOL_FILE = "pool.json"  # each pool file's digest, to name the files a rerun finds changed
 SHOWN_FILES = 3
-FORMAT = 5  # 5: rows carry their group and each named set's score
+FORMAT = 6  # 6: the fingerprint derived from the plan; 5: rows carry their group and sets
 GROUPS_SAVED = 5  # the FORMAT from which saved rows carry their --group-column group
 
 
@@ -38,46 +39,38 @@ def fingerprint(
     tokenizer_json: str | None,
     eval_sets: dict[str, list[bytes]] | None = None,
 ) -> dict[str, Any]:
-    """What decides every shard's result: the same fingerprint gives the same outcome."""
-    eval_hash = hashlib.sha256()
-    for name, texts in sorted((eval_sets or {}).items()):
-        eval_hash.update(name.encode() + b"\0")
-        for text in texts:
-            eval_hash.update(len(text).to_bytes(8, "little") + text)
-    guard_digest = eval_hash.hexdigest() if eval_sets else None
-    target_hash = hashlib.sha256()
-    for text in targets.texts:
-        target_hash.update(len(text).to_bytes(8, "little") + text)
-    return {
-        "format": FORMAT,
+    """What decides every shard's result: the same fingerprint gives the same outcome.
+
+    Derived from the plan: every flag but those config.SHARD_NEUTRAL names (each with its
+    reason), with the flags that name inputs (config.BY_CONTENT) fingerprinted by what they
+    hold; plus the compressor library's version (another may give other lengths)."""
+    named_sets = sorted((eval_sets or {}).items())
+    contents = {
         "pool": pool_digest(scan),
-        "targets": target_hash.hexdigest(),
-        "target_sets": [list(named) for named in targets.sets],
-        "text_column": config.text_column,
-        "compressor": targets.compressor,
-        "level": targets.level,
-        "joint": targets.joint,
-        # another version of the library may give other lengths
-        "compressor_versions": backends.backend(targets.compressor).version(),
-        "k": config.k,
-        "budget_tokens": config.budget_tokens,
-        "fraction": config.fraction,
-        "budget_fraction": config.budget_fraction,
-        "min_score": config.min_score,
+        "targets": _digest(targets.texts),
+        "eval_sets": _digest(
+            text for name, texts in named_sets for text in (f"{name}:{len(texts)}".encode(), *texts)
+        )
+        if named_sets
+        else None,
         "tokenizer": tokenizer_json and hashlib.sha256(tokenizer_json.encode()).hexdigest(),
-        "group_column": config.group_column,
-        "all_scores": config.all_scores,
-        "out_format": config.out_format,
-        "max_bytes": config.max_bytes,
-        "on_bad_file": config.on_bad_file,
-        "mode": config.mode,
-        "early_exit_z": config.early_exit_z,
-        "cascade_factor": config.cascade_factor,
-        "prefilter": config.prefilter,
-        "decontaminate": config.decontaminate,
-        "eval_sets": guard_digest,
-        "dedup_threshold": config.dedup_threshold if config.dedup else None,
     }
+    found = {
+        "format": FORMAT,
+        **config.shard_flags(),
+        **contents,
+        "target_sets": [list(named) for named in targets.sets],
+        "compressor_versions": backends.backend(config.scoring.compressor).version(),
+    }
+    return json.loads(json.dumps(found))  # as job.json holds it, to compare with a rerun's
+
+
+def _digest(texts: Iterable[bytes]) -> str:
+    """A digest of a sequence of texts (each length-prefixed, so no two sequences meet)."""
+    found = hashlib.sha256()
+    for text in texts:
+        found.update(len(text).to_bytes(8, "little") + text)
+    return found.hexdigest()
 
 
 def pool_digest(scan: storage.PoolScan) -> str:

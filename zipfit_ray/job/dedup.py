@@ -55,23 +55,23 @@ def deduplicate(
     removed from the selection, clusters (selected rows that near-duplicates were removed
     for), rounds. ``known``: the rows and tokens per histogram bin of ``saved``, if the
     caller has them (else they are counted, a read of every saved file)."""
-    bands = dedup.lsh_bands(config.dedup_threshold)
-    options = config.storage_options
-    kept = [outputs.dedup_uri(config.out, "kept", name) for name in names]
-    removed = [outputs.dedup_uri(config.out, "removed", name) for name in names]
-    heads = [outputs.dedup_uri(config.out, "heads", name) for name in names]
+    bands = dedup.lsh_bands(config.trust.dedup_threshold)
+    options = config.runtime.storage_options
+    kept = [outputs.dedup_uri(config.output.out, "kept", name) for name in names]
+    removed = [outputs.dedup_uri(config.output.out, "removed", name) for name in names]
+    heads = [outputs.dedup_uri(config.output.out, "heads", name) for name in names]
     window, rounds, scale = boundary, 0, 1.0
     rows, tokens = known or phases.saved_histograms(cluster, saved, options)
     while True:
         rounds += 1
         in_window = _count(cluster, saved, window, options)
         partitions = max(1, math.ceil(in_window * bands.bands / PARTITION_MEMBERS))
-        members = [outputs.dedup_uri(config.out, "members", name) for name in names]
+        members = [outputs.dedup_uri(config.output.out, "members", name) for name in names]
         jobs = list(zip(saved, members))
         for _ in cluster.map(_members, jobs, window, bands, partitions, options):
             pass
         resolved = [
-            outputs.dedup_uri(config.out, "resolved", f"{p:05d}") for p in range(partitions)
+            outputs.dedup_uri(config.output.out, "resolved", f"{p:05d}") for p in range(partitions)
         ]
         for _ in cluster.map(_resolve, list(enumerate(resolved)), members, options):
             pass

@@ -200,8 +200,8 @@ def summary(
         **tally.counts,
         "shards_total": outcome.shards_total,
         "shards_resumed": tally.shards_resumed,
-        "rule": config.rule.describe(),
-        "mode": config.mode,
+        "rule": config.selecting.rule.describe(),
+        "mode": config.scoring.mode,
         "score_column": score_column,
         "rows_selected": selection.rows,
         "tokens_selected": selection.tokens,
@@ -217,7 +217,7 @@ def summary(
             "selected_lengths": selection.length_histogram.tolist(),
         },
         "groups": {"pool": dict(tally.groups), "selected": dict(selection.groups)}
-        if config.group_column
+        if config.groups.group_column
         else None,
         "sections": {
             kind: {label: _section(figures) for label, figures in labelled.items()}
@@ -235,7 +235,9 @@ def summary(
         "contaminated_examples": tally.contaminated_examples,
         **pool,
         "arguments": config.public_dict(),
-        "compressor": backends.describe(config.compressor, config.level, config.joint),
+        "compressor": backends.describe(
+            config.scoring.compressor, config.scoring.level, config.scoring.joint
+        ),
     }
 
 

@@ -81,29 +81,29 @@ def write(
     """Write the selection as parts in pool order: runs of consecutive shards holding about
     --part-rows selected rows each (a shard is never split), each part written by one task
     that reads the row groups it needs once. Drops stale parts."""
-    options = config.storage_options
+    options = config.runtime.storage_options
     counted = dict(cluster.map(worker.count_selected, saved, boundary, options))
     runs: list[list[str]] = [[]]
     rows_in_run = 0
     for uri in saved:
         if not counted[uri]:
             continue
-        if runs[-1] and rows_in_run + counted[uri] > config.part_rows:
+        if runs[-1] and rows_in_run + counted[uri] > config.output.part_rows:
             runs.append([])
             rows_in_run = 0
         runs[-1].append(uri)
         rows_in_run += counted[uri]
     runs = [r for r in runs if r]
-    names = [outputs.part_name(i, config.part_suffix) for i in range(len(runs))]
-    outputs.record(config.out, names, options)  # before any task writes one
+    names = [outputs.part_name(i, config.output.part_suffix) for i in range(len(runs))]
+    outputs.record(config.output.out, names, options)  # before any task writes one
     progress = Progress("write", len(runs), "parts")
     selection = Selection()
-    jobs = ((storage.join(config.out, name), uris) for name, uris in zip(names, runs))
+    jobs = ((storage.join(config.output.out, name), uris) for name, uris in zip(names, runs))
     for _, written in cluster.map(worker.write_part, jobs, boundary, shared_ref):
         selection.add(written)
         progress.advance(1)
     progress.close()
-    outputs.remove_stale(config.out, keep=set(names), options=options)
+    outputs.remove_stale(config.output.out, keep=set(names), options=options)
     return selection
 
 
@@ -113,13 +113,13 @@ def rank(config: SelectConfig, parts: list[str], score_column: str) -> None:
     of that order, so ordering them by their first rows gives the names."""
     import ray.data
 
-    options = config.storage_options
-    ranked = storage.join(config.out, outputs.RANKED)
+    options = config.runtime.storage_options
+    ranked = storage.join(config.output.out, outputs.RANKED)
     if storage.exists(ranked, options):
         storage.remove(ranked, options)
     if not parts:
         return
-    fs, root = storage.arrow_filesystem(config.out, options)
+    fs, root = storage.arrow_filesystem(config.output.out, options)
     key = [score_column, storage.POSITION_COLUMN]
     ray.data.read_parquet([f"{root}/{p}" for p in parts], filesystem=fs).sort(
         key, descending=[True, False]
@@ -137,7 +137,7 @@ def rank(config: SelectConfig, parts: list[str], score_column: str) -> None:
 
 def check_rank_possible(config: SelectConfig) -> None:
     """--order score sorts with Ray Data: say so before any work if it is missing."""
-    if config.order == "score":
+    if config.output.order == "score":
         try:
             import ray.data  # noqa: F401
         except ImportError as exc:

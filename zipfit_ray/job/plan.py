@@ -3,12 +3,16 @@ many), and cut into shards sized for the cluster's CPUs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job.checkpoints import shard_name
 from zipfit_ray.job.runtime import RayCluster, cluster_cpus, run_on_ray
+from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets
 from zipfit_ray.progress import Progress, log
+from zipfit_ray.selection.tokens import TokenCounter
 
 MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
 SHARDS_PER_CPU = 16  # default lower bound on shards per CPU, so the last wave of tasks is short
@@ -20,23 +24,51 @@ def plan_pool(config: SelectConfig) -> storage.PoolScan:
     """List the pool and plan its files: here with threads, or, past PLAN_IN_TASKS_FROM
     files, in Ray tasks of PLAN_CHUNK_FILES files each, so that footers are fetched from
     many nodes at once (benchmarks/planning.py: ~5 ms per file from one driver)."""
-    options = config.storage_options
-    files = storage.list_pool_files(config.pool, options)
+    options = config.runtime.storage_options
+    files = storage.list_pool_files(config.reading.pool, options)
     progress = Progress("plan", len(files), "files")
     if len(files) < PLAN_IN_TASKS_FROM:
-        plans = storage.plan_files(files, config.text_column, options, lambda: progress.advance(1))
+        plans = storage.plan_files(
+            files, config.reading.text_column, options, lambda: progress.advance(1)
+        )
     else:
         plans = run_on_ray(
-            config.address, config.num_cpus, lambda: _plan_in_tasks(files, config, progress)
+            config.runtime.address,
+            config.runtime.num_cpus,
+            lambda: _plan_in_tasks(files, config, progress),
         )
     progress.close()
     return storage.combine(
         files,
         plans,
-        config.text_column,
-        skip_bad_files=config.on_bad_file == "skip",
-        group_column=config.group_column,
+        config.reading.text_column,
+        skip_bad_files=config.reading.on_bad_file == "skip",
+        group_column=config.groups.group_column,
     )
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a job reads besides the pool: the targets (prepared for the kernel), the eval
+    sets the guard checks for, and the tokenizer."""
+
+    targets: PreparedTargets
+    eval_sets: dict[str, list[bytes]]
+    tokenizer_json: str | None
+
+
+def read_inputs(config: SelectConfig) -> Inputs:
+    """Read and check the job's inputs (a bad one fails here, before any task starts)."""
+    scoring, options = config.scoring, config.runtime.storage_options
+    texts, sets = storage.read_target_sets(
+        scoring.target_sets or scoring.targets[0], scoring.target_column, options
+    )
+    targets = prepare_targets(texts, scoring.compressor, scoring.level, scoring.joint, sets)
+    guarded = storage.read_eval_sets(config.trust.eval_sets, scoring.target_column, options)
+    tokenizer = config.selecting.tokenizer
+    tokenizer_json = storage.read_bytes(tokenizer, options).decode() if tokenizer else None
+    TokenCounter(tokenizer_json)  # a bad tokenizer fails here, not in every task
+    return Inputs(targets, guarded, tokenizer_json)
 
 
 def _plan_in_tasks(
@@ -44,18 +76,20 @@ def _plan_in_tasks(
 ) -> list[storage.FilePlan | ZipfitError]:
     """Footers in tasks; files without one here, from the listing just made (its entries
     are cached: no request per file, where a task would send one)."""
-    options = config.storage_options
+    options = config.runtime.storage_options
     footed = [f for f in files if storage.format_of(f).has_footer]
     footerless = [f for f in files if not storage.format_of(f).has_footer]
     chunks = [
         tuple(footed[i : i + PLAN_CHUNK_FILES]) for i in range(0, len(footed), PLAN_CHUNK_FILES)
     ]
     found: dict[str, storage.FilePlan | ZipfitError] = {}
-    cluster = RayCluster(config.max_in_flight, options)
-    for chunk, plans in cluster.map(storage.plan_files, chunks, config.text_column, options):
+    cluster = RayCluster(config.runtime.max_in_flight, options)
+    for chunk, plans in cluster.map(
+        storage.plan_files, chunks, config.reading.text_column, options
+    ):
         found |= zip(chunk, plans)
         progress.advance(len(plans))
-    found |= zip(footerless, storage.plan_files(footerless, config.text_column, options))
+    found |= zip(footerless, storage.plan_files(footerless, config.reading.text_column, options))
     progress.advance(len(footerless))
     return [found[f] for f in files]
 
@@ -63,7 +97,7 @@ def _plan_in_tasks(
 def shards(scan: storage.PoolScan, config: SelectConfig) -> list[tuple[storage.Shard, str]]:
     """The pool's shards and their names, sized by --shard-rows or for the cluster (call on
     Ray)."""
-    shard_rows = config.shard_rows or auto_shard_rows(scan.num_rows)
+    shard_rows = config.reading.shard_rows or auto_shard_rows(scan.num_rows)
     found = storage.cut_shards(scan, shard_rows)
     _warn_if_row_groups_limit_parallelism(found, shard_rows)
     return [(shard, shard_name(shard)) for shard in found]

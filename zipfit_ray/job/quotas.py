@@ -32,7 +32,7 @@ def cut_groups(
     and their tokens, what a share of the pool is of."""
     quotas.check_groups(list(labels), MAX_GROUPS)
     keys = dict(zip(labels, quotas.group_keys(labels).tolist()))
-    options = config.storage_options
+    options = config.runtime.storage_options
     per_key: dict[int, list[np.ndarray]] = {}
     for _, found in cluster.map(worker.group_histograms, saved, options):
         for key, histograms in found.items():
@@ -44,12 +44,21 @@ def cut_groups(
         for label, key in keys.items()
         if key in per_key
     }
-    rule = config.rule if config.per_group else config.rule.resolved(*scored)
+    rule = (
+        config.selecting.rule
+        if config.groups.per_group
+        else config.selecting.rule.resolved(*scored)
+    )
     plan = quotas.plan(
-        rule, sizes, config.group_quota, config.group_max, config.per_group, config.quota_shortfall
+        rule,
+        sizes,
+        config.groups.group_quota,
+        config.groups.group_max,
+        config.groups.per_group,
+        config.groups.quota_shortfall,
     )
     for label in plan.unknown:
-        log(f"warning: --group-quota: no scored row has {config.group_column} = {label!r}")
+        log(f"warning: --group-quota: no scored row has {config.groups.group_column} = {label!r}")
 
     def cut_group(label: str, amount: int) -> Boundary:
         """The boundary of the group's best rows up to ``amount`` rows or tokens."""

@@ -57,7 +57,7 @@ def score_shard(
     those the scorer drops), in pool order, with token counts if ``tokens`` is given (else
     0).
 
-    Null texts are skipped, texts longer than ``config.max_bytes`` are cut to that length,
+    Null texts are skipped, texts longer than ``config.reading.max_bytes`` are cut to that length,
     and each row group is retried with backoff on read errors. A row group that still fails
     is an error naming the file, or is skipped and counted with ``--on-bad-file skip``.
     Rows the contamination ``guard`` flags are noted; with --decontaminate drop they are
@@ -71,7 +71,7 @@ def score_shard(
                 piece, scorer, config, tokens, batch_rows, guard
             )
         except (OSError, pa.ArrowException) as exc:
-            if config.on_bad_file != "skip":
+            if config.reading.on_bad_file != "skip":
                 raise ZipfitError(
                     f"{piece.describe()}: cannot be read ({exc}); "
                     "--on-bad-file skip leaves such files and row groups out"
@@ -118,29 +118,32 @@ def _score_piece(
 ) -> ShardOutcome:
     outcome = ShardOutcome(np.empty(0, dtype=order.ENTRY))
     batches = []
-    columns = [config.text_column, *([config.group_column] if config.group_column else [])]
+    columns = [
+        config.reading.text_column,
+        *([config.groups.group_column] if config.groups.group_column else []),
+    ]
     kinds: dict[str, set[str]] = {}
 
     def on_bad_line(number: int, why: str) -> None:
-        if config.on_bad_file != "skip":
+        if config.reading.on_bad_file != "skip":
             raise ZipfitError(
                 f"{piece.path} line {number + 1}: {why}; --on-bad-file skip leaves such lines out"
             )
         outcome.counts["rows_skipped_bad_line"] += 1
 
     for texts, groups, row_ids in storage.iter_piece_texts(
-        piece, columns, batch_rows, config.storage_options, on_bad_line, kinds
+        piece, columns, batch_rows, config.runtime.storage_options, on_bad_line, kinds
     ):
         outcome.counts["rows_read"] += len(texts)
         present = np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts))
         outcome.counts["rows_skipped_null"] += int((~present).sum())
         kept = [t for t in texts if t is not None]
-        outcome.counts["rows_truncated"] += sum(len(t) > config.max_bytes for t in kept)
-        kept = [t[: config.max_bytes] for t in kept]
+        outcome.counts["rows_truncated"] += sum(len(t) > config.reading.max_bytes for t in kept)
+        kept = [t[: config.reading.max_bytes] for t in kept]
         ids = row_ids[present]
         values = [g for g, p in zip(groups, present) if p] if groups is not None else None
         if guard is not None:
-            eligible = _guard(guard, kept, ids, config.decontaminate, outcome)
+            eligible = _guard(guard, kept, ids, config.trust.decontaminate, outcome)
             kept = [t for t, e in zip(kept, eligible) if e]
             ids = ids[eligible]
             values = [g for g, e in zip(values, eligible) if e] if values is not None else None
@@ -157,8 +160,8 @@ def _score_piece(
         if labels is not None:  # each row's group, for quotas (selection/quotas.py)
             keys = quotas.group_keys(labels)
             entries = order.with_fields(entries, {quotas.GROUP_FIELD: keys})
-        if config.dedup:  # the near-duplicate signature, banded (selection/dedup.py)
-            bands = dedup.lsh_bands(config.dedup_threshold)
+        if config.trust.dedup:  # the near-duplicate signature, banded (selection/dedup.py)
+            bands = dedup.lsh_bands(config.trust.dedup_threshold)
             entries = dedup.with_bands(entries, bands.hashes(kept), bands)
         batches.append(entries[finished])
         if labels is not None:  # counted over every row scored, dropped early or not

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from zipfit_ray import modes, report, storage
 from zipfit_ray.analysis import target_set
-from zipfit_ray.config import SelectConfig
+from zipfit_ray.config import SelectConfig, scored_flags
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job import (
     checkpoints,
@@ -28,29 +28,12 @@ from zipfit_ray.job import (
 )
 from zipfit_ray.job.runtime import RayCluster, run_on_ray
 from zipfit_ray.job.worker import Shared
-from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets
+from zipfit_ray.kernel.alignment import PreparedTargets
 from zipfit_ray.modes.base import Mode
 from zipfit_ray.progress import log
 from zipfit_ray.selection import cut
 from zipfit_ray.selection.contamination import ContaminationIndex
-from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl, locations, outputs
-
-# what reselect takes from the job that saved the scores (the rest comes from its own flags)
-RESELECT_KEEPS = (
-    "pool",
-    "targets",
-    "target_column",
-    "text_column",
-    "compressor",
-    "level",
-    "joint",
-    "decontaminate",
-    "eval_sets",
-    "dedup_threshold",  # the signatures were banded for it
-    "max_bytes",
-    "on_bad_file",
-)
 
 
 @contextmanager
@@ -63,49 +46,44 @@ def timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
 def run_select(config: SelectConfig) -> dict[str, Any]:
     """Score a pool and select from it; returns the summary also written to summary.json.
 
-    Joins the Ray already initialized in this process, else the one at ``config.address``,
-    else starts a local one.
+    Joins the Ray already initialized in this process, else the one at the plan's
+    ``runtime.address``, else starts a local one.
     """
-    options = config.storage_options
+    options = config.runtime.storage_options
     seconds: dict[str, float] = {}
     phases.check_rank_possible(config)
-    outputs.claim(config.out, config.overwrite, options)
+    outputs.claim(config.output.out, config.output.overwrite, options)
     with timed(seconds, "plan"):
         scan = plan.plan_pool(config)
     with timed(seconds, "targets"):
-        target_texts, sets = storage.read_target_sets(
-            config.target_sets or config.targets[0], config.target_column, options
-        )
-        targets = prepare_targets(target_texts, config.compressor, config.level, config.joint, sets)
-        spread = None  # of one set's targets (named sets: their union's would mean nothing)
-        if not sets:
-            mean_ncd, counted = target_set.spread(targets)
-            spread = {"mean_ncd": mean_ncd, "targets": counted}
-        eval_sets = storage.read_eval_sets(config.eval_sets, config.target_column, options)
-        guard = None
-        if config.decontaminate != "off":
-            guard = ContaminationIndex({"targets": target_texts, **eval_sets})
-        tokenizer_json = (
-            storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
-        )
-        TokenCounter(tokenizer_json)  # a bad tokenizer fails here, not in every task
-    job = checkpoints.fingerprint(config, scan, targets, tokenizer_json, eval_sets)
-    finished = checkpoints.open_for_job(config.out, job, config.overwrite, options, scan)
-    contaminated = storage.join(config.out, outputs.CONTAMINATED)
+        inputs = plan.read_inputs(config)
+    targets, spread = inputs.targets, None
+    if not targets.sets:  # one set's spread (named sets: their union's would mean nothing)
+        mean_ncd, counted = target_set.spread(targets)
+        spread = {"mean_ncd": mean_ncd, "targets": counted}
+    guard = None
+    if config.trust.decontaminate != "off":
+        guard = ContaminationIndex({"targets": targets.texts, **inputs.eval_sets})
+    tokenizer_json = inputs.tokenizer_json
+    job = checkpoints.fingerprint(config, scan, targets, tokenizer_json, inputs.eval_sets)
+    finished = checkpoints.open_for_job(
+        config.output.out, job, config.output.overwrite, options, scan
+    )
+    contaminated = storage.join(config.output.out, outputs.CONTAMINATED)
     if not finished and storage.exists(contaminated, options):
         storage.remove(contaminated, options)  # an earlier job's: this one starts afresh
     saved_job = {"job": job, "arguments": config.public_dict(), "files": list(scan.files)}
-    saved_job_uri = storage.join(config.out, outputs.SCORES, outputs.SCORES_JOB)
-    if config.all_scores:
+    saved_job_uri = storage.join(config.output.out, outputs.SCORES, outputs.SCORES_JOB)
+    if config.output.all_scores:
         storage.write_json(saved_job_uri, saved_job, options)
     _log_start(config, scan, targets)
 
     def work() -> tuple[notes.Outcome, dict[str, list[str]]]:
-        cluster = RayCluster(config.max_in_flight, options)
+        cluster = RayCluster(config.runtime.max_in_flight, options)
         shared = _shared(cluster, config, targets, tokenizer_json, scan, scan.schema, guard)
         return _select(cluster, shared, plan.shards(scan, config), finished, seconds)
 
-    outcome, fields = run_on_ray(config.address, config.num_cpus, work)
+    outcome, fields = run_on_ray(config.runtime.address, config.runtime.num_cpus, work)
     rows_total = notes.rows_total(outcome.tally.counts)
     pool = {
         "files": len(scan.files) + len(scan.skipped_files),
@@ -114,7 +92,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         "target_spread": spread,
         **notes.bad_files(scan.skipped_files, outcome.tally.bad_files),
     }
-    if config.all_scores:  # what reselect needs that only scoring learns
+    if config.output.all_scores:  # what reselect needs that only scoring learns
         contaminated_rows = outcome.tally.counts["rows_contaminated"]
         by_set = dict(outcome.tally.contaminated_by_set)
         saved_job.update(
@@ -127,56 +105,60 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         )
         storage.write_json(saved_job_uri, saved_job, options)
     summary = _publish(config, outcome, pool, seconds)
-    checkpoints.remove_all(config.out, options)
-    leftovers = [] if config.all_scores else [outputs.SCORES]
+    checkpoints.remove_all(config.output.out, options)
+    leftovers = [] if config.output.all_scores else [outputs.SCORES]
     for leftover in [*leftovers, outputs.RESCORED, outputs.CHECKS]:
-        if storage.exists(storage.join(config.out, leftover), options):
-            storage.remove(storage.join(config.out, leftover), options)
+        if storage.exists(storage.join(config.output.out, leftover), options):
+            storage.remove(storage.join(config.output.out, leftover), options)
     return summary
 
 
 def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     """Apply a new selection rule to the scores a job saved with --all-scores under
     ``scores`` (its output directory), without scoring again. ``options`` are SelectConfig
-    fields (the rule, out, ...); the pool and scoring arguments are the saved job's. The
-    pool must be unchanged since it was scored."""
+    flags (the rule, out, ...); what decided the scores (config.SCORED_PARTS: the pool's
+    reading, the scoring, the guard) is the saved job's. Whether near-duplicates are
+    dropped is this selection's own choice (the saved --dedup only says that signatures
+    were saved). The pool must be unchanged since it was scored."""
     locations.check_apart(options["out"], "--out", [scores], "--scores")
     storage_options = options.get("storage_options", {})
     saved_job_uri = storage.join(scores, outputs.SCORES, outputs.SCORES_JOB)
     if not storage.exists(saved_job_uri, storage_options):
         raise ZipfitError(f"--scores: {scores} holds no saved scores (run select --all-scores)")
     saved = json.loads(storage.read_bytes(saved_job_uri, storage_options))
-    scored_with = {
-        key: saved["arguments"][key] for key in RESELECT_KEEPS if key in saved["arguments"]
-    }  # a key added since: its default
-    config = SelectConfig(**{**scored_with, "pool": tuple(scored_with["pool"]), **options})
-    if config.dedup and not saved["arguments"].get("dedup"):
+    scored_with = scored_flags(saved["arguments"])  # a flag added since: its default
+    config = SelectConfig.from_flags(**{**scored_with, "dedup": False, **options})
+    if config.trust.dedup and not saved["arguments"].get("dedup"):
         raise ZipfitError(
             f"--dedup: the scores under {scores} were saved without near-duplicate "
             "signatures (select --all-scores --dedup saves them)"
         )
-    same_groups = config.group_column == saved["arguments"].get("group_column")
+    same_groups = config.groups.group_column == saved["arguments"].get("group_column")
     groups = saved.get("groups", {}) if same_groups else {}
-    if config.grouped and not (same_groups and saved["job"]["format"] >= checkpoints.GROUPS_SAVED):
+    if config.groups.grouped and not (
+        same_groups and saved["job"]["format"] >= checkpoints.GROUPS_SAVED
+    ):
         raise ZipfitError(
             f"--group-column: the scores under {scores} were saved without the groups of "
-            f"{config.group_column!r} (select --all-scores --group-column COL saves them)"
+            f"{config.groups.group_column!r} (select --all-scores --group-column COL saves them)"
         )
-    if config.dedup and config.dedup_threshold != saved["arguments"]["dedup_threshold"]:
+    if config.trust.dedup and config.trust.dedup_threshold != saved["arguments"]["dedup_threshold"]:
         raise ZipfitError(
             f"--dedup-threshold: the scores under {scores} hold signatures banded for "
             f"{saved['arguments']['dedup_threshold']}; score again for another threshold"
         )
     seconds: dict[str, float] = {}
     phases.check_rank_possible(config)
-    outputs.claim(config.out, config.overwrite, storage_options)
+    outputs.claim(config.output.out, config.output.overwrite, storage_options)
     with timed(seconds, "plan"):
         scan = plan.plan_pool(config)
     if saved["job"]["pool"] != checkpoints.pool_digest(scan):
-        raise ZipfitError(f"--scores: the pool {list(config.pool)} changed since it was scored")
+        raise ZipfitError(
+            f"--scores: the pool {list(config.reading.pool)} changed since it was scored"
+        )
     listed = storage.list_names(storage.join(scores, outputs.SCORES), storage_options)
     score_files = [name for name in listed if name.endswith(".parquet")]
-    log(f"re-selecting {config.rule.describe()} from {len(score_files)} score files")
+    log(f"re-selecting {config.selecting.rule.describe()} from {len(score_files)} score files")
     sources = [
         (storage.join(scores, outputs.SCORES, name), name.removesuffix(".parquet"))
         for name in score_files
@@ -184,11 +166,11 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     schema = storage.output_schema(scan.schema, saved.get("fields", {}))
 
     def work() -> tuple[notes.Outcome, dict[str, list[str]]]:
-        cluster = RayCluster(config.max_in_flight, storage_options)
+        cluster = RayCluster(config.runtime.max_in_flight, storage_options)
         shared = _shared(cluster, config, None, None, scan, schema)
         return _select(cluster, shared, sources, set(), seconds, groups)
 
-    outcome, _ = run_on_ray(config.address, config.num_cpus, work)
+    outcome, _ = run_on_ray(config.runtime.address, config.runtime.num_cpus, work)
     pool = {
         "files": len(scan.files),
         "rows_total": saved.get("rows_total", scan.num_rows),
@@ -206,11 +188,11 @@ def _log_start(config: SelectConfig, scan: storage.PoolScan, targets: PreparedTa
     if scan.footerless_files:
         rows += f" in Parquet + {scan.footerless_files} JSONL files (their rows counted as read)"
     sets = ", ".join(f"{name} {size}" for name, size in targets.sets)
+    scoring = config.scoring
     log(
         f"pool: {len(scan.files)} files, {rows}; targets: {len(targets.texts)} "
-        f"texts{f' ({sets})' if sets else ''}; {config.compressor} level {config.level}, "
-        f"{config.joint} joint; "
-        f"{config.rule.describe()}"
+        f"texts{f' ({sets})' if sets else ''}; {scoring.compressor} level {scoring.level}, "
+        f"{scoring.joint} joint; {config.selecting.rule.describe()}"
     )
     for uri in scan.skipped_files:
         log(f"warning: skipped {uri}: it cannot be read")
@@ -230,10 +212,10 @@ def _shared(
     once all are read, or --dedup needs every shard's rows first."""
     files = {i: (path, groups) for i, (path, groups) in enumerate(zip(scan.files, scan.row_groups))}
     streamed = (
-        config.rule.streamed
+        config.selecting.rule.streamed
         and not scan.footerless_files
-        and not config.dedup
-        and not config.target_sets  # which set takes a row is known once all are scored
+        and not config.trust.dedup
+        and not config.scoring.target_sets  # which set takes a row is known once all are scored
     )
     mode = modes.create(config)
     mode.start(cluster)
@@ -254,13 +236,17 @@ def _select(
     config, mode = shared.config, shared.mode
     shared_ref = cluster.put(shared)
     if shared.streamed:  # recorded before any shard writes its part
-        streamed = [outputs.streamed_part_name(name, config.part_suffix) for _, name in sources]
-        outputs.record(config.out, streamed, config.storage_options)
+        streamed = [
+            outputs.streamed_part_name(name, config.output.part_suffix) for _, name in sources
+        ]
+        outputs.record(config.output.out, streamed, config.runtime.storage_options)
     with timed(seconds, "score"):
         tally = phases.score(cluster, sources, finished, shared, shared_ref)
     tally.groups.update(saved_groups or {})
     names = [name for _, name in sources]
-    saved = [s if isinstance(s, str) else outputs.scores_uri(config.out, n) for s, n in sources]
+    saved = [
+        s if isinstance(s, str) else outputs.scores_uri(config.output.out, n) for s, n in sources
+    ]
     fields: dict[str, list[str]] = {}
     for name in names:  # in pool order, so the columns' order does not depend on timing
         jsonl.merge_kinds(fields, tally.fields.get(name, {}))
@@ -268,27 +254,45 @@ def _select(
         shared = replace(shared, schema=storage.output_schema(shared.schema, fields))
         shared_ref = cluster.put(shared)
     if shared.streamed:
-        selection, boundary = tally.selection, cut.at_least(config.min_score)
-        outputs.remove_stale(config.out, keep=set(selection.parts), options=config.storage_options)
+        selection, boundary = tally.selection, cut.at_least(config.selecting.rule.min_score)
+        outputs.remove_stale(
+            config.output.out, keep=set(selection.parts), options=config.runtime.storage_options
+        )
     else:
         saved, boundary = _cut(cluster, mode, tally, saved, names, shared_ref, seconds)
         with timed(seconds, "write"):
             selection = phases.write(cluster, saved, boundary, shared_ref, config)
-        if config.k is not None and selection.rows < config.k and not config.grouped:
+        if (
+            config.selecting.rule.k is not None
+            and selection.rows < config.selecting.rule.k
+            and not config.groups.grouped
+        ):
             log(f"warning: only {selection.rows:,} rows were scored; --k keeps them all")
     check = mode.self_check(cluster, names, boundary, tally.counts)
     halves = None
     if mode.exact:  # the scorer that has every NCD scores the halves; the others do not
         with timed(seconds, "target halves"):
-            halves = target_halves.agreement(cluster, saved, selection.rows, config.storage_options)
-    if storage.exists(storage.join(config.out, outputs.DEDUP), config.storage_options):
-        storage.remove(storage.join(config.out, outputs.DEDUP), config.storage_options)
-    if config.order == "score":
+            halves = target_halves.agreement(
+                cluster, saved, selection.rows, config.runtime.storage_options
+            )
+    if storage.exists(
+        storage.join(config.output.out, outputs.DEDUP), config.runtime.storage_options
+    ):
+        storage.remove(
+            storage.join(config.output.out, outputs.DEDUP), config.runtime.storage_options
+        )
+    if config.output.order == "score":
         with timed(seconds, "rank"):
-            rank_by = mode.score_column if config.order_key == "score" else storage.KEY_COLUMN
+            rank_by = (
+                mode.score_column if config.selecting.order_key == "score" else storage.KEY_COLUMN
+            )
             phases.rank(config, sorted(selection.parts), rank_by)
-    elif storage.exists(storage.join(config.out, outputs.RANKED), config.storage_options):
-        storage.remove(storage.join(config.out, outputs.RANKED), config.storage_options)  # stale
+    elif storage.exists(
+        storage.join(config.output.out, outputs.RANKED), config.runtime.storage_options
+    ):
+        storage.remove(
+            storage.join(config.output.out, outputs.RANKED), config.runtime.storage_options
+        )  # stale
     return notes.Outcome(tally, selection, len(sources), check, halves), fields
 
 
@@ -308,26 +312,28 @@ def _cut(
     config = mode.config
     scored = int(tally.histogram.sum()), int(tally.token_histogram.sum())  # a share's base
     known = tally.histogram, tally.token_histogram  # of what ``saved`` holds, until it changes
-    if config.target_sets:
+    if config.scoring.target_sets:
         with timed(seconds, "cut"):
             found, counts = target_sets.cut_sets(cluster, config, saved, scored)
         tally.counts.update(counts)
         tally.target_sets = target_sets.pool_histograms(found)
         return saved, found
-    if config.grouped:
+    if config.groups.grouped:
         with timed(seconds, "cut"):
             selection, tally.group_quotas = quotas.cut_groups(
                 cluster, config, saved, tally.groups, scored
             )
         return saved, selection
-    if config.rule.streamed:  # --min-score on a pool with JSONL, or with --dedup
-        boundary = cut.at_least(config.min_score)
+    if config.selecting.rule.streamed:  # --min-score on a pool with JSONL, or with --dedup
+        boundary = cut.at_least(config.selecting.rule.min_score)
     else:
         with timed(seconds, "cut"):
             rule = mode.first_pass_rule().resolved(*scored)
-            rows, tokens, key = tally.histogram, tally.token_histogram, config.order_key
+            rows, tokens, key = tally.histogram, tally.token_histogram, config.selecting.order_key
             if key != "score":  # --temperature: the cut starts from the keys' histograms
-                rows, tokens = phases.saved_histograms(cluster, saved, config.storage_options, key)
+                rows, tokens = phases.saved_histograms(
+                    cluster, saved, config.runtime.storage_options, key
+                )
             boundary = cluster.cut(rule, rows, tokens, saved, key)
         if mode.after_cut_phase is not None:
             with timed(seconds, mode.after_cut_phase):
@@ -336,9 +342,9 @@ def _cut(
                 )
             tally.counts.update(counts)
             known = None
-    if config.dedup:
+    if config.trust.dedup:
         with timed(seconds, "dedup"):
-            rule = config.rule.resolved(*scored)
+            rule = config.selecting.rule.resolved(*scored)
             saved, boundary, counts = dedup.deduplicate(
                 cluster, config, rule, saved, names, boundary, known
             )
@@ -350,16 +356,16 @@ def _publish(
     config: SelectConfig, outcome: notes.Outcome, pool: dict[str, Any], seconds: dict
 ) -> dict[str, Any]:
     """The report, then summary.json, then _SUCCESS: the result is complete only now."""
-    options = config.storage_options
-    summary = notes.summary(config, modes.get(config.mode).score_column, outcome, pool)
+    options = config.runtime.storage_options
+    summary = notes.summary(config, modes.get(config.scoring.mode).score_column, outcome, pool)
     with timed(seconds, "report"):
-        report.write_report(config.out, summary, options)
+        report.write_report(config.output.out, summary, options)
     summary["seconds"] = seconds
-    storage.write_json(storage.join(config.out, outputs.SUMMARY), summary, options)
-    storage.write_atomic(storage.join(config.out, outputs.SUCCESS), b"", options)
+    storage.write_json(storage.join(config.output.out, outputs.SUMMARY), summary, options)
+    storage.write_atomic(storage.join(config.output.out, outputs.SUCCESS), b"", options)
     log(
         f"selected {summary['rows_selected']:,} of {summary['rows_read']:,} rows "
-        f"({summary['tokens_selected']:,} tokens) into {config.out} "
+        f"({summary['tokens_selected']:,} tokens) into {config.output.out} "
         f"in {sum(seconds.values()):.1f}s"
     )
     return summary

@@ -13,7 +13,7 @@ import numpy as np
 from zipfit_ray import modes, storage
 from zipfit_ray.analysis import cost, dataset_alignment
 from zipfit_ray.analysis.dataset_alignment import SampleRead
-from zipfit_ray.config import SelectConfig
+from zipfit_ray.config import PoolReading, SelectConfig
 from zipfit_ray.job import plan
 from zipfit_ray.job.runtime import RayCluster, cluster_cpus, run_on_ray
 from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets, score
@@ -34,7 +34,7 @@ def run_compare(
     compressor: str = DEFAULT_COMPRESSOR,
     level: int | None = None,
     joint: str | None = None,
-    max_bytes: int = SelectConfig.max_bytes,
+    max_bytes: int = PoolReading.max_bytes,
     storage_options: dict[str, Any] | None = None,
     address: str | None = None,
     num_cpus: int | None = None,
@@ -132,23 +132,23 @@ def run_estimate(
     for each of ``settings`` (name, level, joint), in every
     mode its rule allows: from a uniform sample of the pool scored (and timed) on the
     cluster's own workers. Nothing is written."""
-    options = config.storage_options
+    options = config.runtime.storage_options
     scan = plan.plan_pool(config)
-    target_texts, sets = storage.read_target_sets(
-        config.target_sets or config.targets[0], config.target_column, options
-    )
-    tokenizer_json = (
-        storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
-    )
-    chosen = (config.compressor, config.level, config.joint)
+    inputs = plan.read_inputs(config)
+    target_texts, sets = inputs.targets.texts, inputs.targets.sets
+    chosen = (config.scoring.compressor, config.scoring.level, config.scoring.joint)
     settings = [chosen, *[s for s in settings if s != chosen]]
     reads = dataset_alignment.plan_sample(scan, sample, seed)
     sampled = sum(len(read.rows) for read in reads)
 
     def work() -> dict[str, Any]:
-        cluster = RayCluster(config.max_in_flight, options)
+        cluster = RayCluster(config.runtime.max_in_flight, options)
         found = cluster.map_in_order(
-            _sample_texts, _batches(reads), config.text_column, config.max_bytes, options
+            _sample_texts,
+            _batches(reads),
+            config.reading.text_column,
+            config.reading.max_bytes,
+            options,
         )
         texts = [t for batch in found for t in batch]
         sample_facts = _Sample(
@@ -157,10 +157,10 @@ def run_estimate(
                 texts[i : i + SAMPLE_ROWS_PER_TASK]
                 for i in range(0, len(texts), SAMPLE_ROWS_PER_TASK)
             ],
-            tokens=TokenCounter(tokenizer_json).count(texts),
+            tokens=TokenCounter(inputs.tokenizer_json).count(texts),
             present=cost.share_interval(len(texts), sampled),
             pool_rows=scan.num_rows,
-            shard_rows=config.shard_rows or plan.auto_shard_rows(scan.num_rows),
+            shard_rows=config.reading.shard_rows or plan.auto_shard_rows(scan.num_rows),
             cluster_cpus=cluster_cpus(),
         )
         estimates = []
@@ -178,11 +178,11 @@ def run_estimate(
             "sample": {"rows": sampled, "seed": seed, "scored": len(texts)},
             "cluster_cpus": sample_facts.cluster_cpus,
             "shard_rows": sample_facts.shard_rows,
-            "rule": config.rule.describe(),
+            "rule": config.selecting.rule.describe(),
             "estimates": estimates,
         }
 
-    return run_on_ray(config.address, config.num_cpus, work)
+    return run_on_ray(config.runtime.address, config.runtime.num_cpus, work)
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def _estimates(
     timed = cluster.map_in_order(_timed_scores, sample.chunks, targets)
     scores = np.concatenate([s for s, _ in timed])
     per_pair = sum(t for _, t in timed) / (len(sample.texts) * len(targets.texts))
-    rule = config.rule
+    rule = config.selecting.rule
     share = cost.selected_share(rule, scores, sample.tokens, sample.pool_rows)
     if rule.min_score is None:
         cut_at = cost.threshold(scores, share)

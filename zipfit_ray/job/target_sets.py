@@ -23,16 +23,20 @@ def cut_sets(
 ) -> tuple[mixture.Mixture, Counter]:
     """The sets' selection, and what finding it counted (rounds of cuts, rows contested).
     ``scored``: the rows scored and their tokens, what a share of the pool is of."""
-    names = list(config.target_sets)
-    options = config.storage_options
+    names = list(config.scoring.target_sets)
+    options = config.runtime.storage_options
     keys = [mixture.score_field(name) for name in names]
     pool = [phases.saved_histograms(cluster, saved, options, key) for key in keys]
     rows_per_bin = [rows for rows, _ in pool]
-    if config.rule.streamed:  # a threshold per set: nothing to settle
-        bounds = tuple(replace(cut.at_least(config.min_score), key=key) for key in keys)
+    if config.selecting.rule.streamed:  # a threshold per set: nothing to settle
+        bounds = tuple(
+            replace(cut.at_least(config.selecting.rule.min_score), key=key) for key in keys
+        )
         found, rounds = mixture.Mixture(tuple(names), bounds, tuple(rows_per_bin)), 0
     else:
-        rules = mixture.set_rules(config.rule.resolved(*scored), names, config.mix)
+        rules = mixture.set_rules(
+            config.selecting.rule.resolved(*scored), names, config.selecting.mix
+        )
 
         def cut_set(s: int, keepable: mixture.Keepable | None) -> cut.Boundary:
             rows, tokens = (

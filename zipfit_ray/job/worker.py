@@ -52,28 +52,31 @@ def process_shard(job: tuple[storage.Shard | str, str, bool], shared: Shared) ->
     """
     source, name, resume = job
     config = shared.config
-    checkpoint = checkpoints.uri(config.out, name)
+    checkpoint = checkpoints.uri(config.output.out, name)
     if resume:
-        return checkpoints.load(checkpoint, config.storage_options)
+        return checkpoints.load(checkpoint, config.runtime.storage_options)
     if isinstance(source, str):
-        entries = storage.read_scores(source, config.storage_options)
+        entries = storage.read_scores(source, config.runtime.storage_options)
         return _conclude(
             scoring.ShardOutcome(entries, Counter(rows_read=len(entries))), shared, name, None
         )
     # rows' tokens are needed to select by budget and to save for reselect; otherwise only
     # the selected rows' tokens are counted, as they are written
-    needs_tokens = config.rule.kind in ("budget_tokens", "budget_fraction") or config.all_scores
+    needs_tokens = (
+        config.selecting.rule.kind in ("budget_tokens", "budget_fraction")
+        or config.output.all_scores
+    )
     tokens = TokenCounter(shared.tokenizer_json) if needs_tokens else None
     scorer = shared.mode.scorer(shared.targets, name)
     scored = scoring.score_shard(
         source, scorer, config, tokens, shared.mode.batch_rows, shared.guard
     )
     shared.mode.finish_shard(scorer, name)
-    notes = _conclude(scored, shared, name, outputs.scores_uri(config.out, name))
+    notes = _conclude(scored, shared, name, outputs.scores_uri(config.output.out, name))
     if scored.contaminated:
         notes.contaminated_by_set = dict(Counter(r["matched_set"] for r in scored.contaminated))
         notes.contaminated_examples = _write_contaminated(scored.contaminated, shared, name)
-    checkpoints.save(checkpoint, notes, config.storage_options)
+    checkpoints.save(checkpoint, notes, config.runtime.storage_options)
     return notes
 
 
@@ -85,11 +88,13 @@ def _conclude(
     known, so its selected rows are written out here."""
     config, scored = shared.config, outcome.entries
     if save_to is not None:
-        storage.write_scores(save_to, scored, config.storage_options)
+        storage.write_scores(save_to, scored, config.runtime.storage_options)
     selected = None
     if shared.streamed:
-        boundary = cut.at_least(config.min_score)
-        part = storage.join(config.out, outputs.streamed_part_name(name, config.part_suffix))
+        boundary = cut.at_least(config.selecting.rule.min_score)
+        part = storage.join(
+            config.output.out, outputs.streamed_part_name(name, config.output.part_suffix)
+        )
         selected = write_selected(part, scored[boundary.selects(scored)], boundary, shared)
     rows, tokens = histograms.rows_and_tokens(scored)
     return ShardNotes(
@@ -113,9 +118,9 @@ def _write_contaminated(rows: list[dict], shared: Shared, name: str) -> list[dic
         for f, i, r in zip(file_index, row_index, rows)
     ]
     storage.write_atomic(
-        outputs.contaminated_uri(shared.config.out, name),
+        outputs.contaminated_uri(shared.config.output.out, name),
         pa.Table.from_pylist(located),
-        shared.config.storage_options,
+        shared.config.runtime.storage_options,
     )
     return [{**r, "text": excerpt(r["text"])} for r in located[:CONTAMINATED_LISTED]]
 
@@ -178,7 +183,7 @@ def write_part(job: tuple[str, list[str]], boundary: cut.Selector, shared: Share
     """The selected rows of consecutive shards (``job``: the part's URI and the shards'
     saved scores) as one part, each row group they touch read once."""
     part_uri, uris = job
-    options = shared.config.storage_options
+    options = shared.config.runtime.storage_options
     selected = order.concatenate(
         entries[boundary.selects(entries)]
         for entries in (storage.read_scores(u, options) for u in uris)
@@ -203,14 +208,16 @@ def write_selected(
         selected,
         shared.files,
         shared.schema,
-        config.storage_options,
+        config.runtime.storage_options,
         shared.mode.score_column,
-        with_position=config.order == "score",
-        out_format=config.out_format,
+        with_position=config.output.order == "score",
+        out_format=config.output.out_format,
         more_columns={storage.ADDED_PREFIX + name: values for name, values in added.items()},
     )
-    texts = storage.column_bytes(storage.field_values(table, config.text_column))
-    tokens = TokenCounter(shared.tokenizer_json).count([t[: config.max_bytes] for t in texts])
+    texts = storage.column_bytes(storage.field_values(table, config.reading.text_column))
+    tokens = TokenCounter(shared.tokenizer_json).count(
+        [t[: config.reading.max_bytes] for t in texts]
+    )
     best_first = order.best_first_order(selected["score"], selected["row_id"])
 
     def example(i: int) -> dict[str, Any]:
@@ -221,7 +228,9 @@ def write_selected(
             "text": excerpt(texts[i]),
         }
 
-    groups = table.column(config.group_column).to_pylist() if config.group_column else []
+    groups = (
+        table.column(config.groups.group_column).to_pylist() if config.groups.group_column else []
+    )
     group_labels = scoring.group_labels(groups)
     labelled = {"target set": added.get("target"), "group": group_labels}
     sections = {

@@ -26,14 +26,6 @@ def get(name: str) -> type[Mode]:
     return MODES[name]
 
 
-def check(config: SelectConfig) -> None:
-    """The mode's name, every mode's own flags, then what the chosen mode allows."""
-    chosen = get(config.mode)
-    for mode in MODES.values():
-        mode.check_settings(config)
-    chosen.check(config)
-
-
 def create(config: SelectConfig) -> Mode:
     """The chosen mode, for one job."""
-    return get(config.mode)(config)
+    return get(config.scoring.mode)(config)

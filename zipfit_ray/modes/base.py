@@ -13,16 +13,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
 from zipfit_ray.analysis.cost import Interval
-from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel.alignment import PreparedTargets
 from zipfit_ray.selection.cut import Boundary, Where
 from zipfit_ray.selection.order import OrderKey
 from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.settings import Settings
 from zipfit_ray.storage import SCORE_COLUMN
 
 if TYPE_CHECKING:
@@ -82,10 +83,16 @@ class Cluster(Protocol):
         (and of tokens) per histograms bin is given; the boundary orders by ``key`` too."""
 
 
+@dataclass(frozen=True)
+class ModeSettings(Settings):
+    """A mode's own flags, named as their dests, checked when built (exact has none)."""
+
+
 class Mode:
     """Exact ZIP-FIT's way of doing each step; a subclass overrides what its mode changes."""
 
     name: ClassVar[str]
+    Settings: ClassVar[type[ModeSettings]] = ModeSettings  # its own flags
     exact: ClassVar[bool] = False  # every score it writes is ZIP-FIT's, for every row
     score_column: ClassVar[str] = SCORE_COLUMN  # what its scores are called in the output
     rules: ClassVar[tuple[str, ...]] = ("k",)  # SelectionRule.kind values it selects with
@@ -94,28 +101,7 @@ class Mode:
 
     def __init__(self, config: SelectConfig) -> None:
         self.config = config
-
-    @classmethod
-    def check_settings(cls, config: SelectConfig) -> None:
-        """Raise ZipfitError if this mode's own flags hold bad values (checked whatever the
-        mode, so that a typo fails before the user switches modes)."""
-
-    @classmethod
-    def check(cls, config: SelectConfig) -> None:
-        """Raise ZipfitError if this mode, chosen, cannot run ``config``."""
-        if config.all_scores and not cls.exact:
-            raise ZipfitError(f"--all-scores: only with --mode exact (not {cls.name})")
-        if config.target_sets and not cls.exact:
-            raise ZipfitError(f"--targets NAME=URI: only with --mode exact (not {cls.name})")
-        if config.grouped and not cls.exact:
-            raise ZipfitError(
-                f"--group-quota, --group-max, --per-group: only with --mode exact (not {cls.name})"
-            )
-        if config.temperature and not cls.exact:
-            raise ZipfitError(f"--temperature: only with --mode exact (not {cls.name})")
-        if config.rule.kind not in cls.rules:
-            flags = " or ".join(SelectionRule.FLAGS[kind] for kind in cls.rules)
-            raise ZipfitError(f"--mode {cls.name}: select with {flags}")
+        self.settings = config.scoring.mode_settings[self.name]
 
     def start(self, cluster: Cluster) -> None:
         """Driver, before any shard is scored."""
@@ -132,7 +118,7 @@ class Mode:
 
     def first_pass_rule(self) -> SelectionRule:
         """The rule of the first cut of the scored rows."""
-        return self.config.rule
+        return self.config.selecting.rule
 
     def after_cut(
         self,

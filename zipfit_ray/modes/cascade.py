@@ -7,6 +7,7 @@ the prefilter left out of the shortlist (benchmarks/evaluate_modes.py measures h
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from zipfit_ray.analysis.cost import Interval
 from zipfit_ray.errors import require_positive_int
 from zipfit_ray.kernel.alignment import PreparedTargets, score
 from zipfit_ray.modes.base import Cluster
-from zipfit_ray.modes.prefilter import Prefilter
+from zipfit_ray.modes.prefilter import Prefilter, PrefilterSettings
 from zipfit_ray.selection import histograms
 from zipfit_ray.selection.cut import Boundary
 from zipfit_ray.selection.rules import SelectionRule
@@ -25,18 +26,23 @@ from zipfit_ray.storage import SCORE_COLUMN, outputs
 DEFAULT_FACTOR = 10  # shortlist c x K (benchmarks/evaluate_modes.py)
 
 
+@dataclass(frozen=True)
+class CascadeSettings(PrefilterSettings):
+    cascade_factor: int = DEFAULT_FACTOR  # the shortlist is this many times K
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_positive_int("--cascade-factor", self.cascade_factor)
+
+
 class Cascade(Prefilter):
     name = "approx-cascade"
+    Settings = CascadeSettings
     score_column = SCORE_COLUMN
     after_cut_phase = "rescore"
 
-    @classmethod
-    def check_settings(cls, config: Any) -> None:
-        super().check_settings(config)
-        require_positive_int("--cascade-factor", config.cascade_factor)
-
     def first_pass_rule(self) -> SelectionRule:
-        return SelectionRule(k=self.config.cascade_factor * self.config.k)
+        return SelectionRule(k=self.settings.cascade_factor * self.config.selecting.rule.k)
 
     def after_cut(
         self,
@@ -48,14 +54,14 @@ class Cascade(Prefilter):
     ) -> tuple[list[str], Boundary, Counter]:
         """Exact scores of every shard's shortlisted rows, saved per shard; the rule's cut
         of those. Not checkpointed: a rerun scores the shortlist again."""
-        rescored = [outputs.rescored_uri(self.config.out, shard) for shard in shards]
+        rescored = [outputs.rescored_uri(self.config.output.out, shard) for shard in shards]
         histogram, pairs = histograms.histogram(np.empty(0)), 0
         for _, (shard_histogram, shard_pairs) in cluster.map(
             _rescore, zip(saved, rescored), boundary, shared
         ):
             histogram += shard_histogram
             pairs += shard_pairs
-        boundary = cluster.cut(self.config.rule, histogram, histogram * 0, rescored)
+        boundary = cluster.cut(self.config.selecting.rule, histogram, histogram * 0, rescored)
         return rescored, boundary, Counter(pair_compressions=pairs)
 
     def estimate(
@@ -67,7 +73,8 @@ class Cascade(Prefilter):
         pool_rows: int,
     ) -> tuple[Interval, float]:
         m = len(targets.texts)
-        shortlisted = min(1.0, self.config.cascade_factor * self.config.k / pool_rows) * m
+        shortlist = self.settings.cascade_factor * self.config.selecting.rule.k
+        shortlisted = min(1.0, shortlist / pool_rows) * m
         pass_per_row = self.seconds_per_row(cluster, chunks, targets)
         return Interval(shortlisted, shortlisted, shortlisted), pass_per_row
 
@@ -77,7 +84,7 @@ def _rescore(uris: tuple[str, str], boundary: Boundary, shared: Any) -> tuple[np
     exactly and saved to the second URI. Returns their histogram and the pairs spent."""
     saved, save_to = uris
     config = shared.config
-    shortlist = storage.read_scores(saved, config.storage_options)
+    shortlist = storage.read_scores(saved, config.runtime.storage_options)
     shortlist = shortlist[boundary.selects(shortlist)]
     file_index, row_index = storage.unpack_row_id(shortlist["row_id"])
     texts: list[bytes] = []
@@ -88,11 +95,11 @@ def _rescore(uris: tuple[str, str], boundary: Boundary, shared: Any) -> tuple[np
             path,
             row_group_sizes,
             rows,
-            config.text_column,
-            config.max_bytes,
-            config.storage_options,
+            config.reading.text_column,
+            config.reading.max_bytes,
+            config.runtime.storage_options,
         )
     scores = score(texts, shared.targets)
     shortlist["score"] = scores  # every other field (tokens, --dedup's bands) as it was
-    storage.write_scores(save_to, shortlist, config.storage_options)
+    storage.write_scores(save_to, shortlist, config.runtime.storage_options)
     return histograms.histogram(scores), len(texts) * len(shared.targets.texts)

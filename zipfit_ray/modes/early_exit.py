@@ -44,7 +44,7 @@ from zipfit_ray.analysis.cost import Interval, mean_interval
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel.alignment import PreparedTargets, ncd_matrix, score
 from zipfit_ray.kernel.compressors import Compressor
-from zipfit_ray.modes.base import Cluster, Handle, Mode, Scored
+from zipfit_ray.modes.base import Cluster, Handle, Mode, ModeSettings, Scored
 from zipfit_ray.selection import histograms, order
 from zipfit_ray.selection.cut import Boundary
 from zipfit_ray.selection.rules import SelectionRule
@@ -295,8 +295,22 @@ class CheckedScorer:
         return Scored(scores, counts)
 
 
+@dataclass(frozen=True)
+class EarlyExitSettings(ModeSettings):
+    early_exit_z: float = DEFAULT_Z  # the bound's width, in standard errors
+    early_exit_check: float = DEFAULT_CHECK  # the share of dropped rows scored anyway
+
+    def __post_init__(self) -> None:
+        share, z = self.early_exit_check, self.early_exit_z
+        if not (isinstance(share, int | float) and 0 <= share <= 1):
+            raise ZipfitError(f"--early-exit-check: a share from 0 to 1, got {share!r}")
+        if not (isinstance(z, int | float) and z > 0):
+            raise ZipfitError(f"--early-exit-z: must be a positive number, got {z!r}")
+
+
 class EarlyExit(Mode):
     name = "approx-early-exit"
+    Settings = EarlyExitSettings
     rules = ("k", "min_score")
     batch_rows = BATCH_ROWS
 
@@ -304,30 +318,24 @@ class EarlyExit(Mode):
         super().__init__(config)
         self.board: Handle | None = None
 
-    @classmethod
-    def check_settings(cls, config: Any) -> None:
-        share, z = config.early_exit_check, config.early_exit_z
-        if not (isinstance(share, int | float) and 0 <= share <= 1):
-            raise ZipfitError(f"--early-exit-check: a share from 0 to 1, got {share!r}")
-        if not (isinstance(z, int | float) and z > 0):
-            raise ZipfitError(f"--early-exit-z: must be a positive number, got {z!r}")
-
     def start(self, cluster: Cluster) -> None:
-        if self.config.k is not None:
-            self.board = cluster.shared(ThresholdBoard, self.config.k)
+        k = self.config.selecting.rule.k
+        if k is not None:
+            self.board = cluster.shared(ThresholdBoard, k)
 
     def scorer(self, targets: PreparedTargets, shard: str) -> CheckedScorer:
         board = _BoardClient(self.board, shard) if self.board else None
-        bounded = EarlyExitScorer(targets, self.config.rule, Bound(self.config.early_exit_z), board)
-        return CheckedScorer(bounded, self.config.early_exit_check)
+        bound = Bound(self.settings.early_exit_z)
+        bounded = EarlyExitScorer(targets, self.config.selecting.rule, bound, board)
+        return CheckedScorer(bounded, self.settings.early_exit_check)
 
     def finish_shard(self, scorer: CheckedScorer, shard: str) -> None:
         rows = sorted(scorer.checked)
         scores = np.array([scorer.checked[r][0] for r in rows], dtype=np.float64)
         lengths = np.array([scorer.checked[r][1] for r in rows], dtype=np.int64)
         checked = order.entries(scores, np.array(rows, dtype=np.int64), None, lengths)
-        uri = outputs.checks_uri(self.config.out, shard)
-        storage.write_scores(uri, checked, self.config.storage_options)
+        uri = outputs.checks_uri(self.config.output.out, shard)
+        storage.write_scores(uri, checked, self.config.runtime.storage_options)
 
     def shard_finished(self, shard: str) -> None:
         if self.board is not None:
@@ -338,8 +346,9 @@ class EarlyExit(Mode):
     ) -> dict[str, Any]:
         """How many of the dropped rows that were scored anyway the final boundary selects,
         and the number of rows early exit missed that this implies."""
-        checks = [outputs.checks_uri(self.config.out, shard) for shard in shards]
-        found = cluster.map(_count_selected, checks, boundary, self.config.storage_options)
+        checks = [outputs.checks_uri(self.config.output.out, shard) for shard in shards]
+        options = self.config.runtime.storage_options
+        found = cluster.map(_count_selected, checks, boundary, options)
         would_be_selected = sum(n for _, n in found)
         dropped, checked = counts["rows_dropped_early"], counts["rows_checked"]
         return {
@@ -359,7 +368,7 @@ class EarlyExit(Mode):
     ) -> tuple[Interval, float]:
         """Measured against the predicted threshold, known from the start: a lower bound on
         a real run's compressions, which learns its threshold as shards finish."""
-        z = self.config.early_exit_z
+        z = self.settings.early_exit_z
         pairs = cluster.map_in_order(_pairs_below, chunks, targets, threshold, z)
         return mean_interval(np.array([p / len(chunk) for p, chunk in zip(pairs, chunks)])), 0.0
 

@@ -14,7 +14,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import zstandard
@@ -22,7 +22,7 @@ import zstandard
 from zipfit_ray.analysis.cost import Interval
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel.alignment import PreparedTargets
-from zipfit_ray.modes.base import Cluster, Mode, Scored
+from zipfit_ray.modes.base import Cluster, Mode, ModeSettings, Scored
 
 DEFLATE_WINDOW = 32 * 1024  # deflate only looks back this far, so a longer zdict is wasted
 KINDS = ("zlib", "zstd")
@@ -75,19 +75,24 @@ class PrefilterScorer:
         return Scored(self.prefilter.score(texts), Counter(pair_compressions=0))
 
 
+@dataclass(frozen=True)
+class PrefilterSettings(ModeSettings):
+    prefilter: str = DEFAULT_KIND  # the dictionary compressor: see KINDS
+
+    def __post_init__(self) -> None:
+        if self.prefilter not in KINDS:
+            raise ZipfitError(f"--prefilter: choose from {KINDS}, got {self.prefilter!r}")
+
+
 class Prefilter(Mode):
     """The prefilter alone: one pass, its own scores (not ZIP-FIT's, and named so)."""
 
     name = "approx-prefilter"
+    Settings = PrefilterSettings
     score_column = "prefilter_score"
 
-    @classmethod
-    def check_settings(cls, config: Any) -> None:
-        if config.prefilter not in KINDS:
-            raise ZipfitError(f"--prefilter: choose from {KINDS}, got {config.prefilter!r}")
-
     def scorer(self, targets: PreparedTargets, shard: str) -> PrefilterScorer:
-        return PrefilterScorer(DictionaryPrefilter(targets.texts, self.config.prefilter))
+        return PrefilterScorer(DictionaryPrefilter(targets.texts, self.settings.prefilter))
 
     def estimate(
         self,
@@ -103,7 +108,7 @@ class Prefilter(Mode):
         self, cluster: Cluster, chunks: list[list[bytes]], targets: PreparedTargets
     ) -> float:
         """The prefilter pass's time per row, measured on the cluster's workers."""
-        found = cluster.map(_timed_pass, chunks, targets.texts, self.config.prefilter)
+        found = cluster.map(_timed_pass, chunks, targets.texts, self.settings.prefilter)
         return sum(seconds for _, seconds in found) / sum(len(c) for c in chunks)
 
 
