@@ -29,7 +29,7 @@ from pools import DOMAINS, build_pools
 from zipfit_ray.kernel.alignment import PreparedTargets, alignment_from_sizes
 from zipfit_ray.kernel.compressors import Compressor
 from zipfit_ray.modes.early_exit import BATCH_ROWS, DEFAULT_Z, Bound, EarlyExitScorer
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.amounts import Amount
 
 COMPRESSORS = (("zstd", 3, "conditional"), ("lz4-block", 0, "concat"), ("gzip", 9, "concat"))
 FRACTIONS = (0.001, 0.01, 0.10)
@@ -75,7 +75,7 @@ class Replay:
 def run_cell(texts, targets, cy, replay, exact, k: int, early: Bound) -> tuple[int, int]:
     """(true top-K rows dropped, pair compressions) of one early exit run over the pool."""
     prepared = PreparedTargets(tuple(targets), cy, "replay", 0, "replay")
-    scorer = EarlyExitScorer(prepared, SelectionRule(k=k), early, sizes=replay)
+    scorer = EarlyExitScorer(prepared, Amount(k=k), early, sizes=replay)
     scores, pairs = [], 0
     for start in range(0, len(texts), BATCH_ROWS):
         batch_scores, batch_pairs = scorer(texts[start : start + BATCH_ROWS])

@@ -86,7 +86,7 @@ def test_every_flag_reaches_the_config():
     )
     config = config_from_args(args)
     assert config.reading.pool == ("a/", "s3://b/*.parquet")
-    assert (config.scoring.targets, config.selecting.rule.k, config.output.out) == (
+    assert (config.scoring.targets, config.selecting.rule.value, config.output.out) == (
         ("t.jsonl",),
         7,
         "o",

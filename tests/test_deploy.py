@@ -28,7 +28,7 @@ def test_rayjob_runs_jobs_select_with_valid_arguments():
     assert command[:2] == ["python", "jobs/zipfit_select.py"]
     assert (ROOT / command[1]).exists()
     config = config_from_args(build_parser().parse_args(command[2:]))
-    assert config.reading.pool[0].startswith("s3://") and config.selecting.rule.k > 0
+    assert config.reading.pool[0].startswith("s3://") and config.selecting.rule.value > 0
     cluster = manifest["spec"]["rayClusterSpec"]
     assert cluster["rayVersion"] == ray.__version__
     images = [cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]] + [

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from tqdm import tqdm
@@ -62,3 +64,11 @@ class Progress:
             f"{rate:,.0f} {self.unit}/s, ETA {eta}",
             self.stream,
         )
+
+
+@contextmanager
+def timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
+    """Add the seconds the block takes to ``seconds[phase]`` (summary.json's seconds)."""
+    start = time.monotonic()
+    yield
+    seconds[phase] = round(time.monotonic() - start, 3)

@@ -6,7 +6,7 @@ import pytest
 from zipfit_ray import modes
 from zipfit_ray.config import SelectConfig, combinations
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.rules import RULES
 
 BASE = {"pool": ("pool/",), "targets": "t.jsonl", "out": "out", "k": 5}
 # flags that turn each feature on (with the flags it needs)
@@ -57,12 +57,12 @@ def test_exact_only_features_are_refused_by_every_approximate_mode(feature, mode
 
 
 @pytest.mark.parametrize("mode", list(modes.MODES))
-@pytest.mark.parametrize("kind", list(SelectionRule.FLAGS))
+@pytest.mark.parametrize("kind", list(RULES))
 def test_a_mode_selects_with_the_rules_it_names(mode, kind):
     value = {"k": 5, "budget_tokens": 100, "min_score": 0.1, "fraction": 0.1}.get(kind, 0.1)
     flags = {**BASE, "k": None, kind: value, "mode": mode}
     if kind in modes.MODES[mode].rules:
-        assert SelectConfig.from_flags(**flags).selecting.rule.kind == kind
+        assert SelectConfig.from_flags(**flags).selecting.rule.name == kind
     else:
         with pytest.raises(ZipfitError, match=f"--mode {mode}: select with --k"):
             SelectConfig.from_flags(**flags)

@@ -11,7 +11,7 @@ from zipfit_ray import SelectConfig, ZipfitError, run_select
 from zipfit_ray.cli import main as cli_main
 from zipfit_ray.job.select import run_reselect
 from zipfit_ray.selection import order, quotas
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.amounts import Amount
 
 LZ4 = {"compressor": "lz4", "decontaminate": "off"}
 
@@ -57,7 +57,7 @@ def test_quotas_select_what_walking_naive_scores_selects(
     entries, labels = naive
     summary = select(corpus, tmp_path, k=60, **options)
     plan = quotas.plan(
-        SelectionRule(k=60), sizes_of(labels), options.get("group_quota"),
+        Amount(k=60), sizes_of(labels), options.get("group_quota"),
         options.get("group_max"), False,
     )  # fmt: skip
     assert selected_ids(tmp_path) == sorted(naive_quotas(entries, labels, plan))

@@ -16,7 +16,7 @@ from zipfit_ray.cli import main as cli_main
 from zipfit_ray.job.select import run_reselect
 from zipfit_ray.job.survey import run_estimate
 from zipfit_ray.selection import mixture, order
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.amounts import Amount
 from zipfit_ray.selection.tokens import approximate_tokens
 
 LZ4 = {"compressor": "lz4", "decontaminate": "off"}
@@ -93,7 +93,7 @@ def test_one_pass_selects_what_deferred_acceptance_over_naive_scores_selects(
         runs.append(read(tmp_path / str(shard_rows)))
     assert runs[0].equals(runs[1])  # whatever the shard size
     table = runs[0]
-    rules = mixture.set_rules(SelectionRule(**rule), names, shares)
+    rules = mixture.set_rules(Amount(**rule), names, shares)
     expected = naive_mixture(naive, names, rules)
     assert assigned(table) == expected
     assert summary["rows_contested"] > 0  # the halves of one set compete: a real test

@@ -17,7 +17,7 @@ from zipfit_ray.modes import early_exit
 from zipfit_ray.modes.early_exit import Bound, EarlyExitScorer
 from zipfit_ray.modes.prefilter import DictionaryPrefilter
 from zipfit_ray.selection import histograms
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.amounts import Amount, Threshold
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def many_targets(corpus):
 
 
 def test_without_a_threshold_early_exit_is_the_exact_kernel(texts, many_targets):
-    scorer = EarlyExitScorer(many_targets, SelectionRule(k=len(texts)), Bound())
+    scorer = EarlyExitScorer(many_targets, Amount(k=len(texts)), Bound())
     scores, pairs = scorer(texts)
     assert scores.tobytes() == score(texts, many_targets).tobytes()
     assert pairs == len(texts) * len(many_targets.texts)
@@ -43,7 +43,7 @@ def test_without_a_threshold_early_exit_is_the_exact_kernel(texts, many_targets)
 def test_an_unreachable_bar_stops_every_row_but_the_warm_up_at_the_first_checkpoint(
     texts, many_targets
 ):
-    scorer = EarlyExitScorer(many_targets, SelectionRule(min_score=10.0), Bound())
+    scorer = EarlyExitScorer(many_targets, Threshold(10.0), Bound())
     scores, pairs = scorer(texts)
     finished = early_exit.WARMUP_ROWS
     assert (~np.isnan(scores)).sum() == finished
@@ -61,7 +61,7 @@ def test_the_floor_is_a_high_quantile_of_the_finished_rows_residual_spreads(text
     """The bound's floor, recomputed by hand: residuals against each target's mean NCD
     over the finished rows, their spread per row, the 90th percentile (to its bin)."""
     warm_up = texts[: early_exit.WARMUP_ROWS]  # one sub-batch: one set of offsets
-    scorer = EarlyExitScorer(many_targets, SelectionRule(k=len(warm_up)), Bound())
+    scorer = EarlyExitScorer(many_targets, Amount(k=len(warm_up)), Bound())
     assert scorer.floor() == np.inf  # nothing finished: nothing may be dropped
     scorer(warm_up)
     compressor = Compressor(many_targets.compressor, many_targets.level, joint=many_targets.joint)
@@ -80,7 +80,7 @@ def test_survivors_keep_their_exact_scores_with_every_backend(texts, many_target
     many_targets = prepare_targets(many_targets.texts, compressor)
     exact = score(texts, many_targets)
     threshold = float(np.max(exact))  # high enough that rows are dropped with any backend
-    scorer = EarlyExitScorer(many_targets, SelectionRule(min_score=threshold), Bound())
+    scorer = EarlyExitScorer(many_targets, Threshold(threshold), Bound())
     scores, pairs = scorer(texts)
     kept = ~np.isnan(scores)
     assert scores[kept].tobytes() == exact[kept].tobytes()
@@ -90,7 +90,7 @@ def test_survivors_keep_their_exact_scores_with_every_backend(texts, many_target
 
 
 def test_the_scorer_raises_its_own_bar_as_exact_scores_come_in(texts, many_targets):
-    scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), Bound())
+    scorer = EarlyExitScorer(many_targets, Amount(k=5), Bound())
     assert scorer.threshold() == -np.inf
     first, _ = scorer(texts[:60])
     assert scorer.threshold() == np.sort(first[~np.isnan(first)])[-5]
@@ -102,7 +102,7 @@ def test_rows_scored_again_after_a_fault_are_not_counted_twice(texts, many_targe
     """A row group read again after a fault goes through the scorer again: with row ids, a
     row scored to the end twice counts once in the bar, the histogram and the floor."""
     ids = np.arange(len(texts)) + (7 << 40)
-    scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), Bound())
+    scorer = EarlyExitScorer(many_targets, Amount(k=5), Bound())
     scorer(texts[:40], ids[:40])  # the first read, cut short by a fault
     first = scorer.finished
     scorer(texts[:60], ids[:60])  # the retry, from the start of the row group
@@ -118,7 +118,7 @@ def test_rows_scored_again_after_a_fault_are_not_counted_twice(texts, many_targe
 def test_the_bar_rises_within_one_call_best_rows_first(texts, many_targets, monkeypatch):
     monkeypatch.setattr(early_exit, "SUB_BATCH_ROWS", 10)
     exact = score(texts, many_targets)
-    scorer = EarlyExitScorer(many_targets, SelectionRule(k=5), Bound())
+    scorer = EarlyExitScorer(many_targets, Amount(k=5), Bound())
     heard = []
     monkeypatch.setattr(
         scorer,

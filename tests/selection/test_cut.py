@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zipfit_ray.selection import cut, histograms, order
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.amounts import Amount
 
 
-def naive_selection(entries: np.ndarray, rule: SelectionRule) -> set[int]:
+def naive_selection(entries: np.ndarray, rule: Amount) -> set[int]:
     ordered = order.best_first(entries)
     if rule.k is not None:
         return set(ordered["row_id"][: rule.k].tolist())
@@ -17,7 +17,7 @@ def naive_selection(entries: np.ndarray, rule: SelectionRule) -> set[int]:
     return set(ordered["row_id"][:fitting].tolist())
 
 
-def cut_selection(shards: list[np.ndarray], rule: SelectionRule) -> tuple[set[int], list]:
+def cut_selection(shards: list[np.ndarray], rule: Amount) -> tuple[set[int], list]:
     """The boundary found as the job finds it, with every request the shards answered."""
     requests = []
     everything = order.concatenate(shards)
@@ -71,7 +71,7 @@ def test_the_cut_is_the_naive_prefix_with_ties_and_refinement(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cut, "GATHER_LIMIT", limit)
         patch.setattr(cut, "SUB_BINS", sub_bins)
-        for rule in (SelectionRule(k=k), SelectionRule(budget_tokens=budget)):
+        for rule in (Amount(k=k), Amount(budget_tokens=budget)):
             got, requests = cut_selection(entries, rule)
             assert got == naive_selection(order.concatenate(entries), rule)
             assert all(n <= limit for kind, n in requests if kind == "gather")
@@ -81,17 +81,17 @@ def test_a_large_tie_is_split_by_row_id_and_only_a_bounded_boundary_is_gathered(
     monkeypatch.setattr(cut, "GATHER_LIMIT", 50)
     scores = [0.5] * 5000 + [0.7] * 30 + [0.1] * 100
     entries = pool(scores, [1] * len(scores), shards=7)
-    got, requests = cut_selection(entries, SelectionRule(k=2000))
-    assert got == naive_selection(order.concatenate(entries), SelectionRule(k=2000))
+    got, requests = cut_selection(entries, Amount(k=2000))
+    assert got == naive_selection(order.concatenate(entries), Amount(k=2000))
     assert max(n for kind, n in requests if kind == "gather") <= 50
     assert sum(kind == "count" for kind, _ in requests) >= 2  # refined, by score then row id
 
 
 def test_everything_fits():
     entries = pool([0.2, 0.4], [5, 5], shards=2)
-    assert cut_selection(entries, SelectionRule(k=10))[0] == {1 << 50, 7919 + (1 << 50)}
-    assert cut_selection(entries, SelectionRule(budget_tokens=10))[0] == {1 << 50, 7919 + (1 << 50)}
-    assert cut_selection(entries, SelectionRule(budget_tokens=4))[0] == set()
+    assert cut_selection(entries, Amount(k=10))[0] == {1 << 50, 7919 + (1 << 50)}
+    assert cut_selection(entries, Amount(budget_tokens=10))[0] == {1 << 50, 7919 + (1 << 50)}
+    assert cut_selection(entries, Amount(budget_tokens=4))[0] == set()
 
 
 def test_a_threshold_is_a_boundary_at_its_score():
@@ -102,5 +102,5 @@ def test_a_threshold_is_a_boundary_at_its_score():
 
 def test_budget_stops_at_the_first_row_that_does_not_fit():
     entries = pool([0.9, 0.8, 0.7], [4, 7, 1], shards=2)
-    got, _ = cut_selection(entries, SelectionRule(budget_tokens=10))
+    got, _ = cut_selection(entries, Amount(budget_tokens=10))
     assert got == {1 << 50}  # not rows 0 and 2: rows are taken in score order

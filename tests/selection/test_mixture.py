@@ -9,12 +9,12 @@ from tests.local_cluster import LocalCluster
 from zipfit_ray import SelectConfig, ZipfitError
 from zipfit_ray.job import target_sets
 from zipfit_ray.selection import histograms, mixture, order
-from zipfit_ray.selection.rules import SelectionRule, parse_amounts
+from zipfit_ray.selection.amounts import Amount, parse_amounts
 from zipfit_ray.storage import write_scores
 from zipfit_ray.storage.targets import parse_target_sets
 
 
-def naive_mixture(entries: np.ndarray, names: list[str], rules: list[SelectionRule]) -> dict:
+def naive_mixture(entries: np.ndarray, names: list[str], rules: list[Amount]) -> dict:
     """{row id: set name}: sets propose down their orders one row at a time; a row holds the
     proposal of the set where it ranks higher (the first set on a tie) and drops the other."""
     fields = [mixture.score_field(n) for n in names]
@@ -100,7 +100,7 @@ def test_settled_cutoffs_equal_deferred_acceptance(tmp_path, seed):
     shares = dict(zip(names, rng.dirichlet(np.ones(sets)).tolist())) if seed % 4 < 2 else None
     if shares is not None:
         shares[names[-1]] = 1 - sum(list(shares.values())[:-1])
-    rules = mixture.set_rules(SelectionRule(**rule), names, shares)
+    rules = mixture.set_rules(Amount(**rule), names, shares)
     expected = naive_mixture(entries, names, rules)
     found, rounds = settled_mixture(tmp_path, shards_of(entries, rng), names, mix=shares, **rule)
     assert found == expected
@@ -125,13 +125,13 @@ def test_a_contested_row_goes_where_it_ranks_higher_and_the_other_set_takes_its_
         order.entries(np.zeros(4), np.arange(4)),
         {"score_a": scores_a, "score_b": scores_b},
     )
-    rules = [SelectionRule(k=1), SelectionRule(k=1)]
+    rules = [Amount(k=1), Amount(k=1)]
     assert naive_mixture(entries, ["a", "b"], rules) == {0: "a", 2: "b"}
     found = settled_mixture(tmp_path / "1", [entries[:2], entries[2:]], ["a", "b"], k=1)
     assert found[0] == {0: "a", 2: "b"}
     # row 0 is 2nd in a but 1st in b: b keeps it, and a takes its 3rd best, row 2
     entries["score_a"] = [0.8, 0.9, 0.5, 0.3]
-    rules = [SelectionRule(k=2), SelectionRule(k=1)]
+    rules = [Amount(k=2), Amount(k=1)]
     assert naive_mixture(entries, ["a", "b"], rules) == {0: "b", 1: "a", 2: "a"}
     found = settled_mixture(tmp_path / "2", [entries], ["a", "b"], k=3, mix={"a": 0.6, "b": 0.4})
     assert found[0] == {0: "b", 1: "a", 2: "a"}
@@ -146,17 +146,15 @@ def test_rank_shares_are_the_rows_ahead_read_off_the_histogram():
 
 
 def test_set_rules_split_the_rule_by_largest_remainder():
-    rules = mixture.set_rules(
-        SelectionRule(k=10), ["a", "b", "c"], {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}
-    )
+    rules = mixture.set_rules(Amount(k=10), ["a", "b", "c"], {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3})
     assert [r.k for r in rules] == [4, 3, 3]
-    rules = mixture.set_rules(SelectionRule(budget_tokens=1000), ["a", "b"], {"a": 0.6, "b": 0.4})
+    rules = mixture.set_rules(Amount(budget_tokens=1000), ["a", "b"], {"a": 0.6, "b": 0.4})
     assert [r.budget_tokens for r in rules] == [600, 400]
-    assert mixture.set_rules(SelectionRule(k=7), ["a", "b"], None) == [SelectionRule(k=7)] * 2
-    rules = mixture.set_rules(SelectionRule(k=100), list("abc"), {"a": 0.29, "b": 0.57, "c": 0.14})
+    assert mixture.set_rules(Amount(k=7), ["a", "b"], None) == [Amount(k=7)] * 2
+    rules = mixture.set_rules(Amount(k=100), list("abc"), {"a": 0.29, "b": 0.57, "c": 0.14})
     assert [r.k for r in rules] == [29, 57, 14]  # not 28 + 56 + 14 from 0.29 * 100 rounding
     with pytest.raises(ZipfitError, match="b's share of --k 2 comes to nothing"):
-        mixture.set_rules(SelectionRule(k=2), ["a", "b"], {"a": 0.9, "b": 0.1})
+        mixture.set_rules(Amount(k=2), ["a", "b"], {"a": 0.9, "b": 0.1})
 
 
 @pytest.mark.parametrize(

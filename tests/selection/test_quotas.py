@@ -10,8 +10,8 @@ from tests.local_cluster import LocalCluster
 from zipfit_ray import SelectConfig, ZipfitError
 from zipfit_ray.job import quotas as job_quotas
 from zipfit_ray.selection import order, quotas
+from zipfit_ray.selection.amounts import Amount, parse_amounts
 from zipfit_ray.selection.quotas import GroupSize
-from zipfit_ray.selection.rules import SelectionRule, parse_amounts
 from zipfit_ray.storage import write_scores
 
 LABELS = ("web", "books", "code", "tiny")
@@ -124,11 +124,11 @@ def test_the_jobs_cuts_select_what_walking_the_order_selects(tmp_path, seed, cas
 
 def test_a_short_group_is_refilled_or_left():
     sizes = {"a": GroupSize(100, 1000), "b": GroupSize(5, 50)}
-    refill = quotas.plan(SelectionRule(k=40), sizes, {"b": 0.5}, None, False, "refill")
+    refill = quotas.plan(Amount(k=40), sizes, {"b": 0.5}, None, False, "refill")
     assert (refill.floors, refill.short, refill.rest) == ({"b": 5}, {"b": 15}, 35)
-    leave = quotas.plan(SelectionRule(k=40), sizes, {"b": 0.5}, None, False, "leave")
+    leave = quotas.plan(Amount(k=40), sizes, {"b": 0.5}, None, False, "leave")
     assert leave.rest == 20
-    unknown = quotas.plan(SelectionRule(k=40), sizes, {"c": 3}, 0.5, False)
+    unknown = quotas.plan(Amount(k=40), sizes, {"c": 3}, 0.5, False)
     assert (unknown.unknown, unknown.short, unknown.caps) == (("c",), {"c": 3}, {"a": 20, "b": 20})
 
 
@@ -149,9 +149,9 @@ def test_bad_quotas_are_one_line_errors(text, message):
 def test_quotas_above_the_total_or_the_cap_are_refused():
     sizes = {"a": GroupSize(100, 1000)}
     with pytest.raises(ZipfitError, match="add up to 50, more than the rule's 40"):
-        quotas.plan(SelectionRule(k=40), sizes, {"a": 50}, None, False)
+        quotas.plan(Amount(k=40), sizes, {"a": 50}, None, False)
     with pytest.raises(ZipfitError, match="'a''s quota is above --group-max"):
-        quotas.plan(SelectionRule(k=40), sizes, {"a": 0.5}, 0.25, False)
+        quotas.plan(Amount(k=40), sizes, {"a": 0.5}, 0.25, False)
     assert parse_amounts("lang=en=0.5,b=3", "--group-quota", "VALUE", True) == {
         "lang=en": 0.5,
         "b": 3,

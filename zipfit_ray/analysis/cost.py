@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from zipfit_ray.analysis import Z_95
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.amounts import Threshold
+from zipfit_ray.selection.rules import Rule
 
 
 @dataclass(frozen=True)
@@ -23,18 +24,17 @@ class Interval:
     high: float
 
 
-def selected_share(rule: SelectionRule, scores: np.ndarray, tokens: np.ndarray, pool_rows: int):
-    """The share of the pool the rule selects, as the sample predicts it."""
-    if rule.k is not None:
-        return min(1.0, rule.k / pool_rows)
-    if rule.fraction is not None:
-        return rule.fraction
-    if rule.budget_tokens is not None or rule.budget_fraction is not None:
-        order = np.argsort(-scores, kind="stable")
-        scaled = np.cumsum(tokens[order]) * pool_rows / len(scores)  # tokens over the pool
-        budget = rule.budget_tokens or rule.budget_fraction * scaled[-1]
-        return int(np.searchsorted(scaled, budget, "right")) / len(scores)
-    return float(np.mean(scores >= rule.min_score))
+def selected_share(rule: Rule, scores: np.ndarray, tokens: np.ndarray, pool_rows: int) -> float:
+    """The share of the pool the rule selects, as the sample predicts it: what the rule
+    comes to over the pool (its tokens scaled up from the sample's), cut from the sample."""
+    order = np.argsort(-scores, kind="stable")
+    scaled = np.cumsum(tokens[order]) * pool_rows / len(scores)  # tokens over the pool
+    found = rule.resolved(pool_rows, int(scaled[-1]) if len(scaled) else 0)
+    if isinstance(found, Threshold):
+        return float(np.mean(scores >= found.min_score))
+    if found.k is not None:
+        return min(1.0, found.k / pool_rows)
+    return int(np.searchsorted(scaled, found.budget_tokens, "right")) / len(scores)
 
 
 def threshold(scores: np.ndarray, share: float) -> Interval:

@@ -23,6 +23,7 @@ from zipfit_ray.kernel.backends import BACKENDS, DEFAULT_COMPRESSOR, JOINTS, PAP
 from zipfit_ray.modes import prefilter
 from zipfit_ray.modes.cascade import CascadeSettings
 from zipfit_ray.modes.early_exit import EarlyExitSettings
+from zipfit_ray.selection import rules
 from zipfit_ray.selection.quotas import SHORTFALL
 
 
@@ -258,32 +259,8 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_rule_flags(parser: argparse.ArgumentParser) -> None:
     rule = parser.add_mutually_exclusive_group(required=True)
-    rule.add_argument("--k", type=int, help="select the K best rows")
-    rule.add_argument(
-        "--budget-tokens",
-        type=int,
-        metavar="N",
-        help="select the best rows, in score order, while their tokens fit in N",
-    )
-    rule.add_argument(
-        "--min-score",
-        type=float,
-        metavar="T",
-        help="select every row scoring at least T (written in pool order)",
-    )
-    rule.add_argument(
-        "--fraction",
-        type=float,
-        metavar="F",
-        help="select the best share F of the rows scored (0.1: the top 10%%; exact mode)",
-    )
-    rule.add_argument(
-        "--budget-fraction",
-        type=float,
-        metavar="F",
-        help="select the best rows, in score order, while their tokens fit in the share F of "
-        "the tokens of all rows scored (exact mode)",
-    )
+    for each in rules.RULES.values():  # one flag per rule (selection/rules/)
+        rule.add_argument(each.flag, type=each.value_type, metavar=each.metavar, help=each.help)
     parser.add_argument(
         "--mix",
         metavar="NAME=SHARE,...",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from zipfit_ray import modes
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.selection import mixture
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.rules import RULES
 
 if TYPE_CHECKING:
     from zipfit_ray.config import SelectConfig
@@ -87,6 +87,6 @@ def check(config: SelectConfig) -> None:
                 raise ZipfitError(
                     f"{feature.named(config)}: only with --mode exact (not {mode.name})"
                 )
-    if config.selecting.rule.kind not in mode.rules:
-        flags = " or ".join(SelectionRule.FLAGS[kind] for kind in mode.rules)
+    if config.selecting.rule.name not in mode.rules:
+        flags = " or ".join(RULES[name].flag for name in mode.rules)
         raise ZipfitError(f"--mode {mode.name}: select with {flags}")

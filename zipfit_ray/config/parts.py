@@ -18,10 +18,10 @@ from zipfit_ray.kernel.backends import (
     resolve_level,
 )
 from zipfit_ray.modes.base import ModeSettings
-from zipfit_ray.selection import quotas
+from zipfit_ray.selection import quotas, rules
+from zipfit_ray.selection.amounts import parse_amounts
 from zipfit_ray.selection.dedup import DEFAULT_THRESHOLD as DEDUP_THRESHOLD
 from zipfit_ray.selection.order import OrderKey, SoftKey
-from zipfit_ray.selection.rules import SelectionRule, parse_amounts
 from zipfit_ray.settings import Settings
 from zipfit_ray.storage.targets import parse_target_sets
 
@@ -122,7 +122,7 @@ class Selecting(Settings):
     """Which scored rows are kept: the rule, named sets' shares of it, soft selection, and
     how tokens are counted for a budget."""
 
-    rule: SelectionRule
+    rule: rules.Rule  # one of rules.RULES
     mix: dict[str, float] | None = None  # --mix: each named set's share of the rule
     temperature: float = 0.0  # > 0: Gumbel top-k on score / T (order.SoftKey); 0: the hard cut
     noise_seed: int = 0  # --temperature's noise (--seed)
@@ -137,17 +137,21 @@ class Selecting(Settings):
     @classmethod
     def flag_names(cls) -> tuple[str, ...]:
         own = [name for name in super().flag_names() if name != "rule"]
-        return (*SelectionRule.FLAGS, *own)
+        return (*rules.RULES, *own)
 
     @classmethod
     def from_flags(cls, flags: Mapping[str, Any]) -> Selecting:
         own = {n: flags[n] for n in super().flag_names() if n in flags and n != "rule"}
-        rule = SelectionRule(**{n: flags[n] for n in SelectionRule.FLAGS if n in flags})
-        return cls(rule, **own)
+        return cls(rules.from_flags(flags), **own)
 
     def flags(self) -> dict[str, Any]:
-        rule = {name: getattr(self.rule, name) for name in SelectionRule.FLAGS}
-        return {**rule, **{n: getattr(self, n) for n in super().flag_names() if n != "rule"}}
+        own = {n: getattr(self, n) for n in super().flag_names() if n != "rule"}
+        return {**rules.as_flags(self.rule), **own}
+
+    @property
+    def threshold(self) -> float:
+        """A streamed rule's score threshold (--min-score): known before scoring."""
+        return self.rule.resolved(0, 0).min_score
 
     @property
     def order_key(self) -> OrderKey:

@@ -31,7 +31,7 @@ from zipfit_ray.job import phases, worker
 from zipfit_ray.modes.base import Cluster
 from zipfit_ray.progress import log
 from zipfit_ray.selection import cut, dedup, histograms, order
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.amounts import Cut
 from zipfit_ray.storage import outputs
 
 PARTITION_MEMBERS = 2_000_000  # bucket records a resolving task holds at most (~64 MB)
@@ -44,7 +44,7 @@ ROUTED = np.dtype([("row_id", "<i8"), ("other", "<i8"), ("other_score", "<f8"), 
 def deduplicate(
     cluster: Cluster,
     config: SelectConfig,
-    rule: SelectionRule,
+    rule: Cut,
     saved: list[str],
     names: list[str],
     boundary: cut.Boundary,

@@ -156,8 +156,6 @@ class Tally:
     fields: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per shard: JSONL
     contaminated_by_set: Counter = field(default_factory=Counter)
     contaminated_examples: list[dict[str, Any]] = field(default_factory=list)  # first by row
-    target_sets: dict[str, list[int]] = field(default_factory=dict)  # per set: pool histogram
-    group_quotas: dict[str, Any] | None = None  # job/quotas.py: floors, caps, shortfalls
 
     def add(self, shard: str, notes: ShardNotes) -> None:
         self.counts.update(notes.counts)
@@ -184,6 +182,8 @@ class Outcome:
     shards_total: int
     early_exit_check: dict[str, Any] | None
     target_halves: dict[str, Any] | None = None  # job/target_halves.py
+    target_sets: dict[str, list[int]] = field(default_factory=dict)  # per set: pool histogram
+    group_quotas: dict[str, Any] | None = None  # job/quotas.py: floors, caps, shortfalls
 
 
 def summary(
@@ -225,10 +225,10 @@ def summary(
         },
         "target_sets": {
             name: {"pool_histogram": histogram, "rows_selected": _rows_for(selection, name)}
-            for name, histogram in tally.target_sets.items()
+            for name, histogram in outcome.target_sets.items()
         }
         or None,
-        "group_quotas": tally.group_quotas,
+        "group_quotas": outcome.group_quotas,
         "early_exit_check": outcome.early_exit_check,
         "target_halves": outcome.target_halves,
         "rows_contaminated_by_set": dict(tally.contaminated_by_set),

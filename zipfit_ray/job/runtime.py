@@ -14,7 +14,7 @@ import ray
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job import worker
 from zipfit_ray.selection import cut, order
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.amounts import Amount
 
 T = TypeVar("T")
 TASK_RETRIES = 3  # Ray reruns a task whose worker or node died this often
@@ -123,7 +123,7 @@ class RayCluster:
 
     def cut(
         self,
-        rule: SelectionRule,
+        rule: Amount,
         rows: np.ndarray,
         tokens: np.ndarray,
         saved: list[str],

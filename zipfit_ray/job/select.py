@@ -4,9 +4,6 @@ selection -> report. Inputs are checked before Ray starts, so bad input fails fa
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -16,31 +13,15 @@ from zipfit_ray import modes, report, storage
 from zipfit_ray.analysis import target_set
 from zipfit_ray.config import SelectConfig, scored_flags
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.job import (
-    checkpoints,
-    dedup,
-    notes,
-    phases,
-    plan,
-    quotas,
-    target_halves,
-    target_sets,
-)
+from zipfit_ray.job import checkpoints, cuts, notes, phases, plan, target_halves
 from zipfit_ray.job.runtime import RayCluster, run_on_ray
 from zipfit_ray.job.worker import Shared
 from zipfit_ray.kernel.alignment import PreparedTargets
-from zipfit_ray.modes.base import Mode
-from zipfit_ray.progress import log
+from zipfit_ray.progress import log, timed
 from zipfit_ray.selection import cut
+from zipfit_ray.selection.amounts import Amount
 from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.storage import jsonl, locations, outputs
-
-
-@contextmanager
-def timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
-    start = time.monotonic()
-    yield
-    seconds[phase] = round(time.monotonic() - start, 3)
 
 
 def run_select(config: SelectConfig) -> dict[str, Any]:
@@ -254,20 +235,26 @@ def _select(
         shared = replace(shared, schema=storage.output_schema(shared.schema, fields))
         shared_ref = cluster.put(shared)
     if shared.streamed:
-        selection, boundary = tally.selection, cut.at_least(config.selecting.rule.min_score)
+        selection = tally.selection
+        found = cuts.Found(saved, cut.at_least(config.selecting.threshold))
         outputs.remove_stale(
             config.output.out, keep=set(selection.parts), options=config.runtime.storage_options
         )
     else:
-        saved, boundary = _cut(cluster, mode, tally, saved, names, shared_ref, seconds)
+        histograms = tally.histogram, tally.token_histogram
+        scores = cuts.Scores(
+            cluster, mode, saved, names, shared_ref, *histograms, tally.groups, seconds
+        )
+        found = cuts.find(scores)
+        tally.counts.update(found.counts)
+        saved = found.saved
         with timed(seconds, "write"):
-            selection = phases.write(cluster, saved, boundary, shared_ref, config)
-        if (
-            config.selecting.rule.k is not None
-            and selection.rows < config.selecting.rule.k
-            and not config.groups.grouped
-        ):
-            log(f"warning: only {selection.rows:,} rows were scored; --k keeps them all")
+            selection = phases.write(cluster, saved, found.selector, shared_ref, config)
+        wanted = config.selecting.rule.resolved(*scores.scored)
+        if isinstance(wanted, Amount) and (wanted.k or 0) > scores.scored[0]:
+            rule = config.selecting.rule.flag
+            log(f"warning: only {scores.scored[0]:,} rows were scored; {rule} keeps them all")
+    boundary = found.selector
     check = mode.self_check(cluster, names, boundary, tally.counts)
     halves = None
     if mode.exact:  # the scorer that has every NCD scores the halves; the others do not
@@ -293,63 +280,10 @@ def _select(
         storage.remove(
             storage.join(config.output.out, outputs.RANKED), config.runtime.storage_options
         )  # stale
-    return notes.Outcome(tally, selection, len(sources), check, halves), fields
-
-
-def _cut(
-    cluster: RayCluster,
-    mode: Mode,
-    tally: notes.Tally,
-    saved: list[str],
-    names: list[str],
-    shared_ref: Any,
-    seconds: dict[str, float],
-) -> tuple[list[str], cut.Selector]:
-    """Where the scores to write from are saved, and where the rule cuts them: known
-    already for --min-score; with named target sets, each set's cut; with quotas, each
-    group's; else the first cut, then the mode's own step (if it has one); then, with
-    --dedup, the selection without near-duplicates, refilled."""
-    config = mode.config
-    scored = int(tally.histogram.sum()), int(tally.token_histogram.sum())  # a share's base
-    known = tally.histogram, tally.token_histogram  # of what ``saved`` holds, until it changes
-    if config.scoring.target_sets:
-        with timed(seconds, "cut"):
-            found, counts = target_sets.cut_sets(cluster, config, saved, scored)
-        tally.counts.update(counts)
-        tally.target_sets = target_sets.pool_histograms(found)
-        return saved, found
-    if config.groups.grouped:
-        with timed(seconds, "cut"):
-            selection, tally.group_quotas = quotas.cut_groups(
-                cluster, config, saved, tally.groups, scored
-            )
-        return saved, selection
-    if config.selecting.rule.streamed:  # --min-score on a pool with JSONL, or with --dedup
-        boundary = cut.at_least(config.selecting.rule.min_score)
-    else:
-        with timed(seconds, "cut"):
-            rule = mode.first_pass_rule().resolved(*scored)
-            rows, tokens, key = tally.histogram, tally.token_histogram, config.selecting.order_key
-            if key != "score":  # --temperature: the cut starts from the keys' histograms
-                rows, tokens = phases.saved_histograms(
-                    cluster, saved, config.runtime.storage_options, key
-                )
-            boundary = cluster.cut(rule, rows, tokens, saved, key)
-        if mode.after_cut_phase is not None:
-            with timed(seconds, mode.after_cut_phase):
-                saved, boundary, counts = mode.after_cut(
-                    cluster, saved, names, boundary, shared_ref
-                )
-            tally.counts.update(counts)
-            known = None
-    if config.trust.dedup:
-        with timed(seconds, "dedup"):
-            rule = config.selecting.rule.resolved(*scored)
-            saved, boundary, counts = dedup.deduplicate(
-                cluster, config, rule, saved, names, boundary, known
-            )
-        tally.counts.update(counts)
-    return saved, boundary
+    outcome = notes.Outcome(
+        tally, selection, len(sources), check, halves, found.target_sets, found.group_quotas
+    )
+    return outcome, fields
 
 
 def _publish(

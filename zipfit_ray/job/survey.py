@@ -212,16 +212,17 @@ def _estimates(
     per_pair = sum(t for _, t in timed) / (len(sample.texts) * len(targets.texts))
     rule = config.selecting.rule
     share = cost.selected_share(rule, scores, sample.tokens, sample.pool_rows)
-    if rule.min_score is None:
+    if not rule.streamed:
         cut_at = cost.threshold(scores, share)
         selected = cost.Interval(share, share, share)
     else:
-        cut_at = cost.Interval(rule.min_score, rule.min_score, rule.min_score)
-        selected = cost.share_interval(int((scores >= rule.min_score).sum()), len(scores))
+        at = config.selecting.threshold
+        cut_at = cost.Interval(at, at, at)
+        selected = cost.share_interval(int((scores >= at).sum()), len(scores))
     rows = sample.pool_rows * sample.present.estimate
     records = []
     for mode in modes.MODES.values():
-        if rule.kind not in mode.rules or (targets.sets and not mode.exact):
+        if rule.name not in mode.rules or (targets.sets and not mode.exact):
             continue
         pairs_per_row, other_per_row = mode(config).estimate(
             cluster, sample.chunks, targets, cut_at.estimate, sample.pool_rows

@@ -12,7 +12,7 @@ from zipfit_ray import storage
 from zipfit_ray.analysis.target_set import HALF_FIELDS
 from zipfit_ray.modes.base import Cluster
 from zipfit_ray.selection import cut, histograms
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.amounts import Amount
 
 
 def agreement(
@@ -26,7 +26,7 @@ def agreement(
     if any(h is None for h in found):
         return None
     totals = sum(found)
-    rule = SelectionRule(k=k)
+    rule = Amount(k=k)
     no_tokens = np.zeros_like(totals[0])
     a, b = (
         cluster.cut(rule, totals[i], no_tokens, saved, key=field)

@@ -29,9 +29,7 @@ def cut_sets(
     pool = [phases.saved_histograms(cluster, saved, options, key) for key in keys]
     rows_per_bin = [rows for rows, _ in pool]
     if config.selecting.rule.streamed:  # a threshold per set: nothing to settle
-        bounds = tuple(
-            replace(cut.at_least(config.selecting.rule.min_score), key=key) for key in keys
-        )
+        bounds = tuple(replace(cut.at_least(config.selecting.threshold), key=key) for key in keys)
         found, rounds = mixture.Mixture(tuple(names), bounds, tuple(rows_per_bin)), 0
     else:
         rules = mixture.set_rules(

@@ -62,10 +62,7 @@ def process_shard(job: tuple[storage.Shard | str, str, bool], shared: Shared) ->
         )
     # rows' tokens are needed to select by budget and to save for reselect; otherwise only
     # the selected rows' tokens are counted, as they are written
-    needs_tokens = (
-        config.selecting.rule.kind in ("budget_tokens", "budget_fraction")
-        or config.output.all_scores
-    )
+    needs_tokens = config.selecting.rule.by_tokens or config.output.all_scores
     tokens = TokenCounter(shared.tokenizer_json) if needs_tokens else None
     scorer = shared.mode.scorer(shared.targets, name)
     scored = scoring.score_shard(
@@ -91,7 +88,7 @@ def _conclude(
         storage.write_scores(save_to, scored, config.runtime.storage_options)
     selected = None
     if shared.streamed:
-        boundary = cut.at_least(config.selecting.rule.min_score)
+        boundary = cut.at_least(config.selecting.threshold)
         part = storage.join(
             config.output.out, outputs.streamed_part_name(name, config.output.part_suffix)
         )

@@ -1,8 +1,8 @@
 """The interface every mode plugs into: one subclass of Mode per module, registered in
 ``modes/__init__.py``.
 
-A mode says how a shard's rows are scored (``scorer``), with which rule the first cut is
-made (``first_pass_rule``), what happens between that cut and the writing
+A mode says how a shard's rows are scored (``scorer``), how much the first cut takes
+(``first_pass``), what happens between that cut and the writing
 (``after_cut``), and what it reports of itself (``self_check``). Exact ZIP-FIT is the base
 behaviour; an approximation overrides what it does differently. The hooks run in the
 driver or in a scoring task, as each says; what needs the cluster goes through the small
@@ -20,9 +20,9 @@ import numpy as np
 
 from zipfit_ray.analysis.cost import Interval
 from zipfit_ray.kernel.alignment import PreparedTargets
+from zipfit_ray.selection.amounts import Amount
 from zipfit_ray.selection.cut import Boundary, Where
 from zipfit_ray.selection.order import OrderKey
-from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.settings import Settings
 from zipfit_ray.storage import SCORE_COLUMN
 
@@ -71,7 +71,7 @@ class Cluster(Protocol):
 
     def cut(
         self,
-        rule: SelectionRule,
+        rule: Amount,
         rows: np.ndarray,
         tokens: np.ndarray,
         saved: list[str],
@@ -95,7 +95,7 @@ class Mode:
     Settings: ClassVar[type[ModeSettings]] = ModeSettings  # its own flags
     exact: ClassVar[bool] = False  # every score it writes is ZIP-FIT's, for every row
     score_column: ClassVar[str] = SCORE_COLUMN  # what its scores are called in the output
-    rules: ClassVar[tuple[str, ...]] = ("k",)  # SelectionRule.kind values it selects with
+    rules: ClassVar[tuple[str, ...]] = ("k",)  # the rules (rules.RULES) it selects with
     batch_rows: ClassVar[int] = BATCH_ROWS
     after_cut_phase: ClassVar[str | None] = None  # the name its after_cut is timed under
 
@@ -116,21 +116,22 @@ class Mode:
     def shard_finished(self, shard: str) -> None:
         """Driver, as each shard's task returns."""
 
-    def first_pass_rule(self) -> SelectionRule:
-        """The rule of the first cut of the scored rows."""
-        return self.config.selecting.rule
+    def first_pass(self, amount: Amount) -> Amount:
+        """What the first cut of the scored rows takes, for a rule that comes to ``amount``."""
+        return amount
 
     def after_cut(
         self,
         cluster: Cluster,
+        amount: Amount,
         saved: list[str],
         shards: list[str],
         boundary: Boundary,
         shared: Any,
     ) -> tuple[list[str], Boundary, Counter]:
         """Driver, between the first cut and the writing: where the scores to select from
-        are saved, the final boundary, and the work it added (counts). ``shared`` is what
-        every task was handed."""
+        are saved, the final boundary (of the rule's ``amount``), and the work it added
+        (counts). ``shared`` is what every task was handed."""
         return saved, boundary, Counter()
 
     def self_check(self, cluster: Cluster, shards: list[str], boundary: Boundary, counts: Counter):

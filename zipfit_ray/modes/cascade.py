@@ -19,8 +19,8 @@ from zipfit_ray.kernel.alignment import PreparedTargets, score
 from zipfit_ray.modes.base import Cluster
 from zipfit_ray.modes.prefilter import Prefilter, PrefilterSettings
 from zipfit_ray.selection import histograms
+from zipfit_ray.selection.amounts import Amount
 from zipfit_ray.selection.cut import Boundary
-from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import SCORE_COLUMN, outputs
 
 DEFAULT_FACTOR = 10  # shortlist c x K (benchmarks/evaluate_modes.py)
@@ -41,12 +41,13 @@ class Cascade(Prefilter):
     score_column = SCORE_COLUMN
     after_cut_phase = "rescore"
 
-    def first_pass_rule(self) -> SelectionRule:
-        return SelectionRule(k=self.settings.cascade_factor * self.config.selecting.rule.k)
+    def first_pass(self, amount: Amount) -> Amount:
+        return amount.of(self.settings.cascade_factor * amount.k)
 
     def after_cut(
         self,
         cluster: Cluster,
+        amount: Amount,
         saved: list[str],
         shards: list[str],
         boundary: Boundary,
@@ -61,7 +62,7 @@ class Cascade(Prefilter):
         ):
             histogram += shard_histogram
             pairs += shard_pairs
-        boundary = cluster.cut(self.config.selecting.rule, histogram, histogram * 0, rescored)
+        boundary = cluster.cut(amount, histogram, histogram * 0, rescored)
         return rescored, boundary, Counter(pair_compressions=pairs)
 
     def estimate(
@@ -73,8 +74,8 @@ class Cascade(Prefilter):
         pool_rows: int,
     ) -> tuple[Interval, float]:
         m = len(targets.texts)
-        shortlist = self.settings.cascade_factor * self.config.selecting.rule.k
-        shortlisted = min(1.0, shortlist / pool_rows) * m
+        k = self.config.selecting.rule.resolved(pool_rows, 0).k  # --k: the only rule it takes
+        shortlisted = min(1.0, self.settings.cascade_factor * k / pool_rows) * m
         pass_per_row = self.seconds_per_row(cluster, chunks, targets)
         return Interval(shortlisted, shortlisted, shortlisted), pass_per_row
 

@@ -46,8 +46,8 @@ from zipfit_ray.kernel.alignment import PreparedTargets, ncd_matrix, score
 from zipfit_ray.kernel.compressors import Compressor
 from zipfit_ray.modes.base import Cluster, Handle, Mode, ModeSettings, Scored
 from zipfit_ray.selection import histograms, order
+from zipfit_ray.selection.amounts import Amount, Cut, Threshold
 from zipfit_ray.selection.cut import Boundary
-from zipfit_ray.selection.rules import SelectionRule
 from zipfit_ray.storage import outputs
 
 DEFAULT_Z = 5.0
@@ -112,14 +112,16 @@ class EarlyExitScorer:
     def __init__(
         self,
         targets: PreparedTargets,
-        rule: SelectionRule,
+        cut: Cut,
         early: Bound,
         board: Board | None = None,
         sizes: Sizes | None = None,
     ) -> None:
-        if rule.budget_tokens is not None:
+        if isinstance(cut, Amount) and cut.k is None:
             raise ValueError("early exit needs --k or --min-score")
-        self.targets, self.rule, self.early, self.board = targets, rule, early, board
+        self.k = cut.k if isinstance(cut, Amount) else None
+        self.min_score = cut.min_score if isinstance(cut, Threshold) else None
+        self.targets, self.early, self.board = targets, early, board
         self.sizes = sizes or Compressor(targets.compressor, targets.level, joint=targets.joint)
         self.best = np.empty(0)  # this shard's exact scores, the best k, ascending
         self.histogram = histograms.histogram(np.empty(0))  # all of this shard's exact scores
@@ -133,9 +135,9 @@ class EarlyExitScorer:
         return self.ncd_sums / max(self.finished, 1)
 
     def threshold(self) -> float:
-        if self.rule.min_score is not None:
-            return self.rule.min_score
-        local = self.best[-self.rule.k] if len(self.best) >= self.rule.k else -np.inf
+        if self.min_score is not None:
+            return self.min_score
+        local = self.best[-self.k] if len(self.best) >= self.k else -np.inf
         return max(local, self.board.bound()) if self.board else local
 
     def floor(self) -> float:
@@ -221,8 +223,8 @@ class EarlyExitScorer:
         spreads = (ncd - self.offsets()).std(axis=1)
         bins = np.minimum((spreads / SPREAD_BIN).astype(np.int64), SPREAD_BINS - 1)
         self.spreads += np.bincount(bins, minlength=SPREAD_BINS)
-        if self.rule.k is not None:
-            self.best = np.sort(np.concatenate([self.best, exact]))[-self.rule.k :]
+        if self.k is not None:
+            self.best = np.sort(np.concatenate([self.best, exact]))[-self.k :]
             self.histogram += histograms.histogram(exact)
             if self.board:
                 self.board.post(self.histogram)
@@ -319,14 +321,18 @@ class EarlyExit(Mode):
         self.board: Handle | None = None
 
     def start(self, cluster: Cluster) -> None:
-        k = self.config.selecting.rule.k
-        if k is not None:
-            self.board = cluster.shared(ThresholdBoard, k)
+        cut = self._cut()
+        if isinstance(cut, Amount):
+            self.board = cluster.shared(ThresholdBoard, cut.k)
+
+    def _cut(self) -> Cut:
+        """--k or --min-score: what they come to is known before any row is scored."""
+        return self.config.selecting.rule.resolved(0, 0)
 
     def scorer(self, targets: PreparedTargets, shard: str) -> CheckedScorer:
         board = _BoardClient(self.board, shard) if self.board else None
         bound = Bound(self.settings.early_exit_z)
-        bounded = EarlyExitScorer(targets, self.config.selecting.rule, bound, board)
+        bounded = EarlyExitScorer(targets, self._cut(), bound, board)
         return CheckedScorer(bounded, self.settings.early_exit_check)
 
     def finish_shard(self, scorer: CheckedScorer, shard: str) -> None:
@@ -379,4 +385,4 @@ def _count_selected(uri: str, boundary: Boundary, options: dict[str, Any]) -> in
 
 def _pairs_below(texts: list[bytes], targets: PreparedTargets, threshold: float, z: float) -> int:
     """Pair compressions early exit spends on ``texts`` against a fixed threshold."""
-    return EarlyExitScorer(targets, SelectionRule(min_score=threshold), Bound(z))(texts)[1]
+    return EarlyExitScorer(targets, Threshold(threshold), Bound(z))(texts)[1]

@@ -13,6 +13,7 @@ from zipfit_ray.analysis import target_set
 from zipfit_ray.kernel.alignment import PreparedTargets, ncd_to_targets, set_alignments
 from zipfit_ray.modes.base import Mode, Scored
 from zipfit_ray.selection import mixture
+from zipfit_ray.selection.rules import RULES
 
 
 class ExactScorer:
@@ -36,7 +37,7 @@ class ExactScorer:
 class Exact(Mode):
     name = "exact"
     exact = True
-    rules = ("k", "budget_tokens", "min_score", "fraction", "budget_fraction")
+    rules = tuple(RULES)  # every rule
 
     def scorer(self, targets: PreparedTargets, shard: str) -> ExactScorer:
         return ExactScorer(targets)

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from zipfit_ray.selection import histograms, order
-from zipfit_ray.selection.rules import SelectionRule
+from zipfit_ray.selection.amounts import Amount
 
 Where = Callable[[np.ndarray], np.ndarray]  # which entries a cut is over (a picklable filter)
 GATHER_LIMIT = 1_000_000  # boundary entries gathered in the driver at most (32 MB)
@@ -152,7 +152,7 @@ def add(a: Counts, b: Counts) -> Counts:
 
 
 def find(
-    rule: SelectionRule,
+    rule: Amount,
     rows: np.ndarray,
     tokens: np.ndarray,
     count_windows: Callable[[list[Window]], Counts],
@@ -184,7 +184,7 @@ def find(
 
 
 def _settle(
-    rule: SelectionRule, window: Window, ordered: np.ndarray, above_rows: int, above_tokens: int
+    rule: Amount, window: Window, ordered: np.ndarray, above_rows: int, above_tokens: int
 ) -> Boundary:
     """The boundary inside ``window``, from its entries sorted best first."""
     if rule.k is not None:

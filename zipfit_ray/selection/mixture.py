@@ -26,8 +26,8 @@ import numpy as np
 
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.selection import histograms
+from zipfit_ray.selection.amounts import Amount, Cut, Threshold, apportion
 from zipfit_ray.selection.cut import Boundary
-from zipfit_ray.selection.rules import SelectionRule, apportion
 
 SHARE_TOLERANCE = 1e-6  # --mix shares must add up to 1 within this
 
@@ -54,23 +54,21 @@ def check_shares(shares: dict[str, float], names: Sequence[str]) -> None:
         raise ZipfitError(f"--mix: the shares add up to {sum(shares.values()):g}, not 1")
 
 
-def set_rules(
-    rule: SelectionRule, names: Sequence[str], shares: dict[str, float] | None
-) -> list[SelectionRule]:
-    """Each set's rule: ``rule`` (a count, a budget or a threshold) split by ``shares`` in
-    whole parts that add up to the whole (rules.apportion); without shares, every set takes
-    the whole rule."""
-    if shares is None or rule.kind == "min_score":
+def set_rules(rule: Cut, names: Sequence[str], shares: dict[str, float] | None) -> list[Cut]:
+    """Each set's rule: what the job's rule comes to (a count, a budget or a threshold)
+    split by ``shares`` in whole parts that add up to the whole (amounts.apportion); without
+    shares, every set takes the whole rule."""
+    if shares is None or isinstance(rule, Threshold):
         return [rule] * len(names)
-    total = getattr(rule, rule.kind)
+    total = rule.total
     parts = apportion(total, {name: shares[name] for name in names})
     empty = [name for name in names if parts[name] == 0]
     if empty:
         raise ZipfitError(
-            f"--mix: {empty[0]}'s share of {SelectionRule.FLAGS[rule.kind]} {total:,} comes to "
+            f"--mix: {empty[0]}'s share of {Amount.FLAGS[rule.unit]} {total:,} comes to "
             "nothing; give it a larger share or the rule a larger total"
         )
-    return [SelectionRule(**{rule.kind: parts[name]}) for name in names]
+    return [rule.of(parts[name]) for name in names]
 
 
 def rank_shares(scores: np.ndarray, pool_histogram: np.ndarray) -> np.ndarray:

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from zipfit_ray.errors import ZipfitError
+from zipfit_ray.selection.amounts import Amount, apportion
 from zipfit_ray.selection.cut import EVERYTHING, Boundary
-from zipfit_ray.selection.rules import SelectionRule, apportion
+from zipfit_ray.selection.rules import Rule
 
 GROUP_FIELD = "group"  # the saved field: each row's group, as group_key of its label
 SHORTFALL = ("refill", "leave")
@@ -70,21 +71,22 @@ class Plan:
     short: dict[str, int]  # groups that fall short of their quota: by how much
     unknown: tuple[str, ...]  # quota groups the pool does not hold
 
-    def rule(self, amount: int) -> SelectionRule:
-        return SelectionRule(**{self.unit: amount})
+    def rule(self, amount: int) -> Amount:
+        return Amount(**{self.unit: amount})
 
 
 def plan(
-    rule: SelectionRule,
+    rule: Rule | Amount,
     sizes: dict[str, GroupSize],
     quotas: dict[str, float | int] | None,
     group_max: float | None,
     per_group: bool,
     shortfall: str = "refill",
 ) -> Plan:
-    """Floors and caps for ``rule`` (a count or a budget, a share already resolved against
-    the whole pool; with ``per_group``, against each group) over groups of ``sizes``."""
-    unit = rule.resolved(1, 1).kind  # a share of rows is a count; of tokens, a budget
+    """Floors and caps for ``rule`` (what the job's rule comes to over the whole pool, a
+    count or a budget; with ``per_group``, the rule, resolved against each group) over
+    groups of ``sizes``."""
+    unit = rule.resolved(1, 1).unit  # a share of rows is a count; of tokens, a budget
 
     def size(group: str) -> int:
         found = sizes.get(group, GroupSize(0, 0))
@@ -92,11 +94,11 @@ def plan(
 
     if per_group:
         resolved = {g: rule.resolved(s.rows, s.tokens) for g, s in sizes.items()}
-        wanted = {g: getattr(r, unit) for g, r in resolved.items()}
+        wanted = {g: r.total for g, r in resolved.items()}
         floors = {g: min(w, size(g)) for g, w in wanted.items()}
         short = {g: w - size(g) for g, w in wanted.items() if w > size(g)}
         return Plan(unit, floors, floors, 0, short, ())
-    total = getattr(rule, unit)
+    total = rule.total
 
     quotas = quotas or {}
     shares = apportion(total, {g: q for g, q in quotas.items() if isinstance(q, float)})

@@ -1,0 +1,139 @@
+"""How a job's selection is found from the scores its shards saved. Each way of cutting is
+one class behind one small interface (``Way``): named target sets (target_sets.py), quotas
+per group (quotas.py), or the rule's own cut (``ByRule``, here). The first way in WAYS that
+applies to the plan cuts; then, with --dedup, the selection loses its near-duplicates and
+is refilled (dedup.py). What a way found comes back typed (``Found``), for the summary.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.job import dedup, phases, quotas, target_sets
+from zipfit_ray.job.runtime import RayCluster
+from zipfit_ray.modes.base import Mode
+from zipfit_ray.progress import timed
+from zipfit_ray.selection import cut
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What every way starts from: the saved scores of every shard, and their histograms
+    of rows and tokens per score bin (added up as the shards were scored)."""
+
+    cluster: RayCluster
+    mode: Mode
+    saved: list[str]  # each shard's saved scores
+    shards: list[str]  # the shards' names, in the same order
+    shared_ref: Any  # what every task was handed
+    rows: np.ndarray
+    tokens: np.ndarray
+    groups: dict[str, int]  # rows scored per --group-column value
+    seconds: dict[str, float]  # seconds per phase, added to
+
+    @property
+    def config(self) -> SelectConfig:
+        return self.mode.config
+
+    @property
+    def scored(self) -> tuple[int, int]:
+        """The rows scored and their tokens: what a share of the pool is a share of."""
+        return int(self.rows.sum()), int(self.tokens.sum())
+
+
+@dataclass
+class Found:
+    """Where the scores to write from are saved, what selects from them, and what finding
+    it counted and learned (named sets' pool histograms, the quotas' floors and caps)."""
+
+    saved: list[str]
+    selector: cut.Selector
+    counts: Counter = field(default_factory=Counter)
+    target_sets: dict[str, list[int]] = field(default_factory=dict)
+    group_quotas: dict[str, Any] | None = None
+    histograms_hold: bool = True  # the start's histograms are still those of ``saved``
+
+
+class Way(Protocol):
+    def applies(self, config: SelectConfig) -> bool: ...
+
+    def cut(self, scores: Scores) -> Found: ...
+
+
+class NamedSets:
+    """--targets NAME=URI: each set's cut, settled (job/target_sets.py)."""
+
+    def applies(self, config: SelectConfig) -> bool:
+        return config.scoring.target_sets is not None
+
+    def cut(self, scores: Scores) -> Found:
+        with timed(scores.seconds, "cut"):
+            found, counts = target_sets.cut_sets(
+                scores.cluster, scores.config, scores.saved, scores.scored
+            )
+        return Found(scores.saved, found, counts, target_sets.pool_histograms(found))
+
+
+class Quotas:
+    """--group-quota, --group-max, --per-group: each group's floor and cap, then the rest
+    (job/quotas.py)."""
+
+    def applies(self, config: SelectConfig) -> bool:
+        return config.groups.grouped
+
+    def cut(self, scores: Scores) -> Found:
+        with timed(scores.seconds, "cut"):
+            selection, planned = quotas.cut_groups(
+                scores.cluster, scores.config, scores.saved, scores.groups, scores.scored
+            )
+        return Found(scores.saved, selection, group_quotas=planned)
+
+
+class ByRule:
+    """The rule's cut of the total order (by the soft key with --temperature), then the
+    mode's own step after it, if it has one; a threshold is known already."""
+
+    def applies(self, config: SelectConfig) -> bool:
+        return True
+
+    def cut(self, scores: Scores) -> Found:
+        config, mode, cluster = scores.config, scores.mode, scores.cluster
+        if config.selecting.rule.streamed:  # --min-score on a pool with JSONL, or --dedup
+            return Found(scores.saved, cut.at_least(config.selecting.threshold))
+        amount = config.selecting.rule.resolved(*scores.scored)
+        with timed(scores.seconds, "cut"):
+            rows, tokens, key = scores.rows, scores.tokens, config.selecting.order_key
+            if key != "score":  # --temperature: the cut starts from the keys' histograms
+                options = config.runtime.storage_options
+                rows, tokens = phases.saved_histograms(cluster, scores.saved, options, key)
+            boundary = cluster.cut(mode.first_pass(amount), rows, tokens, scores.saved, key)
+        if mode.after_cut_phase is None:
+            return Found(scores.saved, boundary)
+        with timed(scores.seconds, mode.after_cut_phase):
+            saved, boundary, counts = mode.after_cut(
+                cluster, amount, scores.saved, scores.shards, boundary, scores.shared_ref
+            )
+        return Found(saved, boundary, counts, histograms_hold=False)
+
+
+WAYS: tuple[Way, ...] = (NamedSets(), Quotas(), ByRule())  # the first that applies cuts
+
+
+def find(scores: Scores) -> Found:
+    """The selection: the first way that applies, then --dedup's step."""
+    config = scores.config
+    found = next(way for way in WAYS if way.applies(config)).cut(scores)
+    if config.trust.dedup:
+        known = (scores.rows, scores.tokens) if found.histograms_hold else None
+        amount = config.selecting.rule.resolved(*scores.scored)
+        with timed(scores.seconds, "dedup"):
+            found.saved, found.selector, counts = dedup.deduplicate(
+                scores.cluster, config, amount, found.saved, scores.shards, found.selector, known
+            )
+        found.counts.update(counts)
+    return found
