@@ -42,3 +42,35 @@ def test_every_relative_link_resolves():
 
 def test_the_readme_is_a_short_front_page():
     assert len((ROOT / "README.md").read_bytes()) <= README_LIMIT
+
+
+def tables(text: str) -> list[list[str]]:
+    """Every Markdown table in ``text``, as its lines (header, rule, rows)."""
+    found, lines = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            lines.append(line.strip())
+        elif lines:
+            found.append(lines)
+            lines = []
+    return found
+
+
+def copied_tables() -> list[tuple[str, list[str]]]:
+    """The README's tables marked ``<!-- rows of docs/X.md -->``: (source, table lines)."""
+    readme = (ROOT / "README.md").read_text()
+    return [
+        (source, tables(rest)[0])
+        for source, rest in re.findall(r"<!-- rows of (\S+) -->\n((?:\|.*\n)+)", readme)
+    ]
+
+
+def test_the_readme_copies_its_figures_from_the_docs_row_for_row():
+    """One source for every figure: a README table is rows of a docs table, as they are."""
+    copied = copied_tables()
+    assert {source for source, _ in copied} >= {"docs/compressors.md", "docs/mixtures.md"}
+    for source, table in copied:
+        in_source = [t for t in tables((ROOT / source).read_text()) if t[0] == table[0]]
+        assert in_source, f"{source} has no table headed {table[0]}"
+        stray = [row for row in table[2:] if row not in in_source[0][2:]]
+        assert not stray, f"README rows not in {source}: {stray}"

@@ -54,8 +54,9 @@ from zipfit_ray.kernel.alignment import (
 )
 from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
 from zipfit_ray.selection.contamination import ContaminationIndex
+from zipfit_ray.storage import columns
 
-SCORE_COLUMN = storage.SCORE_COLUMN
+SCORE_COLUMN = columns.SCORE
 CONTAMINATED_COLUMN = "zipfit_contaminated"
 
 

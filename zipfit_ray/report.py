@@ -11,6 +11,9 @@ from typing import Any
 import numpy as np
 
 from zipfit_ray import modes, storage
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.job.quotas import QuotaFigures
+from zipfit_ray.job.summary import Example, Histograms, Section, Selected, Summary
 from zipfit_ray.selection.histograms import LENGTH_EDGES
 from zipfit_ray.storage.outputs import REPORT
 
@@ -27,37 +30,30 @@ pre { background: #f6f6f6; padding: 0.5rem; white-space: pre-wrap; max-height: 1
 """
 
 
-def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> None:
-    score_column = summary["score_column"]
-    examples = summary["examples"]
-    mode = "" if modes.get(summary["mode"]).exact else f" ({summary['mode']})"
+def write_report(out: str, summary: Summary, config: SelectConfig, options: dict[str, Any]) -> None:
+    """report.html under ``out``, from a job's summary and plan."""
+    run, selected = summary.run, summary.selected
+    mode = "" if modes.get(run.mode).exact else f" ({run.mode})"
+    shown = {k: v for k, v in summary.to_json().items() if k not in ("histograms", "examples")}
     sections = [
-        f"<h1>ZIP-FIT selection: {html.escape(summary['rule'])}{mode}</h1>",
-        _overview(summary),
+        f"<h1>ZIP-FIT selection: {html.escape(run.rule)}{mode}</h1>",
+        _overview(summary, config),
         "<h2>Scores: pool and selection</h2>",
-        _histogram_svg(summary),
+        _histogram_svg(selected),
         "<h2>Text lengths: pool and selection</h2>",
-        _lengths_svg(summary),
-        _sections(summary),
-        _contamination(summary),
-        _near_duplicates(summary),
+        _lengths_svg(selected.histograms),
+        _sections(summary, config),
+        _contamination(summary, config),
+        _near_duplicates(summary, config),
         _target_set(summary),
         "<h2>Best selected rows</h2>",
-        _rows(examples["best"], score_column),
+        _rows(selected.examples.best, run.score_column),
         "<h2>Borderline: the last rows selected</h2>",
-        _rows(examples["last"], score_column),
-    ]
-    sections.append(
+        _rows(selected.examples.last, run.score_column),
         "<h2>Run</h2><details><summary>summary.json</summary><pre>"
-        + html.escape(
-            json.dumps(
-                {k: v for k, v in summary.items() if k not in ("histograms", "examples")},
-                indent=2,
-                sort_keys=True,
-            )
-        )
-        + "</pre></details>"
-    )
+        + html.escape(json.dumps(shown, indent=2, sort_keys=True))
+        + "</pre></details>",
+    ]
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>ZIP-FIT selection</title><style>{STYLE}</style></head><body>"
@@ -67,34 +63,31 @@ def write_report(out: str, summary: dict[str, Any], options: dict[str, Any]) -> 
     storage.write_atomic(storage.join(out, REPORT), page.encode(), options)
 
 
-def _overview(summary: dict[str, Any]) -> str:
-    arguments = summary["arguments"]
-    quantiles = summary["selected_score_quantiles"]
+def _overview(summary: Summary, config: SelectConfig) -> str:
+    counts, selected, scoring = summary.counts, summary.selected, config.scoring
+    quantiles = selected.selected_score_quantiles
     rows = [
-        ("pool rows read", f"{summary['rows_read']:,}"),
-        ("rows selected", f"{summary['rows_selected']:,}"),
-        ("tokens selected", f"{summary['tokens_selected']:,}"),
+        ("pool rows read", f"{counts.rows_read:,}"),
+        ("rows selected", f"{selected.rows_selected:,}"),
+        ("tokens selected", f"{selected.tokens_selected:,}"),
         ("lowest selected score", f"{quantiles['q0']:.6f}" if quantiles else "-"),
         ("highest selected score", f"{quantiles['q1']:.6f}" if quantiles else "-"),
-        (
-            "compressor",
-            f"{arguments['compressor']} level {arguments['level']}, {arguments['joint']} joint",
-        ),
-        ("targets", html.escape(str(arguments["targets"]))),
+        ("compressor", f"{scoring.compressor} level {scoring.level}, {scoring.joint} joint"),
+        ("targets", html.escape(str(list(scoring.targets)))),
         (
             "skipped (null, bad file, bad line)",
-            f"{summary['rows_skipped_null']:,}, {summary['rows_skipped_bad_file']:,}, "
-            f"{summary.get('rows_skipped_bad_line', 0):,}",
+            f"{counts.rows_skipped_null:,}, {counts.rows_skipped_bad_file:,}, "
+            f"{counts.rows_skipped_bad_line:,}",
         ),
     ]
-    check = summary.get("early_exit_check")
+    check = summary.findings.early_exit_check
     if check:
         rows.append(
             (
                 "early exit check",
-                f"{check['checked_rows_that_would_be_selected']:,} of {check['rows_checked']:,} "
+                f"{check.checked_rows_that_would_be_selected:,} of {check.rows_checked:,} "
                 f"dropped rows scored anyway would have been selected "
-                f"({check['rows_dropped']:,} dropped)",
+                f"({check.rows_dropped:,} dropped)",
             )
         )
     return (
@@ -104,11 +97,11 @@ def _overview(summary: dict[str, Any]) -> str:
     )
 
 
-def _histogram_svg(summary: dict[str, Any]) -> str:
+def _histogram_svg(found: Selected) -> str:
     """Pool and selected score histograms over the populated range, the threshold marked."""
-    low, high, bins = summary["histograms"]["bins"]
-    pool = np.asarray(summary["histograms"]["pool"])
-    selected = np.asarray(summary["histograms"]["selected"])
+    low, high, bins = found.histograms.bins
+    pool = np.asarray(found.histograms.pool)
+    selected = np.asarray(found.histograms.selected)
     used = np.flatnonzero(pool + selected)
     if len(used) == 0:
         return "<p>No rows were scored.</p>"
@@ -141,7 +134,7 @@ def _histogram_svg(summary: dict[str, Any]) -> str:
                     f"y='{h - pad - bh:.1f}' width='{max(1.0, bar_w - 1):.1f}' "
                     f"height='{bh:.1f}' fill='{color}'><title>{count:,}</title></rect>"
                 )
-    threshold = summary["selected_score_quantiles"].get("q0")
+    threshold = found.selected_score_quantiles.get("q0")
     if threshold is not None:
         tx = pad + (threshold - x_low) / (x_high - x_low) * (w - 2 * pad)
         parts.append(
@@ -176,14 +169,13 @@ def _bytes(n: int) -> str:
     return f"{n} B"
 
 
-def _lengths_svg(summary: dict[str, Any]) -> str:
+def _lengths_svg(histograms: Histograms) -> str:
     """The share of pool and of selected rows per length bin, side by side, so that a
     selection tilted towards short (or long) texts shows at a glance. ZIP-FIT's NCD divides
     by max(C(x), C(y)), so a compressor's fixed overhead favours short texts."""
-    histograms = summary["histograms"]
-    edges = histograms["length_edges"]
-    pool = np.asarray(histograms["pool_lengths"], dtype=float)
-    selected = np.asarray(histograms["selected_lengths"], dtype=float)
+    edges = histograms.length_edges
+    pool = np.asarray(histograms.pool_lengths, dtype=float)
+    selected = np.asarray(histograms.selected_lengths, dtype=float)
     used = np.flatnonzero(pool + selected)
     if len(used) == 0 or selected.sum() == 0:
         return "<p>No rows were selected.</p>"
@@ -230,23 +222,23 @@ def _median_bin(counts: np.ndarray, edges: list[int]) -> str:
     return f"{_bytes(edges[b])} to {_bytes(edges[b + 1])}"
 
 
-def _contamination(summary: dict[str, Any]) -> str:
+def _contamination(summary: Summary, config: SelectConfig) -> str:
     """What the contamination guard flagged: per set, and the first rows with the item
     each holds (all of them are in contaminated/)."""
-    guard = summary["arguments"].get("decontaminate", "off")
+    guard = config.trust.decontaminate
     if guard == "off":
         return "<h2>Contamination guard</h2><p>Off: no row was checked.</p>"
-    by_set = summary.get("rows_contaminated_by_set") or {}
+    by_set = summary.findings.rows_contaminated_by_set
     counts = ", ".join(f"{html.escape(name)}: {n:,}" for name, n in sorted(by_set.items()))
     verb = "dropped before the cut" if guard == "drop" else "kept, and flagged"
-    found = summary.get("rows_contaminated", 0)
+    found = summary.counts.rows_contaminated
     text = f"<p>{found:,} rows held a target or eval set item ({counts or 'none'}): {verb}.</p>"
     rows = "".join(
         f"<tr><td>{html.escape(e['source'])} row {e['row']:,}</td>"
         f"<td>{html.escape(e['matched_set'])} #{e['matched_item']}</td>"
         f"<td class='n'>{e['matched_share']:.0%}</td>"
         f"<td><pre>{html.escape(e['text'])}</pre></td></tr>"
-        for e in summary.get("contaminated_examples") or []
+        for e in summary.findings.contaminated_examples
     )
     table = (
         "<table><tr><th>row</th><th>item</th><th>of its 13-grams</th><th>text</th></tr>"
@@ -257,92 +249,91 @@ def _contamination(summary: dict[str, Any]) -> str:
     return f"<h2>Contamination guard</h2>{text}{table}"
 
 
-def _near_duplicates(summary: dict[str, Any]) -> str:
+def _near_duplicates(summary: Summary, config: SelectConfig) -> str:
     """What --dedup removed from the selection (nothing when it was not asked for)."""
-    arguments = summary["arguments"]
-    if not arguments.get("dedup"):
+    if not config.trust.dedup:
         return ""
+    counts = summary.counts
     return (
-        f"<h2>Near-duplicates</h2><p>{summary['rows_removed_duplicate']:,} rows were removed "
+        f"<h2>Near-duplicates</h2><p>{counts.rows_removed_duplicate:,} rows were removed "
         f"from the selection as near-duplicates of better rows (Jaccard of word 5-grams "
-        f"&ge; {arguments['dedup_threshold']}), for {summary['duplicate_clusters']:,} of the "
+        f"&ge; {config.trust.dedup_threshold}), for {counts.duplicate_clusters:,} of the "
         f"rows selected; the rows below the cut took their places "
-        f"({summary.get('dedup_rounds', 0)} rounds).</p>"
+        f"({counts.dedup_rounds} rounds).</p>"
     )
 
 
-def _target_set(summary: dict[str, Any]) -> str:
+def _target_set(summary: Summary) -> str:
     """How far the target set can be trusted: its halves' agreement and its spread."""
-    halves, spread = summary.get("target_halves"), summary.get("target_spread")
+    halves, spread = summary.findings.target_halves, summary.pool.target_spread
     parts = []
     if halves:
         parts.append(
             f"Ranked by two random halves of the targets, the "
-            f"{halves['top_k']:,} best rows overlap with Jaccard {halves['jaccard']:.2f} (1: "
+            f"{halves.top_k:,} best rows overlap with Jaccard {halves.jaccard:.2f} (1: "
             "the same rows; a small overlap says the target set is too small or too "
             "diverse for its ranking to be trusted)."
         )
-    if spread and spread["targets"] > 1:
+    if spread and spread.targets > 1:
         parts.append(
-            f"Mean NCD between two targets: {spread['mean_ncd']:.3f} (over "
-            f"{spread['targets']:,} of them)."
+            f"Mean NCD between two targets: {spread.mean_ncd:.3f} (over "
+            f"{spread.targets:,} of them)."
         )
     return f"<h2>Target set</h2><p>{' '.join(parts)}</p>" if parts else ""
 
 
-def _sections(summary: dict[str, Any]) -> str:
+def _sections(summary: Summary, config: SelectConfig) -> str:
     """A table per target set and per --group-column value: what each took (rows, tokens,
     scores, lengths), beside the pool's rows for groups."""
-    found, parts = summary.get("sections") or {}, []
-    if summary.get("target_sets"):
+    found, parts = summary.selected.sections, []
+    target_sets, counts = summary.findings.target_sets, summary.counts
+    if target_sets:
         parts.append(
-            f"<h2>By target set</h2><p>{summary.get('rows_contested', 0):,} rows cleared more "
+            f"<h2>By target set</h2><p>{counts.rows_contested:,} rows cleared more "
             "than one set's cut; each went to the set where it ranks higher, and the other "
-            f"took its next best ({summary.get('target_set_rounds', 0)} rounds of cuts).</p>"
-            + _section_table(found.get("target set", {}), "set", None, summary["target_sets"])
+            f"took its next best ({counts.target_set_rounds} rounds of cuts).</p>"
+            + _section_table(found.get("target set", {}), "set", None, target_sets)
         )
-    if summary.get("groups"):
-        column = html.escape(summary["arguments"]["group_column"])
-        pool = summary["groups"]["pool"]
+    groups = summary.selected.groups
+    if groups:
+        column = html.escape(config.groups.group_column)
         parts.append(
             f"<h2>By {column}</h2>"
-            + _quotas(summary)
-            + _section_table(found.get("group", {}), column, pool)
+            + _quotas(summary.findings.group_quotas, config)
+            + _section_table(found.get("group", {}), column, groups.pool)
         )
     return "".join(parts)
 
 
-def _quotas(summary: dict[str, Any]) -> str:
+def _quotas(quotas: QuotaFigures | None, config: SelectConfig) -> str:
     """What --group-quota, --group-max or --per-group asked of each group, and which fell
     short."""
-    quotas = summary.get("group_quotas")
     if not quotas:
         return ""
-    unit = quotas["unit"]
+    unit = quotas.unit
 
     def listed(amounts: dict[str, int]) -> str:
         return ", ".join(f"{html.escape(g)} {n:,}" for g, n in sorted(amounts.items())) or "none"
 
-    arguments = summary["arguments"]
-    if arguments.get("per_group"):
+    if config.groups.per_group:
         left = "they took all they had."
-    elif arguments.get("quota_shortfall") == "refill":
+    elif config.groups.quota_shortfall == "refill":
         left = "what they left went to the other groups by score."
     else:
         left = "what they left was not selected."
     short = (
-        f" <strong>Short of their quota</strong> ({unit}): {listed(quotas['short'])}; {left}"
-        if quotas["short"]
+        f" <strong>Short of their quota</strong> ({unit}): {listed(quotas.short)}; {left}"
+        if quotas.short
         else ""
     )
     return (
-        f"<p>Each group's floor ({unit}): {listed(quotas['floors'])}; cap: "
-        f"{listed(quotas['caps'])}.{short}</p>"
+        f"<p>Each group's floor ({unit}): {listed(quotas.floors)}; cap: "
+        f"{listed(quotas.caps)}.{short}</p>"
     )
 
 
 def _section_table(
-    sections: dict[str, dict[str, Any]],
+    sections: dict[str, Section],
     label: str,
     pool: dict[str, int] | None,
     listed: Iterable[str] = (),
@@ -350,7 +341,7 @@ def _section_table(
     """One row per label (those selected from, those of ``pool`` and ``listed``)."""
     names = sorted(
         set(sections) | set(pool or ()) | set(listed),
-        key=lambda n: (-sections.get(n, {}).get("rows", 0), n),
+        key=lambda n: (-(sections[n].rows if n in sections else 0), n),
     )
     pooled = pool is not None  # groups: the pool's rows, and the share of them kept
     header = f"<th>{label}</th>" + (
@@ -360,7 +351,7 @@ def _section_table(
     rows = []
     for name in names:
         figures = sections.get(name)
-        selected = figures["rows"] if figures else 0
+        selected = figures.rows if figures else 0
         cells = f"<td>{html.escape(name)}</td>"
         if pooled:
             cells += f"<td class='n'>{pool.get(name, 0):,}</td>"
@@ -368,10 +359,10 @@ def _section_table(
         if pooled:
             cells += f"<td class='n'>{selected / max(1, pool.get(name, 0)):.1%}</td>"
         if figures:
-            q = figures["score_quantiles"]
-            lengths = np.asarray(figures["length_histogram"])
+            q = figures.score_quantiles
+            lengths = np.asarray(figures.length_histogram)
             cells += (
-                f"<td class='n'>{figures['tokens']:,}</td>"
+                f"<td class='n'>{figures.tokens:,}</td>"
                 f"<td class='n'>{q['q0.1']:.4f} / {q['q0.5']:.4f} / {q['q0.9']:.4f}</td>"
                 f"<td>{_median_bin(lengths, LENGTH_EDGES)}</td>"
             )
@@ -381,7 +372,7 @@ def _section_table(
     return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
 
 
-def _rows(rows: list[dict[str, Any]], score_column: str) -> str:
+def _rows(rows: list[Example], score_column: str) -> str:
     if not rows:
         return "<p>None.</p>"
     return "".join(

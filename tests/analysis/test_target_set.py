@@ -27,7 +27,7 @@ def test_half_scores_are_the_formula_over_each_half(corpus, compressor, joint):
     for field, half in zip(target_set.HALF_FIELDS, target_set.halves(len(corpus.targets))):
         chosen = [corpus.targets[i] for i in half]
         naive = [naive_alignment(x, chosen, compressor, targets.level, joint) for x in texts]
-        assert np.allclose(scored.fields[field], naive, rtol=0, atol=1e-12)
+        assert np.allclose(scored.columns[field], naive, rtol=0, atol=1e-12)
     naive_all = [
         naive_alignment(x, corpus.targets, compressor, targets.level, joint) for x in texts
     ]
@@ -43,7 +43,8 @@ def test_spread_is_the_mean_ncd_of_distinct_target_pairs(corpus, monkeypatch):
         for j, y in enumerate(corpus.targets)
         if i != j
     ]
-    assert target_set.spread(targets) == pytest.approx((np.mean(pairs), len(corpus.targets)))
+    found = target_set.spread(targets)
+    assert (found.mean_ncd, found.targets) == pytest.approx((np.mean(pairs), len(corpus.targets)))
     monkeypatch.setattr(target_set, "SPREAD_TARGETS", 4)  # a sample of 4 of the 6
-    mean, used = target_set.spread(targets)
-    assert used == 4 and 0 < mean < 1
+    sampled = target_set.spread(targets)
+    assert sampled.targets == 4 and 0 < sampled.mean_ncd < 1

@@ -61,7 +61,7 @@ def test_exact_only_features_are_refused_by_every_approximate_mode(feature, mode
 def test_a_mode_selects_with_the_rules_it_names(mode, kind):
     value = {"k": 5, "budget_tokens": 100, "min_score": 0.1, "fraction": 0.1}.get(kind, 0.1)
     flags = {**BASE, "k": None, kind: value, "mode": mode}
-    if kind in modes.MODES[mode].rules:
+    if modes.MODES[mode].selects_with(kind):
         assert SelectConfig.from_flags(**flags).selecting.rule.name == kind
     else:
         with pytest.raises(ZipfitError, match=f"--mode {mode}: select with --k"):

@@ -3,7 +3,7 @@ checking its own values, unknown settings refused."""
 
 import pytest
 
-from zipfit_ray.config import SelectConfig, scored_flags
+from zipfit_ray.config import SCORED_PARTS, SelectConfig
 from zipfit_ray.errors import ZipfitError
 
 BASE = {"pool": ("pool/",), "targets": "t.jsonl", "out": "out", "k": 5}
@@ -48,8 +48,8 @@ def test_public_flags_keep_storage_option_names_only():
 def test_reselect_keeps_what_decided_the_scores_and_nothing_else():
     saved = SelectConfig.from_flags(
         **BASE, compressor="gzip", text_column="body", dedup=True, part_rows=3, all_scores=True
-    ).public_dict()
-    kept = scored_flags(saved)
+    )
+    kept = saved.flags_of(*SCORED_PARTS)
     assert kept["compressor"] == "gzip" and kept["text_column"] == "body"
-    assert kept["dedup_threshold"] == saved["dedup_threshold"]
+    assert kept["dedup_threshold"] == saved.trust.dedup_threshold
     assert not {"k", "out", "part_rows", "all_scores", "storage_options"} & set(kept)

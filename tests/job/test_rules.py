@@ -2,6 +2,7 @@
 dataset comparison: on a real local Ray, against plain loops."""
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -14,6 +15,9 @@ from zipfit_ray.cli import main as cli_main
 from zipfit_ray.job.select import run_reselect
 from zipfit_ray.job.survey import run_compare
 from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
+from zipfit_ray.selection import rules
+from zipfit_ray.selection.amounts import Amount
+from zipfit_ray.selection.rules.base import Rule
 from zipfit_ray.selection.tokens import approximate_tokens
 
 LZ4 = {"compressor": "lz4"}
@@ -236,3 +240,33 @@ def test_bad_fractions_are_refused(corpus, tmp_path, options, message):
         SelectConfig.from_flags(
             pool=(str(corpus.pool_dir),), targets="t", out=str(tmp_path), **options
         )
+
+
+@dataclass(frozen=True)
+class HalfOfK(Rule):
+    """A toy rule, defined here alone: --half-of-k N selects the N // 2 best rows."""
+
+    name = "half_of_k"
+    flag = "--half-of-k"
+    metavar = "N"
+    value_type = int
+    help = "select the N // 2 best rows"
+    value: int
+
+    def resolved(self, rows: int, tokens: int) -> Amount:
+        return Amount(k=self.value // 2)
+
+
+def test_a_rule_is_one_class_and_its_registration(ray_session, corpus, tmp_path, monkeypatch):
+    monkeypatch.setitem(rules.RULES, HalfOfK.name, HalfOfK)
+    assert not cli_main(  # the CLI grows its flag; the plan, the fingerprint, reselect carry it
+        ["select", "--pool", str(corpus.pool_dir), "--targets", str(corpus.targets_path),
+         "--half-of-k", "30", "--compressor", "lz4", "--all-scores", "--out", str(tmp_path / "a")]
+    )  # fmt: skip
+    select(corpus, tmp_path / "k", k=15)
+    assert read(tmp_path / "a").equals(read(tmp_path / "k"))
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["rule"] == "--half-of-k 30" and summary["arguments"]["half_of_k"] == 30
+    run_reselect(str(tmp_path / "a"), {"out": str(tmp_path / "re"), "half_of_k": 20})
+    select(corpus, tmp_path / "k10", k=10)
+    assert read(tmp_path / "re").equals(read(tmp_path / "k10"))

@@ -9,7 +9,7 @@ import pytest
 from zipfit_ray import prepare_targets, score, storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.job import scoring
+from zipfit_ray.job import records, scoring
 from zipfit_ray.modes.exact import ExactScorer
 from zipfit_ray.selection.tokens import TokenCounter, approximate_tokens
 
@@ -20,8 +20,11 @@ def config(**options):
     return SelectConfig.from_flags(pool=("pool",), targets="unused", out="out", k=1, **options)
 
 
-def score_shard(shard, config):
-    return scoring.score_shard(shard, ExactScorer(TARGETS), config, TokenCounter())
+def score_shard(shard, config, targets=TARGETS):
+    """Score a shard exactly, in this process, as a scoring task does."""
+    record = records.scores_dtype(config, targets)
+    how = scoring.ShardScoring(config, ExactScorer(targets), record, TokenCounter())
+    return scoring.score_shard(shard, how)
 
 
 def one_shard(path):
@@ -124,3 +127,14 @@ def test_invalid_utf8_in_a_binary_column_is_scored_as_bytes(tmp_path):
     result = score_shard(one_shard(tmp_path / "b.parquet"), config())
     by_row = dict(zip(result.entries["row_id"].tolist(), result.entries["score"].tolist()))
     assert [by_row[0], by_row[1]] == score(raw, TARGETS).tolist()
+
+
+def test_a_shard_that_scores_no_row_saves_the_jobs_whole_record(tmp_path):
+    texts = pa.array([None, None], pa.string())
+    pq.write_table(pa.table({"text": texts, "source": ["a", "b"]}), tmp_path / "n.parquet")
+    shard = one_shard(tmp_path / "n.parquet")
+    plan = config(group_column="source", dedup=True)
+    outcome = score_shard(shard, plan)
+    assert len(outcome.entries) == 0
+    assert outcome.entries.dtype == records.scores_dtype(plan, TARGETS)
+    assert {"half_a", "half_b", "group", "band_0"} <= set(outcome.entries.dtype.names)

@@ -3,11 +3,13 @@
 import importlib.metadata
 import json
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from tests.naive import naive_alignment, naive_top_k
 from zipfit_ray import SelectConfig, ZipfitError, run_select
+from zipfit_ray.job import plan
 from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR, backend, resolve_level
 from zipfit_ray.selection import histograms
 from zipfit_ray.storage import outputs
@@ -215,3 +217,37 @@ def test_planning_in_tasks_gives_the_plan_the_driver_makes(
     assert here.num_rows > 0 and here.footerless_files == 2
     with pytest.raises(ZipfitError, match=r"part-9\.parquet: not a readable Parquet file"):
         plan.plan_pool(SelectConfig.from_flags(pool=pools, targets="t", out="o", k=1))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"k": 12},
+        {"k": 12, "temperature": 0.01, "order": "score"},
+        {"k": 12, "targets": "two sets"},
+    ],
+    ids=["plain", "soft-ranked", "named-sets"],
+)
+def test_the_columns_a_job_adds_are_the_declared_ones_and_refused_in_the_pool(
+    ray_session, corpus, tmp_path, options
+):
+    if options.get("targets"):
+        options = {**options, "targets": [f"a={corpus.targets_path}", f"b={corpus.targets_path}"]}
+    config = SelectConfig.from_flags(
+        pool=(str(corpus.pool_dir),), out=str(tmp_path / "out"), compressor="lz4", **options
+    )
+    run_select(config)
+    pool_columns = pq.read_schema(next(corpus.pool_dir.glob("*.parquet"))).names
+    written = read_selection(tmp_path / "out").column_names
+    assert written[: len(pool_columns)] == pool_columns
+    assert tuple(written[len(pool_columns) :]) == plan.added_columns(config)
+    clashing = tmp_path / "clashing"
+    clashing.mkdir()
+    last = plan.added_columns(config)[-1]  # the last declared column, not just the score
+    table = pq.read_table(next(corpus.pool_dir.glob("*.parquet")))
+    pq.write_table(
+        table.append_column(last, pa.array([1] * table.num_rows)), clashing / "p.parquet"
+    )
+    again = {**config.flags(), "pool": (str(clashing),), "out": str(tmp_path / "o2")}
+    with pytest.raises(ZipfitError, match=f"has a column '{last}', which the selection adds"):
+        run_select(SelectConfig.from_flags(**again))

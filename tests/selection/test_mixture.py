@@ -52,8 +52,8 @@ def naive_mixture(entries: np.ndarray, names: list[str], rules: list[Amount]) ->
 def settled_mixture(tmp_path, shards: list[np.ndarray], names: list[str], **rule) -> tuple:
     """({row id: set name}, rounds): the job's cuts (job/target_sets.py) over score files,
     run in this process."""
-    saved = []  # and a shard that scored nothing, saved with ENTRY's fields alone
-    for i, shard in enumerate([*shards, np.empty(0, dtype=order.ENTRY)]):
+    saved = []  # and a shard that scored nothing, saved with the same fields
+    for i, shard in enumerate([*shards, shards[0][:0]]):
         saved.append(str(tmp_path / f"{i}.parquet"))
         write_scores(saved[-1], shard, {})
     config = SelectConfig.from_flags(

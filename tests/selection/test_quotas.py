@@ -79,8 +79,8 @@ def test_the_jobs_cuts_select_what_walking_the_order_selects(tmp_path, seed, cas
     rng = np.random.default_rng(seed)
     entries, labels = random_pool(rng, 800)
     bounds = [0, *sorted(rng.choice(np.arange(1, 800), 5, replace=False).tolist()), 800]
-    saved = [str(tmp_path / "empty.parquet")]  # a shard that scored nothing: ENTRY's fields
-    write_scores(saved[0], np.empty(0, dtype=order.ENTRY), {})
+    saved = [str(tmp_path / "empty.parquet")]  # a shard that scored nothing: the same fields
+    write_scores(saved[0], entries[:0], {})
     for i, (a, b) in enumerate(itertools.pairwise(bounds)):
         saved.append(str(tmp_path / f"{i}.parquet"))
         write_scores(saved[-1], entries[a:b], {})
@@ -112,7 +112,7 @@ def test_the_jobs_cuts_select_what_walking_the_order_selects(tmp_path, seed, cas
     )
     expected = naive_quotas(entries, labels, plan)
     assert set(entries["row_id"][selection.selects(entries)].tolist()) == expected
-    assert found["short"] == plan.short
+    assert found.short == plan.short
     chosen = labels[np.isin(entries["row_id"], list(expected))]
     for label, floor in plan.floors.items():  # a floor is met (in rows; tokens: within it)
         if plan.unit == "k":

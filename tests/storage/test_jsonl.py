@@ -14,11 +14,10 @@ import s3fs
 import zstandard
 
 from tests.conftest import write_jsonl
+from tests.job.test_scoring import score_shard
 from tests.storage.test_s3 import read_parts
 from zipfit_ray import SelectConfig, ZipfitError, prepare_targets, run_select, storage
 from zipfit_ray.job import checkpoints, scoring
-from zipfit_ray.modes.exact import ExactScorer
-from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import jsonl
 
 COMPRESSORS = {
@@ -44,8 +43,7 @@ def config(out="out", **options) -> SelectConfig:
 def score_file(path, **options):
     scan = storage.scan_pool(storage.list_pool_files([str(path)], {}), "text", {})
     (shard,) = storage.cut_shards(scan, 10**9)
-    exact = ExactScorer(TARGETS)
-    return scoring.score_shard(shard, exact, config(**options), TokenCounter())
+    return score_shard(shard, config(**options), TARGETS)
 
 
 @pytest.mark.parametrize(
@@ -283,8 +281,11 @@ def test_the_records_fields_unify_with_the_parquet_columns():
     )
     with pytest.raises(ZipfitError, match="do not match the Parquet files' columns"):
         storage.output_schema(parquet, {"n": ["string"]})
-    with pytest.raises(ZipfitError, match="have a 'zipfit_score' field"):
+    with pytest.raises(ZipfitError, match="has a field 'zipfit_score', which the selection"):
         storage.output_schema(parquet, {"zipfit_score": ["number"]})
+    with pytest.raises(ZipfitError, match="has a field 'zipfit_key'"):  # any column it adds
+        storage.output_schema(parquet, {"zipfit_key": ["number"]}, ("zipfit_score", "zipfit_key"))
+    storage.output_schema(parquet, {"zipfit_key": ["number"]})  # not added: kept as it is
 
 
 def test_reselect_on_a_mixed_pool_selects_like_a_fresh_run(

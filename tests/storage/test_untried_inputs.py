@@ -12,12 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import write_jsonl
+from tests.job.test_scoring import score_shard
 from tests.naive import naive_alignment
 from tests.test_cli import ROOT
 from zipfit_ray import SelectConfig, ZipfitError, alignment, prepare_targets, run_select, storage
-from zipfit_ray.job import checkpoints, scoring
-from zipfit_ray.modes.exact import ExactScorer
-from zipfit_ray.selection.tokens import TokenCounter
+from zipfit_ray.job import checkpoints
 
 
 def read_selection(out) -> pa.Table:
@@ -43,9 +42,9 @@ def shard_scores(pool, text_column: str, targets: list[bytes]) -> list[float]:
     config = SelectConfig.from_flags(
         pool=("p",), targets="t", out="o", k=1, text_column=text_column
     )
-    scorer = ExactScorer(prepare_targets(targets))
+    prepared = prepare_targets(targets)
     shards = storage.cut_shards(scan, 10**9)
-    outcomes = [scoring.score_shard(shard, scorer, config, TokenCounter()) for shard in shards]
+    outcomes = [score_shard(shard, config, prepared) for shard in shards]
     return [score for outcome in outcomes for score in outcome.entries["score"].tolist()]
 
 

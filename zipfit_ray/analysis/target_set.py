@@ -9,6 +9,8 @@ pair compressions on the driver).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from zipfit_ray.kernel.alignment import PreparedTargets, ncd_to_targets
@@ -32,9 +34,18 @@ def half_scores(ncd: np.ndarray, split: tuple[np.ndarray, np.ndarray]) -> dict[s
     return {name: 1.0 - ncd[:, half].mean(axis=1) for name, half in zip(HALF_FIELDS, split)}
 
 
-def spread(targets: PreparedTargets) -> tuple[float, int]:
-    """(the mean NCD between two distinct targets, how many targets it was measured on: a
-    seeded sample of SPREAD_TARGETS when there are more); NaN for a single target."""
+@dataclass(frozen=True)
+class Spread:
+    """The mean NCD between two distinct targets (NaN for a single target), and how many
+    targets it was measured on."""
+
+    mean_ncd: float
+    targets: int
+
+
+def spread(targets: PreparedTargets) -> Spread:
+    """The targets' spread, measured on a seeded sample of SPREAD_TARGETS when there are
+    more."""
     texts = list(targets.texts)
     if len(texts) > SPREAD_TARGETS:
         chosen = np.random.default_rng(SEED).choice(len(texts), SPREAD_TARGETS, replace=False)
@@ -44,6 +55,6 @@ def spread(targets: PreparedTargets) -> tuple[float, int]:
             targets.joint,
         )  # fmt: skip
     if len(texts) < 2:
-        return float("nan"), len(texts)
+        return Spread(float("nan"), len(texts))
     ncd = ncd_to_targets(texts, targets)
-    return float(ncd[~np.eye(len(texts), dtype=bool)].mean()), len(texts)
+    return Spread(float(ncd[~np.eye(len(texts), dtype=bool)].mean()), len(texts))

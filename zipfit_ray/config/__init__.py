@@ -9,7 +9,6 @@ SHARD_NEUTRAL says why it cannot change what a shard saves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,9 +147,3 @@ class SelectConfig:
             for name, value in self.public_dict().items()
             if name not in SHARD_NEUTRAL and name not in BY_CONTENT
         }
-
-
-def scored_flags(saved: Mapping[str, Any]) -> dict[str, Any]:
-    """Of a saved job's flags, those of SCORED_PARTS: what reselect keeps."""
-    names = {n for part in SCORED_PARTS for n in SelectConfig.parts()[part].flag_names()}
-    return {name: value for name, value in saved.items() if name in names}

@@ -87,6 +87,6 @@ def check(config: SelectConfig) -> None:
                 raise ZipfitError(
                     f"{feature.named(config)}: only with --mode exact (not {mode.name})"
                 )
-    if config.selecting.rule.name not in mode.rules:
+    if not mode.selects_with(config.selecting.rule.name):
         flags = " or ".join(RULES[name].flag for name in mode.rules)
         raise ZipfitError(f"--mode {mode.name}: select with {flags}")

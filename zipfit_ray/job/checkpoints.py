@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,6 @@ JOB_FILE = "job.json"
 POOL_FILE = "pool.json"  # each pool file's digest, to name the files a rerun finds changed
 SHOWN_FILES = 3
 FORMAT = 6  # 6: the fingerprint derived from the plan; 5: rows carry their group and sets
-GROUPS_SAVED = 5  # the FORMAT from which saved rows carry their --group-column group
 
 
 def fingerprint(
@@ -150,43 +149,27 @@ def uri(out: str, name: str) -> str:
     return storage.join(out, CHECKPOINTS, name + ".npz")
 
 
-JSON_FIELDS = (
-    "counts",
-    "bad_files",
-    "groups",
-    "selected",
-    "fields",
-    "contaminated_by_set",
-    "contaminated_examples",
-)
-
-
 def save(uri: str, notes: ShardNotes, options: dict) -> None:
-    values = {name: getattr(notes, name) for name in JSON_FIELDS}
+    """Its arrays as they are, every other field as JSON (the part it wrote as a dict)."""
+    values = {f.name: getattr(notes, f.name) for f in fields(ShardNotes) if f.name != "resumed"}
     values["selected"] = notes.selected and asdict(notes.selected)
+    saved = {
+        name: value if name in ShardNotes.ARRAYS else np.array(json.dumps(value))
+        for name, value in values.items()
+    }
     buffer = io.BytesIO()
-    np.savez(
-        buffer,
-        histogram=notes.histogram,
-        token_histogram=notes.token_histogram,
-        length_histogram=notes.length_histogram,
-        **{name: np.array(json.dumps(value)) for name, value in values.items()},
-    )
+    np.savez(buffer, **saved)
     storage.write_atomic(uri, buffer.getvalue(), options)
 
 
 def load(uri: str, options: dict) -> ShardNotes:
     """A finished shard's notes, as it saved them (resumed)."""
     with np.load(io.BytesIO(storage.read_bytes(uri, options)), allow_pickle=False) as saved:
-        # a checkpoint from before a field existed lacks it: the field's default
-        values = {name: json.loads(str(saved[name])) for name in JSON_FIELDS if name in saved}
-        return ShardNotes(
-            **values,
-            histogram=saved["histogram"],
-            token_histogram=saved["token_histogram"],
-            length_histogram=saved["length_histogram"],
-            resumed=True,
-        )
+        values = {
+            name: saved[name] if name in ShardNotes.ARRAYS else json.loads(str(saved[name]))
+            for name in saved.files
+        }
+    return ShardNotes(**values, resumed=True)
 
 
 def remove_all(out: str, options: dict) -> None:

@@ -1,36 +1,22 @@
-"""What tasks tell the driver, typed, and what the driver makes of it: the notes of a scored
-shard and of a written part (small: counts, histograms, a few example rows; never rows),
-their running totals, and summary.json, built here and nowhere else."""
+"""What tasks tell the driver, typed: the notes of a scored shard and of a written part
+(small: counts, histograms, a few example rows; never rows), and their running totals
+(summary.json is built from them in job/summary.py)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from zipfit_ray.kernel import backends
 from zipfit_ray.selection import histograms
 from zipfit_ray.selection.order import best_first_examples
 
 EXAMPLES = 5  # best and last selected rows kept for the report
 CONTAMINATED_LISTED = 20  # contaminated rows summary.json and the report name
 EXAMPLE_CHARS = 600  # of each, as text
-# in every summary, 0 where nothing happened
-COUNTS = (
-    "rows_read",
-    "rows_skipped_null",
-    "rows_truncated",
-    "rows_skipped_bad_file",
-    "rows_skipped_bad_line",
-    "rows_contaminated",
-    "rows_removed_duplicate",
-    "duplicate_clusters",
-)
-SKIPPED_ROWS = ("rows_skipped_bad_file", "rows_skipped_bad_line")  # rows_total = read + these
-BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
 
 
 @dataclass
@@ -89,6 +75,8 @@ class ShardNotes:
     read, rows per --group-column value, histograms of its scores, tokens and lengths, the
     part it wrote itself (--min-score), and the JSONL fields it saw, with their kinds."""
 
+    ARRAYS: ClassVar[tuple[str, ...]] = ("histogram", "token_histogram", "length_histogram")
+
     counts: dict[str, float]
     bad_files: list[str]
     groups: dict[str, int]
@@ -96,7 +84,7 @@ class ShardNotes:
     token_histogram: np.ndarray
     length_histogram: np.ndarray
     selected: PartNotes | None = None
-    fields: dict[str, list[str]] = field(default_factory=dict)
+    jsonl_kinds: dict[str, list[str]] = field(default_factory=dict)
     contaminated_by_set: dict[str, int] = field(default_factory=dict)  # rows flagged, per set
     contaminated_examples: list[dict[str, Any]] = field(default_factory=list)  # the first few
     resumed: bool = False  # loaded from its checkpoint, not scored in this run
@@ -153,7 +141,7 @@ class Tally:
     token_histogram: np.ndarray = field(default_factory=lambda: histograms.histogram(np.empty(0)))
     length_histogram: np.ndarray = field(default_factory=lambda: histograms.length_histogram([]))
     selection: Selection = field(default_factory=Selection)  # --min-score: written by shards
-    fields: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per shard: JSONL
+    jsonl_kinds: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # per shard
     contaminated_by_set: Counter = field(default_factory=Counter)
     contaminated_examples: list[dict[str, Any]] = field(default_factory=list)  # first by row
 
@@ -165,7 +153,7 @@ class Tally:
         self.histogram += notes.histogram
         self.token_histogram += notes.token_histogram
         self.length_histogram += notes.length_histogram
-        self.fields[shard] = notes.fields
+        self.jsonl_kinds[shard] = notes.jsonl_kinds
         self.contaminated_by_set.update(notes.contaminated_by_set)
         found = self.contaminated_examples + notes.contaminated_examples
         self.contaminated_examples = sorted(found, key=lambda e: e["row_id"])[:CONTAMINATED_LISTED]
@@ -184,81 +172,6 @@ class Outcome:
     target_halves: dict[str, Any] | None = None  # job/target_halves.py
     target_sets: dict[str, list[int]] = field(default_factory=dict)  # per set: pool histogram
     group_quotas: dict[str, Any] | None = None  # job/quotas.py: floors, caps, shortfalls
-
-
-def summary(
-    config: Any, score_column: str, outcome: Outcome, pool: dict[str, Any]
-) -> dict[str, Any]:
-    """summary.json (but the seconds per phase, added once the report is written): the
-    counts, the rule, the selection's figures and examples, histograms, groups, the
-    arguments (storage option values left out) and the compressor. ``pool`` holds what the
-    driver knows of the pool and its inputs (files, rows_total, targets or scores, ...)."""
-    tally, selection = outcome.tally, outcome.selection
-    bins = histograms.BIN_EDGES
-    return {
-        **dict.fromkeys(COUNTS, 0),
-        **tally.counts,
-        "shards_total": outcome.shards_total,
-        "shards_resumed": tally.shards_resumed,
-        "rule": config.selecting.rule.describe(),
-        "mode": config.scoring.mode,
-        "score_column": score_column,
-        "rows_selected": selection.rows,
-        "tokens_selected": selection.tokens,
-        "parts": sorted(selection.parts),
-        "selected_score_quantiles": selection.quantiles(),
-        "examples": {"best": selection.best, "last": selection.last},
-        "histograms": {
-            "bins": [float(bins[0]), float(bins[-1]), len(bins) - 1],
-            "pool": tally.histogram.tolist(),
-            "selected": selection.histogram.tolist(),
-            "length_edges": histograms.LENGTH_EDGES.tolist(),
-            "pool_lengths": tally.length_histogram.tolist(),
-            "selected_lengths": selection.length_histogram.tolist(),
-        },
-        "groups": {"pool": dict(tally.groups), "selected": dict(selection.groups)}
-        if config.groups.group_column
-        else None,
-        "sections": {
-            kind: {label: _section(figures) for label, figures in labelled.items()}
-            for kind, labelled in selection.sections.items()
-        },
-        "target_sets": {
-            name: {"pool_histogram": histogram, "rows_selected": _rows_for(selection, name)}
-            for name, histogram in outcome.target_sets.items()
-        }
-        or None,
-        "group_quotas": outcome.group_quotas,
-        "early_exit_check": outcome.early_exit_check,
-        "target_halves": outcome.target_halves,
-        "rows_contaminated_by_set": dict(tally.contaminated_by_set),
-        "contaminated_examples": tally.contaminated_examples,
-        **pool,
-        "arguments": config.public_dict(),
-        "compressor": backends.describe(
-            config.scoring.compressor, config.scoring.level, config.scoring.joint
-        ),
-    }
-
-
-def _section(figures: dict[str, Any]) -> dict[str, Any]:
-    """A section as summary.json gives it: its figures and score quantiles."""
-    return {**figures, "score_quantiles": histograms.histogram_quantiles(figures["histogram"])}
-
-
-def _rows_for(selection: Selection, name: str) -> int:
-    return selection.sections.get("target set", {}).get(name, {}).get("rows", 0)
-
-
-def rows_total(counts: Counter) -> int:
-    """Every row the pool holds: those read, and those in files or lines left out."""
-    return sum(counts[k] for k in ("rows_read", *SKIPPED_ROWS))
-
-
-def bad_files(planned: tuple[str, ...], scored: list[str]) -> dict[str, Any]:
-    """The files left out, as summary.json lists them: unreadable when planned or scored."""
-    found = list(dict.fromkeys([*planned, *scored]))
-    return {"files_skipped": len(found), "bad_files": found[:BAD_FILES_LISTED]}
 
 
 def excerpt(value: str | bytes | None) -> str:

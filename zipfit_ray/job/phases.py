@@ -16,7 +16,7 @@ from zipfit_ray.job.runtime import RayCluster
 from zipfit_ray.progress import Progress
 from zipfit_ray.selection import order
 from zipfit_ray.selection.cut import Selector, Where
-from zipfit_ray.storage import outputs
+from zipfit_ray.storage import columns, outputs
 
 Source = storage.Shard | str  # a shard to score, or the scores a job saved for one
 
@@ -120,7 +120,7 @@ def rank(config: SelectConfig, parts: list[str], score_column: str) -> None:
     if not parts:
         return
     fs, root = storage.arrow_filesystem(config.output.out, options)
-    key = [score_column, storage.POSITION_COLUMN]
+    key = [score_column, columns.POSITION]
     ray.data.read_parquet([f"{root}/{p}" for p in parts], filesystem=fs).sort(
         key, descending=[True, False]
     ).write_parquet(f"{root}/{outputs.RANKED}", filesystem=fs)

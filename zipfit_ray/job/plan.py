@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zipfit_ray import storage
+from zipfit_ray import modes, storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job.checkpoints import shard_name
@@ -13,6 +13,7 @@ from zipfit_ray.job.runtime import RayCluster, cluster_cpus, run_on_ray
 from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets
 from zipfit_ray.progress import Progress, log
 from zipfit_ray.selection.tokens import TokenCounter
+from zipfit_ray.storage import columns
 
 MAX_SHARD_ROWS = 8192  # default upper bound on rows per scoring task
 SHARDS_PER_CPU = 16  # default lower bound on shards per CPU, so the last wave of tasks is short
@@ -44,6 +45,17 @@ def plan_pool(config: SelectConfig) -> storage.PoolScan:
         config.reading.text_column,
         skip_bad_files=config.reading.on_bad_file == "skip",
         group_column=config.groups.group_column,
+        adding=added_columns(config),
+    )
+
+
+def added_columns(config: SelectConfig) -> tuple[str, ...]:
+    """The columns this plan's parts add to the pool's (storage.columns.added)."""
+    return columns.added(
+        modes.get(config.scoring.mode).score_column,
+        tuple(config.scoring.target_sets or ()),
+        soft=bool(config.selecting.temperature),
+        ranked=config.output.order == "score",
     )
 
 

@@ -5,8 +5,7 @@ cap, and one cut of the rows between them for what the floors leave."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,13 +19,25 @@ from zipfit_ray.selection.cut import Boundary
 MAX_GROUPS = 1000  # a cut per group: quotas are for sources, not for ids
 
 
+@dataclass(frozen=True)
+class QuotaFigures:
+    """What the quotas asked of each group, in ``unit`` (rows or tokens): floors, caps, the
+    groups short of their quota (by how much), and quota values no row holds."""
+
+    unit: str
+    floors: dict[str, int]
+    caps: dict[str, int]
+    short: dict[str, int]
+    unknown: list[str]
+
+
 def cut_groups(
     cluster: RayCluster,
     config: SelectConfig,
     saved: list[str],
     labels: Mapping[str, int],
     scored: tuple[int, int],
-) -> tuple[quotas.QuotaSelection, dict[str, Any]]:
+) -> tuple[quotas.QuotaSelection, QuotaFigures]:
     """The selection under --group-quota / --group-max / --per-group, and what summary.json
     says of it. ``labels``: the groups scored (label: rows); ``scored``: the rows scored
     and their tokens, what a share of the pool is of."""
@@ -81,10 +92,5 @@ def cut_groups(
         rows, tokens = phases.saved_histograms(cluster, saved, options, "score", between)
         rest = cluster.cut(plan.rule(plan.rest), rows, tokens, saved, "score", between)
         selection = replace(selection, rest=rest)
-    return selection, {
-        "unit": "rows" if plan.unit == "k" else "tokens",
-        "floors": plan.floors,
-        "caps": plan.caps,
-        "short": plan.short,
-        "unknown": list(plan.unknown),
-    }
+    unit = "rows" if plan.unit == "k" else "tokens"
+    return selection, QuotaFigures(unit, plan.floors, plan.caps, plan.short, list(plan.unknown))

@@ -37,25 +37,32 @@ def group_labels(values: Iterable[Any]) -> list[str]:
 class ShardOutcome:
     """Every scored row of one shard, and what was counted on the way."""
 
-    entries: np.ndarray  # order.ENTRY rows: every scored row (saved by the task, not returned)
+    entries: np.ndarray  # every scored row, as records.scores_dtype (saved, not returned)
     counts: Counter = field(default_factory=Counter)  # rows_read, rows_skipped_null, ...
     bad_files: list[str] = field(default_factory=list)
     groups: Counter = field(default_factory=Counter)  # scored rows per --group-column value
-    fields: dict[str, list[str]] = field(default_factory=dict)  # JSONL: each field's JSON kinds
+    jsonl_kinds: dict[str, list[str]] = field(default_factory=dict)  # each field's JSON kinds
     contaminated: list[dict] = field(default_factory=list)  # rows the guard flagged, and why
 
 
-def score_shard(
-    shard: storage.Shard,
-    scorer: Scorer,
-    config: SelectConfig,
-    tokens: TokenCounter | None,
-    batch_rows: int = BATCH_ROWS,
-    guard: ContaminationIndex | None = None,
-) -> ShardOutcome:
-    """Score every row of ``shard``, ``batch_rows`` at a time; entries for all of them (but
-    those the scorer drops), in pool order, with token counts if ``tokens`` is given (else
-    0).
+@dataclass(frozen=True)
+class ShardScoring:
+    """How a task scores its shard: the plan, the mode's scorer, the record each scored row
+    is saved as (records.scores_dtype), and the token counter and the guard where the job
+    needs them."""
+
+    config: SelectConfig
+    scorer: Scorer
+    record: np.dtype = order.ENTRY
+    tokens: TokenCounter | None = None
+    batch_rows: int = BATCH_ROWS
+    guard: ContaminationIndex | None = None
+
+
+def score_shard(shard: storage.Shard, how: ShardScoring) -> ShardOutcome:
+    """Score every row of ``shard``, ``how.batch_rows`` at a time; entries for all of them
+    (but those the scorer drops), in pool order, with token counts if ``how.tokens`` is
+    given (else 0).
 
     Null texts are skipped, texts longer than ``config.reading.max_bytes`` are cut to that length,
     and each row group is retried with backoff on read errors. A row group that still fails
@@ -63,13 +70,12 @@ def score_shard(
     Rows the contamination ``guard`` flags are noted; with --decontaminate drop they are
     not scored at all, so they never take a place in the selection.
     """
-    outcome = ShardOutcome(np.empty(0, dtype=order.ENTRY))
+    config = how.config
+    outcome = ShardOutcome(np.empty(0, dtype=how.record))
     pieces = []
     for piece in shard.pieces:
         try:
-            piece_outcome = _score_piece_with_retries(
-                piece, scorer, config, tokens, batch_rows, guard
-            )
+            piece_outcome = _score_piece_with_retries(piece, how)
         except (OSError, pa.ArrowException) as exc:
             if config.reading.on_bad_file != "skip":
                 raise ZipfitError(
@@ -84,23 +90,16 @@ def score_shard(
         outcome.counts.update(piece_outcome.counts)
         outcome.groups.update(piece_outcome.groups)
         outcome.contaminated += piece_outcome.contaminated
-        jsonl.merge_kinds(outcome.fields, piece_outcome.fields)
-    outcome.entries = order.concatenate(pieces)
+        jsonl.merge_kinds(outcome.jsonl_kinds, piece_outcome.jsonl_kinds)
+    outcome.entries = order.concatenate(pieces, how.record)
     return outcome
 
 
-def _score_piece_with_retries(
-    piece: storage.Piece,
-    scorer: Scorer,
-    config: SelectConfig,
-    tokens: TokenCounter | None,
-    batch_rows: int,
-    guard: ContaminationIndex | None,
-) -> ShardOutcome:
+def _score_piece_with_retries(piece: storage.Piece, how: ShardScoring) -> ShardOutcome:
     attempt = 1
     while True:
         try:
-            return _score_piece(piece, scorer, config, tokens, batch_rows, guard)
+            return _score_piece(piece, how)
         except (OSError, pa.ArrowException):
             if attempt == READ_ATTEMPTS:
                 raise
@@ -108,15 +107,9 @@ def _score_piece_with_retries(
             attempt += 1
 
 
-def _score_piece(
-    piece: storage.Piece,
-    scorer: Scorer,
-    config: SelectConfig,
-    tokens: TokenCounter | None,
-    batch_rows: int,
-    guard: ContaminationIndex | None,
-) -> ShardOutcome:
-    outcome = ShardOutcome(np.empty(0, dtype=order.ENTRY))
+def _score_piece(piece: storage.Piece, how: ShardScoring) -> ShardOutcome:
+    config, guard, tokens = how.config, how.guard, how.tokens
+    outcome = ShardOutcome(np.empty(0, dtype=how.record))
     batches = []
     columns = [
         config.reading.text_column,
@@ -132,7 +125,7 @@ def _score_piece(
         outcome.counts["rows_skipped_bad_line"] += 1
 
     for texts, groups, row_ids in storage.iter_piece_texts(
-        piece, columns, batch_rows, config.runtime.storage_options, on_bad_line, kinds
+        piece, columns, how.batch_rows, config.runtime.storage_options, on_bad_line, kinds
     ):
         outcome.counts["rows_read"] += len(texts)
         present = np.fromiter((t is not None for t in texts), dtype=bool, count=len(texts))
@@ -148,14 +141,14 @@ def _score_piece(
             ids = ids[eligible]
             values = [g for g, e in zip(values, eligible) if e] if values is not None else None
         start = time.perf_counter()
-        scores, counts, fields = scorer(kept, ids)
+        scores, counts, beside = how.scorer(kept, ids)
         outcome.counts["scoring_core_seconds"] += time.perf_counter() - start
         outcome.counts.update(counts)
         finished = ~np.isnan(scores)
         outcome.counts["rows_dropped_early"] += int((~finished).sum())
         token_counts = tokens.count(kept) if tokens else None
         lengths = np.fromiter((len(t) for t in kept), np.int64, len(kept))
-        entries = order.with_fields(order.entries(scores, ids, token_counts, lengths), fields)
+        entries = order.with_fields(order.entries(scores, ids, token_counts, lengths), beside)
         labels = group_labels(values) if values is not None else None
         if labels is not None:  # each row's group, for quotas (selection/quotas.py)
             keys = quotas.group_keys(labels)
@@ -163,11 +156,13 @@ def _score_piece(
         if config.trust.dedup:  # the near-duplicate signature, banded (selection/dedup.py)
             bands = dedup.lsh_bands(config.trust.dedup_threshold)
             entries = dedup.with_bands(entries, bands.hashes(kept), bands)
+        if entries.dtype != how.record:  # a bug: the record is declared per job
+            raise RuntimeError(f"scored rows are {entries.dtype}, not {how.record}")
         batches.append(entries[finished])
         if labels is not None:  # counted over every row scored, dropped early or not
             outcome.groups.update(labels)
-    outcome.entries = order.concatenate(batches)
-    outcome.fields = {name: sorted(seen) for name, seen in kinds.items()}
+    outcome.entries = order.concatenate(batches, how.record)
+    outcome.jsonl_kinds = {name: sorted(seen) for name, seen in kinds.items()}
     return outcome
 
 

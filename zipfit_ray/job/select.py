@@ -3,17 +3,26 @@ selection -> report. Inputs are checked before Ray starts, so bad input fails fa
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-import pyarrow as pa
+import numpy as np
 
 from zipfit_ray import modes, report, storage
 from zipfit_ray.analysis import target_set
-from zipfit_ray.config import SelectConfig, scored_flags
+from zipfit_ray.config import SCORED_PARTS, SelectConfig
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.job import checkpoints, cuts, notes, phases, plan, target_halves
+from zipfit_ray.job import (
+    checkpoints,
+    cuts,
+    notes,
+    phases,
+    plan,
+    records,
+    summary,
+    target_halves,
+)
 from zipfit_ray.job.runtime import RayCluster, run_on_ray
 from zipfit_ray.job.worker import Shared
 from zipfit_ray.kernel.alignment import PreparedTargets
@@ -21,7 +30,7 @@ from zipfit_ray.progress import log, timed
 from zipfit_ray.selection import cut
 from zipfit_ray.selection.amounts import Amount
 from zipfit_ray.selection.contamination import ContaminationIndex
-from zipfit_ray.storage import jsonl, locations, outputs
+from zipfit_ray.storage import columns, jsonl, locations, outputs
 
 
 def run_select(config: SelectConfig) -> dict[str, Any]:
@@ -30,68 +39,54 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     Joins the Ray already initialized in this process, else the one at the plan's
     ``runtime.address``, else starts a local one.
     """
-    options = config.runtime.storage_options
+    out, options = config.output.out, config.runtime.storage_options
     seconds: dict[str, float] = {}
     phases.check_rank_possible(config)
-    outputs.claim(config.output.out, config.output.overwrite, options)
+    outputs.claim(out, config.output.overwrite, options)
     with timed(seconds, "plan"):
         scan = plan.plan_pool(config)
     with timed(seconds, "targets"):
         inputs = plan.read_inputs(config)
-    targets, spread = inputs.targets, None
-    if not targets.sets:  # one set's spread (named sets: their union's would mean nothing)
-        mean_ncd, counted = target_set.spread(targets)
-        spread = {"mean_ncd": mean_ncd, "targets": counted}
+    targets = inputs.targets
+    # one set's spread (named sets: their union's would mean nothing)
+    spread = None if targets.sets else target_set.spread(targets)
     guard = None
     if config.trust.decontaminate != "off":
         guard = ContaminationIndex({"targets": targets.texts, **inputs.eval_sets})
-    tokenizer_json = inputs.tokenizer_json
-    job = checkpoints.fingerprint(config, scan, targets, tokenizer_json, inputs.eval_sets)
-    finished = checkpoints.open_for_job(
-        config.output.out, job, config.output.overwrite, options, scan
-    )
-    contaminated = storage.join(config.output.out, outputs.CONTAMINATED)
+    job = checkpoints.fingerprint(config, scan, targets, inputs.tokenizer_json, inputs.eval_sets)
+    finished = checkpoints.open_for_job(out, job, config.output.overwrite, options, scan)
+    contaminated = storage.join(out, outputs.CONTAMINATED)
     if not finished and storage.exists(contaminated, options):
         storage.remove(contaminated, options)  # an earlier job's: this one starts afresh
-    saved_job = {"job": job, "arguments": config.public_dict(), "files": list(scan.files)}
-    saved_job_uri = storage.join(config.output.out, outputs.SCORES, outputs.SCORES_JOB)
+    record = records.scores_dtype(config, targets)
+    saved_job = records.SavedJob(job, config.public_dict(), list(scan.files), record.descr)
     if config.output.all_scores:
-        storage.write_json(saved_job_uri, saved_job, options)
+        saved_job.write(out, options)
     _log_start(config, scan, targets)
 
     def work() -> tuple[notes.Outcome, dict[str, list[str]]]:
         cluster = RayCluster(config.runtime.max_in_flight, options)
-        shared = _shared(cluster, config, targets, tokenizer_json, scan, scan.schema, guard)
+        shared = _shared(cluster, config, targets, inputs.tokenizer_json, scan, record, guard)
         return _select(cluster, shared, plan.shards(scan, config), finished, seconds)
 
-    outcome, fields = run_on_ray(config.runtime.address, config.runtime.num_cpus, work)
-    rows_total = notes.rows_total(outcome.tally.counts)
-    pool = {
-        "files": len(scan.files) + len(scan.skipped_files),
-        "rows_total": rows_total,
-        "targets": len(targets.texts),
-        "target_spread": spread,
-        **notes.bad_files(scan.skipped_files, outcome.tally.bad_files),
-    }
+    outcome, kinds = run_on_ray(config.runtime.address, config.runtime.num_cpus, work)
+    tally, counts = outcome.tally, summary.Counts.of(outcome.tally.counts)
+    skipped, listed = summary.bad_files(scan.skipped_files, tally.bad_files)
+    files = len(scan.files) + len(scan.skipped_files)
+    pool = summary.Pool(files, counts.rows_total, len(targets.texts), None, spread, skipped, listed)
     if config.output.all_scores:  # what reselect needs that only scoring learns
-        contaminated_rows = outcome.tally.counts["rows_contaminated"]
-        by_set = dict(outcome.tally.contaminated_by_set)
-        saved_job.update(
-            fields=fields,
-            rows_total=rows_total,
-            rows_contaminated=contaminated_rows,
-            rows_contaminated_by_set=by_set,
-            target_spread=pool["target_spread"],
-            groups=dict(outcome.tally.groups),
-        )
-        storage.write_json(saved_job_uri, saved_job, options)
-    summary = _publish(config, outcome, pool, seconds)
-    checkpoints.remove_all(config.output.out, options)
+        saved_job.jsonl_kinds, saved_job.rows_total = kinds, counts.rows_total
+        saved_job.rows_contaminated = counts.rows_contaminated
+        saved_job.rows_contaminated_by_set = dict(tally.contaminated_by_set)
+        saved_job.target_spread, saved_job.groups = spread, dict(tally.groups)
+        saved_job.write(out, options)
+    written = _publish(config, outcome, pool, counts, seconds)
+    checkpoints.remove_all(out, options)
     leftovers = [] if config.output.all_scores else [outputs.SCORES]
     for leftover in [*leftovers, outputs.RESCORED, outputs.CHECKS]:
-        if storage.exists(storage.join(config.output.out, leftover), options):
-            storage.remove(storage.join(config.output.out, leftover), options)
-    return summary
+        if storage.exists(storage.join(out, leftover), options):
+            storage.remove(storage.join(out, leftover), options)
+    return written
 
 
 def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -103,37 +98,18 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     were saved). The pool must be unchanged since it was scored."""
     locations.check_apart(options["out"], "--out", [scores], "--scores")
     storage_options = options.get("storage_options", {})
-    saved_job_uri = storage.join(scores, outputs.SCORES, outputs.SCORES_JOB)
-    if not storage.exists(saved_job_uri, storage_options):
-        raise ZipfitError(f"--scores: {scores} holds no saved scores (run select --all-scores)")
-    saved = json.loads(storage.read_bytes(saved_job_uri, storage_options))
-    scored_with = scored_flags(saved["arguments"])  # a flag added since: its default
-    config = SelectConfig.from_flags(**{**scored_with, "dedup": False, **options})
-    if config.trust.dedup and not saved["arguments"].get("dedup"):
-        raise ZipfitError(
-            f"--dedup: the scores under {scores} were saved without near-duplicate "
-            "signatures (select --all-scores --dedup saves them)"
-        )
-    same_groups = config.groups.group_column == saved["arguments"].get("group_column")
-    groups = saved.get("groups", {}) if same_groups else {}
-    if config.groups.grouped and not (
-        same_groups and saved["job"]["format"] >= checkpoints.GROUPS_SAVED
-    ):
-        raise ZipfitError(
-            f"--group-column: the scores under {scores} were saved without the groups of "
-            f"{config.groups.group_column!r} (select --all-scores --group-column COL saves them)"
-        )
-    if config.trust.dedup and config.trust.dedup_threshold != saved["arguments"]["dedup_threshold"]:
-        raise ZipfitError(
-            f"--dedup-threshold: the scores under {scores} hold signatures banded for "
-            f"{saved['arguments']['dedup_threshold']}; score again for another threshold"
-        )
+    saved = records.SavedJob.read(scores, storage_options)
+    scored_with = saved.plan()
+    kept = scored_with.flags_of(*SCORED_PARTS)
+    config = SelectConfig.from_flags(**{**kept, "dedup": False, **options})
+    _check_saved(config, scored_with, scores)
+    same_groups = config.groups.group_column == scored_with.groups.group_column
     seconds: dict[str, float] = {}
     phases.check_rank_possible(config)
     outputs.claim(config.output.out, config.output.overwrite, storage_options)
     with timed(seconds, "plan"):
         scan = plan.plan_pool(config)
-    if saved["job"]["pool"] != checkpoints.pool_digest(scan):
+    if saved.job["pool"] != checkpoints.pool_digest(scan):
         raise ZipfitError(
             f"--scores: the pool {list(config.reading.pool)} changed since it was scored"
         )
@@ -144,24 +120,42 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
         (storage.join(scores, outputs.SCORES, name), name.removesuffix(".parquet"))
         for name in score_files
     ]
-    schema = storage.output_schema(scan.schema, saved.get("fields", {}))
+    adding = plan.added_columns(config)
+    scan = replace(scan, schema=storage.output_schema(scan.schema, saved.jsonl_kinds, adding))
 
     def work() -> tuple[notes.Outcome, dict[str, list[str]]]:
         cluster = RayCluster(config.runtime.max_in_flight, storage_options)
-        shared = _shared(cluster, config, None, None, scan, schema)
+        shared = _shared(cluster, config, None, None, scan, saved.dtype)
+        groups = saved.groups if same_groups else {}
         return _select(cluster, shared, sources, set(), seconds, groups)
 
     outcome, _ = run_on_ray(config.runtime.address, config.runtime.num_cpus, work)
-    pool = {
-        "files": len(scan.files),
-        "rows_total": saved.get("rows_total", scan.num_rows),
-        "scores": scores,
-        # the guard ran when the scores were saved: its counts, not this run's
-        "rows_contaminated": saved.get("rows_contaminated", 0),
-        "rows_contaminated_by_set": saved.get("rows_contaminated_by_set", {}),
-        "target_spread": saved.get("target_spread"),
-    }
-    return _publish(config, outcome, pool, seconds)
+    pool = summary.Pool(len(scan.files), saved.rows_total, None, scores, saved.target_spread)
+    # the guard ran when the scores were saved: its counts, not this run's
+    counts = summary.Counts.of(outcome.tally.counts)
+    counts.rows_contaminated = saved.rows_contaminated
+    outcome.tally.contaminated_by_set = Counter(saved.rows_contaminated_by_set)
+    return _publish(config, outcome, pool, counts, seconds)
+
+
+def _check_saved(config: SelectConfig, saved: SelectConfig, scores: str) -> None:
+    """What reselect asks of the saved scores that they may not hold: near-duplicate
+    signatures (banded for the threshold they were saved with), and each row's group."""
+    if config.trust.dedup and not saved.trust.dedup:
+        raise ZipfitError(
+            f"--dedup: the scores under {scores} were saved without near-duplicate "
+            "signatures (select --all-scores --dedup saves them)"
+        )
+    if config.groups.grouped and config.groups.group_column != saved.groups.group_column:
+        raise ZipfitError(
+            f"--group-column: the scores under {scores} were saved without the groups of "
+            f"{config.groups.group_column!r} (select --all-scores --group-column COL saves them)"
+        )
+    if config.trust.dedup and config.trust.dedup_threshold != saved.trust.dedup_threshold:
+        raise ZipfitError(
+            f"--dedup-threshold: the scores under {scores} hold signatures banded for "
+            f"{saved.trust.dedup_threshold}; score again for another threshold"
+        )
 
 
 def _log_start(config: SelectConfig, scan: storage.PoolScan, targets: PreparedTargets) -> None:
@@ -185,7 +179,7 @@ def _shared(
     targets: PreparedTargets | None,
     tokenizer_json: str | None,
     scan: storage.PoolScan,
-    schema: pa.Schema,
+    record: np.dtype,
     guard: ContaminationIndex | None = None,
 ) -> Shared:
     """What every task is handed, with the job's mode started. --min-score streams (shards
@@ -200,7 +194,9 @@ def _shared(
     )
     mode = modes.create(config)
     mode.start(cluster)
-    return Shared(config, mode, targets, tokenizer_json, files, schema, streamed, guard)
+    return Shared(
+        config, mode, targets, tokenizer_json, files, scan.schema, record, streamed, guard
+    )
 
 
 def _select(
@@ -228,11 +224,12 @@ def _select(
     saved = [
         s if isinstance(s, str) else outputs.scores_uri(config.output.out, n) for s, n in sources
     ]
-    fields: dict[str, list[str]] = {}
+    kinds: dict[str, list[str]] = {}
     for name in names:  # in pool order, so the columns' order does not depend on timing
-        jsonl.merge_kinds(fields, tally.fields.get(name, {}))
-    if fields:
-        shared = replace(shared, schema=storage.output_schema(shared.schema, fields))
+        jsonl.merge_kinds(kinds, tally.jsonl_kinds.get(name, {}))
+    if kinds:
+        schema = storage.output_schema(shared.schema, kinds, plan.added_columns(config))
+        shared = replace(shared, schema=schema)
         shared_ref = cluster.put(shared)
     if shared.streamed:
         selection = tally.selection
@@ -260,7 +257,7 @@ def _select(
     if mode.exact:  # the scorer that has every NCD scores the halves; the others do not
         with timed(seconds, "target halves"):
             halves = target_halves.agreement(
-                cluster, saved, selection.rows, config.runtime.storage_options
+                cluster, saved, selection.rows, shared.record, config.runtime.storage_options
             )
     if storage.exists(
         storage.join(config.output.out, outputs.DEDUP), config.runtime.storage_options
@@ -270,9 +267,7 @@ def _select(
         )
     if config.output.order == "score":
         with timed(seconds, "rank"):
-            rank_by = (
-                mode.score_column if config.selecting.order_key == "score" else storage.KEY_COLUMN
-            )
+            rank_by = mode.score_column if config.selecting.order_key == "score" else columns.KEY
             phases.rank(config, sorted(selection.parts), rank_by)
     elif storage.exists(
         storage.join(config.output.out, outputs.RANKED), config.runtime.storage_options
@@ -283,23 +278,29 @@ def _select(
     outcome = notes.Outcome(
         tally, selection, len(sources), check, halves, found.target_sets, found.group_quotas
     )
-    return outcome, fields
+    return outcome, kinds
 
 
 def _publish(
-    config: SelectConfig, outcome: notes.Outcome, pool: dict[str, Any], seconds: dict
+    config: SelectConfig,
+    outcome: notes.Outcome,
+    pool: summary.Pool,
+    counts: summary.Counts,
+    seconds: dict[str, float],
 ) -> dict[str, Any]:
     """The report, then summary.json, then _SUCCESS: the result is complete only now."""
-    options = config.runtime.storage_options
-    summary = notes.summary(config, modes.get(config.scoring.mode).score_column, outcome, pool)
+    out, options = config.output.out, config.runtime.storage_options
+    score_column = modes.get(config.scoring.mode).score_column
+    found = summary.build(config, score_column, outcome, pool, counts)
     with timed(seconds, "report"):
-        report.write_report(config.output.out, summary, options)
-    summary["seconds"] = seconds
-    storage.write_json(storage.join(config.output.out, outputs.SUMMARY), summary, options)
-    storage.write_atomic(storage.join(config.output.out, outputs.SUCCESS), b"", options)
+        report.write_report(out, found, config, options)
+    found.run.seconds = seconds
+    written = found.to_json()
+    storage.write_json(storage.join(out, outputs.SUMMARY), written, options)
+    storage.write_atomic(storage.join(out, outputs.SUCCESS), b"", options)
+    selected = found.selected
     log(
-        f"selected {summary['rows_selected']:,} of {summary['rows_read']:,} rows "
-        f"({summary['tokens_selected']:,} tokens) into {config.output.out} "
-        f"in {sum(seconds.values()):.1f}s"
+        f"selected {selected.rows_selected:,} of {counts.rows_read:,} rows "
+        f"({selected.tokens_selected:,} tokens) into {out} in {sum(seconds.values()):.1f}s"
     )
-    return summary
+    return written

@@ -19,6 +19,7 @@ from zipfit_ray.job.runtime import RayCluster, cluster_cpus, run_on_ray
 from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets, score
 from zipfit_ray.kernel.backends import DEFAULT_COMPRESSOR
 from zipfit_ray.selection.tokens import TokenCounter
+from zipfit_ray.storage import columns
 
 SAMPLE_ROWS_PER_TASK = 256
 
@@ -222,7 +223,7 @@ def _estimates(
     rows = sample.pool_rows * sample.present.estimate
     records = []
     for mode in modes.MODES.values():
-        if rule.name not in mode.rules or (targets.sets and not mode.exact):
+        if not mode.selects_with(rule.name) or (targets.sets and not mode.exact):
             continue
         pairs_per_row, other_per_row = mode(config).estimate(
             cluster, sample.chunks, targets, cut_at.estimate, sample.pool_rows
@@ -246,7 +247,7 @@ def _estimates(
             # a mode whose scores are not ZIP-FIT's has no threshold on ZIP-FIT's scale, nor
             # has a mixture of named sets (each set's is its own)
             "threshold": vars(cut_at)
-            if mode.score_column == storage.SCORE_COLUMN and not targets.sets
+            if mode.score_column == columns.SCORE and not targets.sets
             else None,
             "share_selected": vars(selected),
         }

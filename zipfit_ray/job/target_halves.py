@@ -4,6 +4,7 @@ selection, over the half scores saved beside every row's score. K is the selecti
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,17 +16,22 @@ from zipfit_ray.selection import cut, histograms
 from zipfit_ray.selection.amounts import Amount
 
 
+@dataclass(frozen=True)
+class Agreement:
+    """How alike the two halves' top ``top_k`` rows are: their Jaccard."""
+
+    top_k: int
+    jaccard: float
+
+
 def agreement(
-    cluster: Cluster, saved: list[str], k: int, options: dict[str, Any]
-) -> dict[str, Any] | None:
-    """{top_k, jaccard} of the two halves' top k rows, or None where the rows were not
-    scored against halves (approximate modes) or nothing was selected."""
-    if k == 0 or not saved:
+    cluster: Cluster, saved: list[str], k: int, record: np.dtype, options: dict[str, Any]
+) -> Agreement | None:
+    """The two halves' top k rows' agreement, or None where the rows were not scored
+    against halves (the saved ``record`` has no half scores) or nothing was selected."""
+    if k == 0 or not saved or not set(HALF_FIELDS) <= set(record.names):
         return None
-    found = [h for _, h in cluster.map(_half_histograms, saved, options)]
-    if any(h is None for h in found):
-        return None
-    totals = sum(found)
+    totals = sum(h for _, h in cluster.map(_half_histograms, saved, options))
     rule = Amount(k=k)
     no_tokens = np.zeros_like(totals[0])
     a, b = (
@@ -33,22 +39,16 @@ def agreement(
         for i, field in enumerate(HALF_FIELDS)
     )
     both = sum(n for _, n in cluster.map(_in_both, saved, a, b, options))
-    return {"top_k": k, "jaccard": both / (2 * k - both)}
+    return Agreement(k, both / (2 * k - both))
 
 
-def _half_histograms(uri: str, options: dict[str, Any]) -> np.ndarray | None:
-    """A shard's histogram of each half score (2 x bins), or None if it has none."""
+def _half_histograms(uri: str, options: dict[str, Any]) -> np.ndarray:
+    """A shard's histogram of each half score (2 x bins)."""
     entries = storage.read_scores(uri, options)
-    if len(entries) and not set(HALF_FIELDS) <= set(entries.dtype.names):
-        return None
-    if not len(entries):
-        return np.stack([histograms.histogram(np.empty(0))] * 2)
     return np.stack([histograms.histogram(entries[field]) for field in HALF_FIELDS])
 
 
 def _in_both(uri: str, a: cut.Boundary, b: cut.Boundary, options: dict[str, Any]) -> int:
     """A shard's rows in both halves' top k."""
     entries = storage.read_scores(uri, options)
-    if not len(entries):
-        return 0
     return int((a.selects(entries) & b.selects(entries)).sum())  # each orders by its half

@@ -26,7 +26,7 @@ from zipfit_ray.modes.base import Mode
 from zipfit_ray.selection import cut, histograms, order, quotas
 from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.selection.tokens import TokenCounter
-from zipfit_ray.storage import outputs
+from zipfit_ray.storage import columns, outputs
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Shared:
     tokenizer_json: str | None
     files: dict[int, tuple[str, tuple[int, ...]]]  # file index -> (path, row group sizes)
     schema: pa.Schema  # the output's columns (with JSONL files: known once all are read)
+    record: np.dtype  # each saved row's fields (records.scores_dtype)
     streamed: bool = False  # --min-score on a pool without JSONL: shards write their rows
     guard: ContaminationIndex | None = None  # the targets' and eval sets' n-grams
 
@@ -65,9 +66,10 @@ def process_shard(job: tuple[storage.Shard | str, str, bool], shared: Shared) ->
     needs_tokens = config.selecting.rule.by_tokens or config.output.all_scores
     tokens = TokenCounter(shared.tokenizer_json) if needs_tokens else None
     scorer = shared.mode.scorer(shared.targets, name)
-    scored = scoring.score_shard(
-        source, scorer, config, tokens, shared.mode.batch_rows, shared.guard
+    how = scoring.ShardScoring(
+        config, scorer, shared.record, tokens, shared.mode.batch_rows, shared.guard
     )
+    scored = scoring.score_shard(source, how)
     shared.mode.finish_shard(scorer, name)
     notes = _conclude(scored, shared, name, outputs.scores_uri(config.output.out, name))
     if scored.contaminated:
@@ -102,7 +104,7 @@ def _conclude(
         token_histogram=tokens,
         length_histogram=histograms.length_histogram(scored["length"]),
         selected=selected,
-        fields=outcome.fields,
+        jsonl_kinds=outcome.jsonl_kinds,
     )
 
 
@@ -157,7 +159,7 @@ def shard_histograms(
 def group_histograms(uri: str, options: dict[str, Any]) -> dict[int, tuple[np.ndarray, ...]]:
     """One shard's saved rows per group (quotas.GROUP_FIELD): rows and tokens per score bin."""
     entries = storage.read_scores(uri, options)
-    groups = quotas.group_of(entries)
+    groups = entries[quotas.GROUP_FIELD]
     return {
         key: histograms.rows_and_tokens(entries[groups == key])
         for key in np.unique(groups).tolist()
@@ -209,7 +211,7 @@ def write_selected(
         shared.mode.score_column,
         with_position=config.output.order == "score",
         out_format=config.output.out_format,
-        more_columns={storage.ADDED_PREFIX + name: values for name, values in added.items()},
+        more_columns={columns.PREFIX + name: values for name, values in added.items()},
     )
     texts = storage.column_bytes(storage.field_values(table, config.reading.text_column))
     tokens = TokenCounter(shared.tokenizer_json).count(

@@ -24,7 +24,7 @@ from zipfit_ray.selection.amounts import Amount
 from zipfit_ray.selection.cut import Boundary, Where
 from zipfit_ray.selection.order import OrderKey
 from zipfit_ray.settings import Settings
-from zipfit_ray.storage import SCORE_COLUMN
+from zipfit_ray.storage import columns
 
 if TYPE_CHECKING:
     from zipfit_ray.config import SelectConfig
@@ -37,7 +37,7 @@ class Scored(NamedTuple):
 
     scores: np.ndarray  # float64, NaN where the row was dropped unscored
     counts: Counter  # pair_compressions, ..., added to the job's
-    fields: dict[str, np.ndarray] | None = None  # more per-row values, saved with the scores
+    columns: dict[str, np.ndarray] | None = None  # Mode.saved_columns' values, per row
 
 
 Scorer = Callable[[Sequence[bytes], np.ndarray], Scored]  # (texts, their row ids) -> Scored
@@ -84,6 +84,19 @@ class Cluster(Protocol):
 
 
 @dataclass(frozen=True)
+class SelfCheck:
+    """What an approximate mode measured of its own agreement with exact selection: of the
+    rows it dropped, a share was scored exactly anyway; how many of those the final cut
+    selects, and the number of rows missed that this implies (summary.json's
+    early_exit_check)."""
+
+    rows_dropped: int
+    rows_checked: int
+    checked_rows_that_would_be_selected: int
+    estimated_rows_missed: float | None
+
+
+@dataclass(frozen=True)
 class ModeSettings(Settings):
     """A mode's own flags, named as their dests, checked when built (exact has none)."""
 
@@ -94,10 +107,15 @@ class Mode:
     name: ClassVar[str]
     Settings: ClassVar[type[ModeSettings]] = ModeSettings  # its own flags
     exact: ClassVar[bool] = False  # every score it writes is ZIP-FIT's, for every row
-    score_column: ClassVar[str] = SCORE_COLUMN  # what its scores are called in the output
-    rules: ClassVar[tuple[str, ...]] = ("k",)  # the rules (rules.RULES) it selects with
+    score_column: ClassVar[str] = columns.SCORE  # what its scores are called in the output
+    rules: ClassVar[tuple[str, ...] | None] = ("k",)  # what it selects with; None: any rule
     batch_rows: ClassVar[int] = BATCH_ROWS
     after_cut_phase: ClassVar[str | None] = None  # the name its after_cut is timed under
+
+    @classmethod
+    def selects_with(cls, rule: str) -> bool:
+        """Whether the rule named ``rule`` (rules.RULES) can select this mode's scores."""
+        return cls.rules is None or rule in cls.rules
 
     def __init__(self, config: SelectConfig) -> None:
         self.config = config
@@ -105,6 +123,12 @@ class Mode:
 
     def start(self, cluster: Cluster) -> None:
         """Driver, before any shard is scored."""
+
+    @classmethod
+    def saved_columns(cls, targets: PreparedTargets) -> tuple[str, ...]:
+        """The per-row values (float64) its scorer returns beside each score, saved with it
+        (``Scored.columns``)."""
+        return ()
 
     def scorer(self, targets: PreparedTargets, shard: str) -> Scorer:
         """Scoring task: how the rows of ``shard`` are scored."""
@@ -134,9 +158,11 @@ class Mode:
         (counts). ``shared`` is what every task was handed."""
         return saved, boundary, Counter()
 
-    def self_check(self, cluster: Cluster, shards: list[str], boundary: Boundary, counts: Counter):
+    def self_check(
+        self, cluster: Cluster, shards: list[str], boundary: Boundary, counts: Counter
+    ) -> SelfCheck | None:
         """Driver, after the cut: what this run measured of its own agreement with exact
-        selection (summary.json's early_exit_check), or None."""
+        selection, or None."""
         return None
 
     def estimate(

@@ -21,7 +21,7 @@ from zipfit_ray.modes.prefilter import Prefilter, PrefilterSettings
 from zipfit_ray.selection import histograms
 from zipfit_ray.selection.amounts import Amount
 from zipfit_ray.selection.cut import Boundary
-from zipfit_ray.storage import SCORE_COLUMN, outputs
+from zipfit_ray.storage import columns, outputs
 
 DEFAULT_FACTOR = 10  # shortlist c x K (benchmarks/evaluate_modes.py)
 
@@ -38,7 +38,7 @@ class CascadeSettings(PrefilterSettings):
 class Cascade(Prefilter):
     name = "approx-cascade"
     Settings = CascadeSettings
-    score_column = SCORE_COLUMN
+    score_column = columns.SCORE
     after_cut_phase = "rescore"
 
     def first_pass(self, amount: Amount) -> Amount:

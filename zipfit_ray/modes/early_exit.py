@@ -44,7 +44,7 @@ from zipfit_ray.analysis.cost import Interval, mean_interval
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.kernel.alignment import PreparedTargets, ncd_matrix, score
 from zipfit_ray.kernel.compressors import Compressor
-from zipfit_ray.modes.base import Cluster, Handle, Mode, ModeSettings, Scored
+from zipfit_ray.modes.base import Cluster, Handle, Mode, ModeSettings, Scored, SelfCheck
 from zipfit_ray.selection import histograms, order
 from zipfit_ray.selection.amounts import Amount, Cut, Threshold
 from zipfit_ray.selection.cut import Boundary
@@ -349,7 +349,7 @@ class EarlyExit(Mode):
 
     def self_check(
         self, cluster: Cluster, shards: list[str], boundary: Boundary, counts: Counter
-    ) -> dict[str, Any]:
+    ) -> SelfCheck:
         """How many of the dropped rows that were scored anyway the final boundary selects,
         and the number of rows early exit missed that this implies."""
         checks = [outputs.checks_uri(self.config.output.out, shard) for shard in shards]
@@ -357,12 +357,8 @@ class EarlyExit(Mode):
         found = cluster.map(_count_selected, checks, boundary, options)
         would_be_selected = sum(n for _, n in found)
         dropped, checked = counts["rows_dropped_early"], counts["rows_checked"]
-        return {
-            "rows_dropped": dropped,
-            "rows_checked": checked,
-            "checked_rows_that_would_be_selected": would_be_selected,
-            "estimated_rows_missed": would_be_selected * dropped / checked if checked else None,
-        }
+        missed = would_be_selected * dropped / checked if checked else None
+        return SelfCheck(dropped, checked, would_be_selected, missed)
 
     def estimate(
         self,

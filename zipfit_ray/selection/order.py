@@ -79,8 +79,6 @@ OrderKey = str | SoftKey  # what rows are ordered by: a saved field ("score", ..
 
 
 def key_values(entries: np.ndarray, key: OrderKey) -> np.ndarray:
-    if len(entries) == 0:  # a shard with no scored rows saves no extra fields
-        return np.empty(0)
     return entries[key] if isinstance(key, str) else key.of(entries)
 
 
@@ -110,14 +108,7 @@ def best_first_examples(examples: list[dict]) -> list[dict]:
     return [examples[i] for i in best_first_order(scores, row_ids)]
 
 
-def concatenate(parts: Iterable[np.ndarray]) -> np.ndarray:
-    """The parts as one array. A shard that scored no rows saves only ENTRY's fields, where
-    the others may have more: where the parts' fields differ, empty parts are left out."""
+def concatenate(parts: Iterable[np.ndarray], dtype: np.dtype = ENTRY) -> np.ndarray:
+    """The parts (of one dtype) as one array; with no parts, an empty one of ``dtype``."""
     parts = list(parts)
-    if not parts:
-        return np.empty(0, dtype=ENTRY)
-    if len({part.dtype for part in parts}) > 1:
-        parts = [part for part in parts if len(part)] or [
-            max(parts, key=lambda p: p.dtype.itemsize)
-        ]
-    return np.concatenate(parts)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)

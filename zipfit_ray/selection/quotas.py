@@ -47,11 +47,6 @@ def group_keys(labels: Iterable[str]) -> np.ndarray:
     )  # fmt: skip
 
 
-def group_of(entries: np.ndarray) -> np.ndarray:
-    """Each row's group key (a shard with no scored rows saves no group field)."""
-    return entries[GROUP_FIELD] if len(entries) else np.empty(0, dtype=np.int64)
-
-
 @dataclass(frozen=True)
 class GroupSize:
     """A group's rows and tokens among the rows scored."""
@@ -126,7 +121,7 @@ class InGroup:
     key: int
 
     def __call__(self, entries: np.ndarray) -> np.ndarray:
-        return group_of(entries) == self.key
+        return entries[GROUP_FIELD] == self.key
 
 
 @dataclass(frozen=True)
@@ -159,7 +154,7 @@ class QuotaSelection:
         entries: np.ndarray, boundaries: dict[int, Boundary], otherwise: Boundary
     ) -> np.ndarray:
         found = np.zeros(len(entries), dtype=bool)
-        groups = group_of(entries)
+        groups = entries[GROUP_FIELD]
         for key in np.unique(groups).tolist():
             mine = groups == key
             found[mine] = boundaries.get(key, otherwise).selects(entries[mine])

@@ -7,7 +7,8 @@
   lines, plain or compressed);
 - ``targets``: the target set's file;
 - ``locations``: an output never in, at or over an input;
-- ``outputs``: the names under --out, and the record of what the job wrote there.
+- ``outputs``: the names under --out, and the record of what the job wrote there;
+- ``columns``: the columns a selection adds to the pool's.
 
 The names below are what the rest of the job uses.
 """
@@ -37,11 +38,7 @@ from zipfit_ray.storage.parquet import (
     write_scores,
 )
 from zipfit_ray.storage.pool import (
-    ADDED_PREFIX,
-    KEY_COLUMN,
-    POSITION_COLUMN,
     ROW_BITS,
-    SCORE_COLUMN,
     PoolScan,
     Shard,
     combine,
@@ -60,12 +57,8 @@ from zipfit_ray.storage.pool import (
 from zipfit_ray.storage.targets import read_eval_sets, read_target_sets, read_targets
 
 __all__ = [
-    "ADDED_PREFIX",
     "FOOTER_SAMPLE_BYTES",
-    "KEY_COLUMN",
-    "POSITION_COLUMN",
     "ROW_BITS",
-    "SCORE_COLUMN",
     "FilePlan",
     "Piece",
     "PoolFormat",

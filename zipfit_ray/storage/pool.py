@@ -13,15 +13,11 @@ import numpy as np
 import pyarrow as pa
 
 from zipfit_ray.errors import ZipfitError
-from zipfit_ray.storage import jsonl, parquet
+from zipfit_ray.storage import columns, jsonl, parquet
 from zipfit_ray.storage.files import filesystem, uri_of, write_atomic
 from zipfit_ray.storage.formats import FilePlan, OnBadRow, Piece, PoolFormat
 
 ROW_BITS = 40  # a row id is file index << 40 | row within the file
-SCORE_COLUMN = "zipfit_score"
-ADDED_PREFIX = "zipfit_"  # the columns a job adds: its score, and a selector's (cut.Boundary)
-KEY_COLUMN = "zipfit_key"  # --temperature: what the selection was ranked by, beside the score
-POSITION_COLUMN = "zipfit_position"  # with --order score: file index << ROW_BITS | row in file
 FOOTER_READERS = 16  # concurrent footer reads while planning (IO-bound)
 FORMATS: tuple[PoolFormat, ...] = (parquet.ParquetFormat(), jsonl.JsonlFormat())
 
@@ -155,10 +151,12 @@ def combine(
     text_column: str,
     skip_bad_files: bool = False,
     group_column: str | None = None,
+    adding: Sequence[str] = (columns.SCORE,),
 ) -> PoolScan:
     """The pool from its files' plans. A file that cannot be read is an error naming it, or,
     with ``skip_bad_files``, left out and listed in ``PoolScan.skipped_files``. The Parquet
-    files' columns are checked and their schemas unified (each distinct schema once)."""
+    files' columns are checked (none may be one the job is ``adding``) and their schemas
+    unified (each distinct schema once)."""
     skipped = [uri for uri, plan in zip(listed, plans) if isinstance(plan, ZipfitError)]
     if skipped and not skip_bad_files:
         raise next(p for p in plans if isinstance(p, ZipfitError))
@@ -175,8 +173,7 @@ def combine(
         parquet.check_text_column(file_schema, text_column, uri, flag="--text-column")
         if group_column is not None:
             parquet.check_column(file_schema, group_column, uri, flag="--group-column")
-        if SCORE_COLUMN in file_schema.names:
-            raise ZipfitError(f"{uri}: already has a {SCORE_COLUMN!r} column; rename it first")
+        columns.check_no_clash(file_schema.names, adding, f"{uri}: has a column")
         try:
             schema = pa.unify_schemas([schema, file_schema], promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -191,11 +188,13 @@ def combine(
     )
 
 
-def output_schema(scan_schema: pa.Schema, kinds: dict[str, list[str]]) -> pa.Schema:
-    """The output's columns: the Parquet files' unified with the JSONL records' fields."""
+def output_schema(
+    scan_schema: pa.Schema, kinds: dict[str, list[str]], adding: Sequence[str] = (columns.SCORE,)
+) -> pa.Schema:
+    """The output's columns: the Parquet files' unified with the JSONL records' fields (none
+    may be one the job is ``adding``)."""
     found = jsonl.schema({name: set(seen) for name, seen in kinds.items()})
-    if SCORE_COLUMN in found.names:
-        raise ZipfitError(f"--pool: JSONL records have a {SCORE_COLUMN!r} field; rename it first")
+    columns.check_no_clash(found.names, adding, "--pool: a JSONL record has a field")
     try:
         return pa.unify_schemas([scan_schema, found], promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -264,7 +263,7 @@ def write_part(
     files: dict[int, tuple[str, tuple[int, ...]]],
     schema: pa.Schema,
     storage_options: dict[str, Any],
-    score_column: str = SCORE_COLUMN,
+    score_column: str = columns.SCORE,
     with_position: bool = False,
     out_format: str = "parquet",
     more_columns: dict[str, np.ndarray] | None = None,
@@ -292,7 +291,7 @@ def write_part(
     if out_format == "parquet":
         if with_position:
             positions_column = pa.array(selected["row_id"], pa.int64())
-            table = table.append_column(POSITION_COLUMN, positions_column)
+            table = table.append_column(columns.POSITION, positions_column)
         write_atomic(uri, table, storage_options)
     else:
         values = {name: v.tolist() for name, v in added.items()}

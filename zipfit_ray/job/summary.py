@@ -1,0 +1,271 @@
+"""summary.json, declared: typed parts, built here from what the run found, written as one
+flat JSON object (``Summary.to_json``), and read by the report as the same typed parts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypedDict
+
+from zipfit_ray.analysis.target_set import Spread
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.job.notes import Outcome, Selection
+from zipfit_ray.job.quotas import QuotaFigures
+from zipfit_ray.job.target_halves import Agreement
+from zipfit_ray.kernel import backends
+from zipfit_ray.modes.base import SelfCheck
+from zipfit_ray.selection import histograms
+
+BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
+
+
+@dataclass
+class Counts:
+    """Every counter a job keeps (0 where nothing happened), at summary.json's top level."""
+
+    rows_read: int = 0
+    rows_skipped_null: int = 0
+    rows_truncated: int = 0
+    rows_skipped_bad_file: int = 0
+    rows_skipped_bad_line: int = 0
+    rows_contaminated: int = 0
+    rows_removed_duplicate: int = 0
+    duplicate_clusters: int = 0
+    pair_compressions: int = 0
+    scoring_core_seconds: float = 0.0
+    rows_dropped_early: int = 0
+    rows_checked: int = 0  # approx-early-exit: dropped rows scored exactly anyway
+    pair_compressions_check: int = 0
+    target_set_rounds: int = 0
+    rows_contested: int = 0
+    dedup_rounds: int = 0
+
+    @classmethod
+    def of(cls, counted: Mapping[str, float]) -> Counts:
+        """From the counters tasks and steps added up (a name not declared here is a bug)."""
+        unknown = set(counted) - {f.name for f in fields(cls)}
+        if unknown:
+            raise KeyError(f"counters not declared in summary.Counts: {sorted(unknown)}")
+        return cls(**counted)
+
+    @property
+    def rows_total(self) -> int:
+        """Every row the pool holds: those read, and those in files or lines left out."""
+        return self.rows_read + self.rows_skipped_bad_file + self.rows_skipped_bad_line
+
+
+class Example(TypedDict):
+    """A selected row as the report shows it: its score, pool position and text's start."""
+
+    score: float
+    row_id: int
+    text: str
+
+
+class ContaminatedRow(TypedDict):
+    """A row the guard flagged, as listed: where it is, its text's start, and the item it
+    holds (its set, its position there, the share of its n-grams the row holds)."""
+
+    source: str
+    row: int
+    row_id: int
+    text: str
+    matched_set: str
+    matched_item: int
+    matched_share: float
+    matched_excerpt: str
+
+
+@dataclass
+class Examples:
+    """The best rows selected and the last (best first)."""
+
+    best: list[Example]
+    last: list[Example]
+
+
+@dataclass
+class GroupCounts:
+    """Rows per --group-column value: in the pool (scored) and selected."""
+
+    pool: dict[str, int]
+    selected: dict[str, int]
+
+
+@dataclass
+class Histograms:
+    """Rows per score bin (``bins``: low, high, count) and per length bin, pool and
+    selection."""
+
+    bins: list[float]
+    pool: list[int]
+    selected: list[int]
+    length_edges: list[int]
+    pool_lengths: list[int]
+    selected_lengths: list[int]
+
+
+@dataclass
+class Section:
+    """What one target set or one --group-column value took."""
+
+    rows: int
+    tokens: int
+    histogram: list[int]
+    length_histogram: list[int]
+    score_quantiles: dict[str, float]
+
+
+@dataclass
+class Selected:
+    """What was selected: rows, tokens, the parts, the score quantiles, the best and last
+    rows, histograms, rows per group (pool and selected), and per target set and group."""
+
+    rows_selected: int
+    tokens_selected: int
+    parts: list[str]
+    selected_score_quantiles: dict[str, float]
+    examples: Examples
+    histograms: Histograms
+    groups: GroupCounts | None
+    sections: dict[str, dict[str, Section]]  # "target set", "group": per label
+
+
+@dataclass
+class SetFigures:
+    """A named target set: its pool histogram of its own score, and the rows it took."""
+
+    pool_histogram: list[int]
+    rows_selected: int
+
+
+@dataclass
+class Pool:
+    """What the driver knows of the pool and its inputs."""
+
+    files: int
+    rows_total: int
+    targets: int | None = None  # select: the target texts
+    scores: str | None = None  # reselect: where the scores were saved
+    target_spread: Spread | None = None
+    files_skipped: int = 0
+    bad_files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Findings:
+    """What the cut, the guard and the checks found besides the selection."""
+
+    target_sets: dict[str, SetFigures] | None
+    group_quotas: QuotaFigures | None
+    early_exit_check: SelfCheck | None
+    target_halves: Agreement | None
+    rows_contaminated_by_set: dict[str, int]
+    contaminated_examples: list[ContaminatedRow]
+
+
+@dataclass
+class Run:
+    """How the job ran: shards, the rule and mode, the flags (storage option values left
+    out), the compressor and its library versions, seconds per phase."""
+
+    shards_total: int
+    shards_resumed: int
+    rule: str
+    mode: str
+    score_column: str
+    arguments: dict[str, Any]
+    compressor: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Summary:
+    counts: Counts
+    run: Run
+    selected: Selected
+    pool: Pool
+    findings: Findings
+
+    def to_json(self) -> dict[str, Any]:
+        """summary.json: every part's fields at its top level."""
+        found: dict[str, Any] = {}
+        for part in (self.counts, self.run, self.selected, self.findings, self.pool):
+            found.update(asdict(part))
+        return found
+
+
+def build(
+    config: SelectConfig, score_column: str, outcome: Outcome, pool: Pool, counts: Counts
+) -> Summary:
+    """The summary (but the seconds per phase, added once the report is written)."""
+    tally, selection = outcome.tally, outcome.selection
+    scoring = config.scoring
+    run = Run(
+        outcome.shards_total,
+        tally.shards_resumed,
+        config.selecting.rule.describe(),
+        scoring.mode,
+        score_column,
+        config.public_dict(),
+        backends.describe(scoring.compressor, scoring.level, scoring.joint),
+    )
+    findings = Findings(
+        {
+            name: SetFigures(histogram, _rows_for(selection, name))
+            for name, histogram in outcome.target_sets.items()
+        }
+        or None,
+        outcome.group_quotas,
+        outcome.early_exit_check,
+        outcome.target_halves,
+        dict(tally.contaminated_by_set),
+        tally.contaminated_examples,
+    )
+    return Summary(counts, run, _selected(config, outcome), pool, findings)
+
+
+def _selected(config: SelectConfig, outcome: Outcome) -> Selected:
+    tally, selection = outcome.tally, outcome.selection
+    bins = histograms.BIN_EDGES
+    figures = Histograms(
+        [float(bins[0]), float(bins[-1]), len(bins) - 1],
+        tally.histogram.tolist(),
+        selection.histogram.tolist(),
+        histograms.LENGTH_EDGES.tolist(),
+        tally.length_histogram.tolist(),
+        selection.length_histogram.tolist(),
+    )
+    groups = None
+    if config.groups.group_column:
+        groups = GroupCounts(dict(tally.groups), dict(selection.groups))
+    sections = {
+        kind: {label: _section(found) for label, found in labelled.items()}
+        for kind, labelled in selection.sections.items()
+    }
+    return Selected(
+        selection.rows,
+        selection.tokens,
+        sorted(selection.parts),
+        selection.quantiles(),
+        Examples(selection.best, selection.last),
+        figures,
+        groups,
+        sections,
+    )
+
+
+def _section(figures: dict[str, Any]) -> Section:
+    quantiles = histograms.histogram_quantiles(figures["histogram"])
+    return Section(**figures, score_quantiles=quantiles)
+
+
+def _rows_for(selection: Selection, name: str) -> int:
+    return selection.sections.get("target set", {}).get(name, {}).get("rows", 0)
+
+
+def bad_files(planned: tuple[str, ...], scored: list[str]) -> tuple[int, list[str]]:
+    """The files left out (unreadable when planned or scored): how many, and the first
+    BAD_FILES_LISTED."""
+    found = list(dict.fromkeys([*planned, *scored]))
+    return len(found), found[:BAD_FILES_LISTED]
