@@ -211,19 +211,16 @@ def _select(
     Returns what was found, and the JSONL records' field kinds (for reselect).
     ``saved_groups``: rows per group, where the sources are saved scores (reselect)."""
     config, mode = shared.config, shared.mode
+    out, options = config.output.out, config.runtime.storage_options
     shared_ref = cluster.put(shared)
     if shared.streamed:  # recorded before any shard writes its part
-        streamed = [
-            outputs.streamed_part_name(name, config.output.part_suffix) for _, name in sources
-        ]
-        outputs.record(config.output.out, streamed, config.runtime.storage_options)
+        suffix = config.output.part_suffix
+        outputs.record(out, [outputs.streamed_part_name(n, suffix) for _, n in sources], options)
     with timed(seconds, "score"):
         tally = phases.score(cluster, sources, finished, shared, shared_ref)
     tally.groups.update(saved_groups or {})
     names = [name for _, name in sources]
-    saved = [
-        s if isinstance(s, str) else outputs.scores_uri(config.output.out, n) for s, n in sources
-    ]
+    saved = [s if isinstance(s, str) else outputs.scores_uri(out, n) for s, n in sources]
     kinds: dict[str, list[str]] = {}
     for name in names:  # in pool order, so the columns' order does not depend on timing
         jsonl.merge_kinds(kinds, tally.jsonl_kinds.get(name, {}))
@@ -234,9 +231,7 @@ def _select(
     if shared.streamed:
         selection = tally.selection
         found = cuts.Found(saved, cut.at_least(config.selecting.threshold))
-        outputs.remove_stale(
-            config.output.out, keep=set(selection.parts), options=config.runtime.storage_options
-        )
+        outputs.remove_stale(out, keep=set(selection.parts), options=options)
     else:
         histograms = tally.histogram, tally.token_histogram
         scores = cuts.Scores(
@@ -244,41 +239,39 @@ def _select(
         )
         found = cuts.find(scores)
         tally.counts.update(found.counts)
-        saved = found.saved
         with timed(seconds, "write"):
-            selection = phases.write(cluster, saved, found.selector, shared_ref, config)
+            selection = phases.write(cluster, found.saved, found.selector, shared_ref, config)
         wanted = config.selecting.rule.resolved(*scores.scored)
         if isinstance(wanted, Amount) and (wanted.k or 0) > scores.scored[0]:
             rule = config.selecting.rule.flag
             log(f"warning: only {scores.scored[0]:,} rows were scored; {rule} keeps them all")
-    boundary = found.selector
-    check = mode.self_check(cluster, names, boundary, tally.counts)
+    check = mode.self_check(cluster, names, found.selector, tally.counts)
     halves = None
     if mode.exact:  # the scorer that has every NCD scores the halves; the others do not
         with timed(seconds, "target halves"):
             halves = target_halves.agreement(
-                cluster, saved, selection.rows, shared.record, config.runtime.storage_options
+                cluster, found.saved, selection.rows, shared.record, options
             )
-    if storage.exists(
-        storage.join(config.output.out, outputs.DEDUP), config.runtime.storage_options
-    ):
-        storage.remove(
-            storage.join(config.output.out, outputs.DEDUP), config.runtime.storage_options
-        )
-    if config.output.order == "score":
-        with timed(seconds, "rank"):
-            rank_by = mode.score_column if config.selecting.order_key == "score" else columns.KEY
-            phases.rank(config, sorted(selection.parts), rank_by)
-    elif storage.exists(
-        storage.join(config.output.out, outputs.RANKED), config.runtime.storage_options
-    ):
-        storage.remove(
-            storage.join(config.output.out, outputs.RANKED), config.runtime.storage_options
-        )  # stale
+    _rank_and_tidy(config, mode.score_column, selection, seconds)
     outcome = notes.Outcome(
         tally, selection, len(sources), check, halves, found.target_sets, found.group_quotas
     )
     return outcome, kinds
+
+
+def _rank_and_tidy(
+    config: SelectConfig, score_column: str, selection: notes.Selection, seconds: dict
+) -> None:
+    """With --order score, the copy best first (a stale one removed otherwise); --dedup's
+    working files removed."""
+    out, options = config.output.out, config.runtime.storage_options
+    for leftover in (outputs.DEDUP, *([] if config.output.order == "score" else [outputs.RANKED])):
+        if storage.exists(storage.join(out, leftover), options):
+            storage.remove(storage.join(out, leftover), options)
+    if config.output.order == "score":
+        with timed(seconds, "rank"):
+            rank_by = score_column if config.selecting.order_key == "score" else columns.KEY
+            phases.rank(config, sorted(selection.parts), rank_by)
 
 
 def _publish(
