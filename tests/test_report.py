@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from zipfit_ray import SelectConfig, run_select
-from zipfit_ray.report import POOL_COLOR, SELECTED_COLOR
+from zipfit_ray.report.plots import POOL_COLOR, SELECTED_COLOR
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -18,6 +18,7 @@ TURNS_ON = {
     combinations.QUOTAS: {"group_column": "source", "group_max": 0.5},
     combinations.DEDUP: {"dedup": True},
     combinations.ALL_SCORES: {"all_scores": True},
+    combinations.EXCLUDE_NEAR: {"exclude_near": ["have.jsonl"]},
 }
 
 

@@ -81,6 +81,7 @@ OTHER_VALUES = {
     "decontaminate": "flag",
     "dedup": True,
     "dedup_threshold": 0.8,
+    "exclude_near": ["have.jsonl"],
     "out_format": "jsonl",
     "all_scores": True,
 }

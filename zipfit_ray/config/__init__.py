@@ -60,6 +60,7 @@ SHARD_NEUTRAL: dict[str, str] = {
     "group_max": "caps are cut from the saved scores and groups",
     "per_group": "each group's cut is made from the saved scores and groups",
     "quota_shortfall": "applied at the cut",
+    "exclude_near_column": "the corpora are read after every shard is scored",
     "out": "where the job writes (its checkpoints live there)",
     "order": "--order score sorts a copy of the written selection",
     "part_rows": "parts are cut after every shard is scored",

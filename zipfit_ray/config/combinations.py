@@ -41,6 +41,7 @@ MIX = Feature("--mix", lambda c: c.selecting.mix is not None)
 SOFT = Feature("--temperature", lambda c: bool(c.selecting.temperature))
 QUOTAS = Feature(lambda c: c.groups.flag, lambda c: c.groups.grouped)
 DEDUP = Feature("--dedup", lambda c: c.trust.dedup)
+EXCLUDE_NEAR = Feature("--exclude-near", lambda c: bool(c.trust.exclude_near))
 ALL_SCORES = Feature("--all-scores", lambda c: c.output.all_scores)
 
 
@@ -70,7 +71,7 @@ REFUSED = (
     Refusal(SOFT, MIN_SCORE, SAMPLES),
     Refusal(SOFT, DEDUP, SAMPLES),
 )
-EXACT_ONLY = (ALL_SCORES, NAMED_SETS, QUOTAS, SOFT)
+EXACT_ONLY = (ALL_SCORES, NAMED_SETS, QUOTAS, SOFT, EXCLUDE_NEAR)
 
 
 def check(config: SelectConfig) -> None:

@@ -212,14 +212,22 @@ class Trust(Settings):
     eval_sets: tuple[str, ...] = ()  # benchmark files checked for besides the targets
     dedup: bool = False  # drop near-duplicates of better rows from the selection, refilled
     dedup_threshold: float = DEDUP_THRESHOLD  # Jaccard of word n-grams (LSH's step)
+    exclude_near: tuple[str, ...] = ()  # corpora whose near-duplicates are dropped (job/exclude)
+    exclude_near_column: str | None = None  # their text column; None: --text-column
 
     def __post_init__(self) -> None:
         _choice("--decontaminate", self.decontaminate, DECONTAMINATE)
         object.__setattr__(self, "eval_sets", tuple(self.eval_sets))
+        object.__setattr__(self, "exclude_near", tuple(self.exclude_near))
         if not (isinstance(self.dedup_threshold, int | float) and 0 < self.dedup_threshold <= 1):
             raise ZipfitError(
                 f"--dedup-threshold: a Jaccard similarity in (0, 1], got {self.dedup_threshold!r}"
             )
+
+    @property
+    def banded(self) -> bool:
+        """Whether scoring saves each row's LSH band hashes (--dedup, --exclude-near)."""
+        return self.dedup or bool(self.exclude_near)
 
 
 @dataclass(frozen=True)

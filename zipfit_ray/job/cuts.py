@@ -1,4 +1,5 @@
-"""How a job's selection is found from the scores its shards saved. Each way of cutting is
+"""How a job's selection is found from the scores its shards saved. With --exclude-near,
+the rows near a corpus the user has are dropped first (exclude.py). Each way of cutting is
 one class behind one small interface (``Way``): named target sets (target_sets.py), quotas
 per group (quotas.py), or the rule's own cut (``ByRule``, here). The first way in WAYS that
 applies to the plan cuts; then, with --dedup, the selection loses its near-duplicates and
@@ -8,17 +9,18 @@ is refilled (dedup.py). What a way found comes back typed (``Found``), for the s
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from zipfit_ray.config import SelectConfig
-from zipfit_ray.job import dedup, phases, quotas, target_sets
+from zipfit_ray.job import dedup, exclude, phases, quotas, target_sets
 from zipfit_ray.job.runtime import RayCluster
 from zipfit_ray.modes.base import Mode
 from zipfit_ray.progress import timed
 from zipfit_ray.selection import cut
+from zipfit_ray.selection.dedup import lsh_bands as dedup_bands
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Scores:
     tokens: np.ndarray
     groups: dict[str, int]  # rows scored per --group-column value
     seconds: dict[str, float]  # seconds per phase, added to
+    pool: tuple[str, ...] = ()  # the pool's files, to name rows in listings
 
     @property
     def config(self) -> SelectConfig:
@@ -57,6 +60,7 @@ class Found:
     target_sets: dict[str, list[int]] = field(default_factory=dict)
     group_quotas: dict[str, Any] | None = None
     histograms_hold: bool = True  # the start's histograms are still those of ``saved``
+    excluded: list[dict[str, Any]] = field(default_factory=list)  # --exclude-near: the first
 
 
 class Way(Protocol):
@@ -125,9 +129,18 @@ WAYS: tuple[Way, ...] = (NamedSets(), Quotas(), ByRule())  # the first that appl
 
 
 def find(scores: Scores) -> Found:
-    """The selection: the first way that applies, then --dedup's step."""
-    config = scores.config
+    """The selection: --exclude-near's step, the first way that applies, --dedup's step."""
+    config, excluded = scores.config, None
+    if config.trust.exclude_near:
+        with timed(scores.seconds, "exclude near"):
+            excluded = exclude.exclude(
+                scores.cluster, exclusion(config), scores.saved, scores.shards, list(scores.pool)
+            )
+        scores = replace(scores, saved=excluded.kept, rows=excluded.rows, tokens=excluded.tokens)
     found = next(way for way in WAYS if way.applies(config)).cut(scores)
+    if excluded is not None:
+        found.counts.update(excluded.counts)
+        found.excluded = excluded.examples
     if config.trust.dedup:
         known = (scores.rows, scores.tokens) if found.histograms_hold else None
         amount = config.selecting.rule.resolved(*scores.scored)
@@ -137,3 +150,17 @@ def find(scores: Scores) -> Found:
             )
         found.counts.update(counts)
     return found
+
+
+def exclusion(config: SelectConfig) -> exclude.Exclusion:
+    """--exclude-near's step for this plan: --dedup's banding, the pool's text column unless
+    another is named."""
+    trust, reading = config.trust, config.reading
+    return exclude.Exclusion(
+        trust.exclude_near,
+        trust.exclude_near_column or reading.text_column,
+        dedup_bands(trust.dedup_threshold),
+        config.output.out,
+        reading.max_bytes,
+        config.runtime.storage_options,
+    )

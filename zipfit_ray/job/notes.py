@@ -172,6 +172,7 @@ class Outcome:
     target_halves: dict[str, Any] | None = None  # job/target_halves.py
     target_sets: dict[str, list[int]] = field(default_factory=dict)  # per set: pool histogram
     group_quotas: dict[str, Any] | None = None  # job/quotas.py: floors, caps, shortfalls
+    excluded: list[dict[str, Any]] = field(default_factory=list)  # --exclude-near's first
 
 
 def excerpt(value: str | bytes | None) -> str:

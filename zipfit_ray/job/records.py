@@ -25,12 +25,12 @@ FIRST_DECLARED = 6  # the checkpoint format from which saved scores follow score
 def scores_dtype(config: SelectConfig, targets: PreparedTargets) -> np.dtype:
     """Every saved row's fields, the same for every shard of a job (one that scored no row
     included): order.ENTRY's, what the mode saves beside each score (Mode.saved_columns),
-    the row's group (--group-column) and its LSH band hashes (--dedup)."""
+    the row's group (--group-column) and its LSH band hashes (--dedup, --exclude-near)."""
     beside = modes.get(config.scoring.mode).saved_columns(targets)
     fields = [*order.ENTRY.descr, *((name, "<f8") for name in beside)]
     if config.groups.group_column:
         fields.append((quotas.GROUP_FIELD, "<i8"))
-    if config.trust.dedup:
+    if config.trust.banded:
         bands = dedup.lsh_bands(config.trust.dedup_threshold)
         fields += [(name, "<u8") for name in bands.fields()]
     return np.dtype(fields)

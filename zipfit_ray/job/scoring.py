@@ -153,7 +153,7 @@ def _score_piece(piece: storage.Piece, how: ShardScoring) -> ShardOutcome:
         if labels is not None:  # each row's group, for quotas (selection/quotas.py)
             keys = quotas.group_keys(labels)
             entries = order.with_fields(entries, {quotas.GROUP_FIELD: keys})
-        if config.trust.dedup:  # the near-duplicate signature, banded (selection/dedup.py)
+        if config.trust.banded:  # the near-duplicate signature, banded (selection/dedup.py)
             bands = dedup.lsh_bands(config.trust.dedup_threshold)
             entries = dedup.with_bands(entries, bands.hashes(kept), bands)
         if entries.dtype != how.record:  # a bug: the record is declared per job

@@ -70,7 +70,8 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         return _select(cluster, shared, plan.shards(scan, config), finished, seconds)
 
     outcome, kinds = run_on_ray(config.runtime.address, config.runtime.num_cpus, work)
-    tally, counts = outcome.tally, summary.Counts.of(outcome.tally.counts)
+    tally = outcome.tally
+    counts, work = summary.counted(tally.counts)
     skipped, listed = summary.bad_files(scan.skipped_files, tally.bad_files)
     files = len(scan.files) + len(scan.skipped_files)
     pool = summary.Pool(files, counts.rows_total, len(targets.texts), None, spread, skipped, listed)
@@ -80,7 +81,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         saved_job.rows_contaminated_by_set = dict(tally.contaminated_by_set)
         saved_job.target_spread, saved_job.groups = spread, dict(tally.groups)
         saved_job.write(out, options)
-    written = _publish(config, outcome, pool, counts, seconds)
+    written = _publish(config, outcome, pool, (counts, work), seconds)
     checkpoints.remove_all(out, options)
     leftovers = [] if config.output.all_scores else [outputs.SCORES]
     for leftover in [*leftovers, outputs.RESCORED, outputs.CHECKS]:
@@ -132,10 +133,10 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     outcome, _ = run_on_ray(config.runtime.address, config.runtime.num_cpus, work)
     pool = summary.Pool(len(scan.files), saved.rows_total, None, scores, saved.target_spread)
     # the guard ran when the scores were saved: its counts, not this run's
-    counts = summary.Counts.of(outcome.tally.counts)
+    counts, work = summary.counted(outcome.tally.counts)
     counts.rows_contaminated = saved.rows_contaminated
     outcome.tally.contaminated_by_set = Counter(saved.rows_contaminated_by_set)
-    return _publish(config, outcome, pool, counts, seconds)
+    return _publish(config, outcome, pool, (counts, work), seconds)
 
 
 def _check_saved(config: SelectConfig, saved: SelectConfig, scores: str) -> None:
@@ -189,7 +190,7 @@ def _shared(
     streamed = (
         config.selecting.rule.streamed
         and not scan.footerless_files
-        and not config.trust.dedup
+        and not config.trust.banded  # --dedup, --exclude-near: every shard's rows first
         and not config.scoring.target_sets  # which set takes a row is known once all are scored
     )
     mode = modes.create(config)
@@ -234,8 +235,9 @@ def _select(
         outputs.remove_stale(out, keep=set(selection.parts), options=options)
     else:
         histograms = tally.histogram, tally.token_histogram
+        files = tuple(path for path, _ in shared.files.values())
         scores = cuts.Scores(
-            cluster, mode, saved, names, shared_ref, *histograms, tally.groups, seconds
+            cluster, mode, saved, names, shared_ref, *histograms, tally.groups, seconds, files
         )
         found = cuts.find(scores)
         tally.counts.update(found.counts)
@@ -254,7 +256,14 @@ def _select(
             )
     _rank_and_tidy(config, mode.score_column, selection, seconds)
     outcome = notes.Outcome(
-        tally, selection, len(sources), check, halves, found.target_sets, found.group_quotas
+        tally,
+        selection,
+        len(sources),
+        check,
+        halves,
+        found.target_sets,
+        found.group_quotas,
+        found.excluded,
     )
     return outcome, kinds
 
@@ -263,9 +272,10 @@ def _rank_and_tidy(
     config: SelectConfig, score_column: str, selection: notes.Selection, seconds: dict
 ) -> None:
     """With --order score, the copy best first (a stale one removed otherwise); --dedup's
-    working files removed."""
+    and --exclude-near's working files removed."""
     out, options = config.output.out, config.runtime.storage_options
-    for leftover in (outputs.DEDUP, *([] if config.output.order == "score" else [outputs.RANKED])):
+    ranked = [] if config.output.order == "score" else [outputs.RANKED]
+    for leftover in (outputs.DEDUP, outputs.EXCLUDE, *ranked):
         if storage.exists(storage.join(out, leftover), options):
             storage.remove(storage.join(out, leftover), options)
     if config.output.order == "score":
@@ -278,7 +288,7 @@ def _publish(
     config: SelectConfig,
     outcome: notes.Outcome,
     pool: summary.Pool,
-    counts: summary.Counts,
+    counts: tuple[summary.Counts, summary.Work],
     seconds: dict[str, float],
 ) -> dict[str, Any]:
     """The report, then summary.json, then _SUCCESS: the result is complete only now."""
@@ -293,7 +303,7 @@ def _publish(
     storage.write_atomic(storage.join(out, outputs.SUCCESS), b"", options)
     selected = found.selected
     log(
-        f"selected {selected.rows_selected:,} of {counts.rows_read:,} rows "
+        f"selected {selected.rows_selected:,} of {found.counts.rows_read:,} rows "
         f"({selected.tokens_selected:,} tokens) into {out} in {sum(seconds.values()):.1f}s"
     )
     return written

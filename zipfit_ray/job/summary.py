@@ -21,7 +21,7 @@ BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
 
 @dataclass
 class Counts:
-    """Every counter a job keeps (0 where nothing happened), at summary.json's top level."""
+    """What happened to the pool's rows (0 where nothing did), at summary.json's top level."""
 
     rows_read: int = 0
     rows_skipped_null: int = 0
@@ -29,29 +29,38 @@ class Counts:
     rows_skipped_bad_file: int = 0
     rows_skipped_bad_line: int = 0
     rows_contaminated: int = 0
-    rows_removed_duplicate: int = 0
-    duplicate_clusters: int = 0
-    pair_compressions: int = 0
-    scoring_core_seconds: float = 0.0
-    rows_dropped_early: int = 0
+    rows_excluded_near: int = 0  # --exclude-near
+    rows_removed_duplicate: int = 0  # --dedup
+    rows_dropped_early: int = 0  # approx-early-exit
     rows_checked: int = 0  # approx-early-exit: dropped rows scored exactly anyway
-    pair_compressions_check: int = 0
-    target_set_rounds: int = 0
-    rows_contested: int = 0
-    dedup_rounds: int = 0
-
-    @classmethod
-    def of(cls, counted: Mapping[str, float]) -> Counts:
-        """From the counters tasks and steps added up (a name not declared here is a bug)."""
-        unknown = set(counted) - {f.name for f in fields(cls)}
-        if unknown:
-            raise KeyError(f"counters not declared in summary.Counts: {sorted(unknown)}")
-        return cls(**counted)
+    rows_contested: int = 0  # named sets: rows more than one set's cut clears
 
     @property
     def rows_total(self) -> int:
         """Every row the pool holds: those read, and those in files or lines left out."""
         return self.rows_read + self.rows_skipped_bad_file + self.rows_skipped_bad_line
+
+
+@dataclass
+class Work:
+    """What the job did, at summary.json's top level."""
+
+    pair_compressions: int = 0
+    pair_compressions_check: int = 0  # approx-early-exit's check
+    scoring_core_seconds: float = 0.0
+    target_set_rounds: int = 0
+    dedup_rounds: int = 0
+    duplicate_clusters: int = 0  # --dedup: selected rows near-duplicates were removed for
+
+
+def counted(counters: Mapping[str, float]) -> tuple[Counts, Work]:
+    """The counters tasks and steps added up, declared (a name declared nowhere is a bug)."""
+    names = [{f.name for f in fields(part)} for part in (Counts, Work)]
+    unknown = set(counters) - names[0] - names[1]
+    if unknown:
+        raise KeyError(f"counters not declared in summary.Counts or Work: {sorted(unknown)}")
+    rows, work = ({n: v for n, v in counters.items() if n in declared} for declared in names)
+    return Counts(**rows), Work(**work)
 
 
 class Example(TypedDict):
@@ -74,6 +83,16 @@ class ContaminatedRow(TypedDict):
     matched_item: int
     matched_share: float
     matched_excerpt: str
+
+
+class ExcludedRow(TypedDict):
+    """A row --exclude-near dropped: where it is, and the corpus row it is near."""
+
+    row_id: int
+    source: str
+    row: int
+    near: str
+    near_row: int
 
 
 @dataclass
@@ -162,6 +181,7 @@ class Findings:
     target_halves: Agreement | None
     rows_contaminated_by_set: dict[str, int]
     contaminated_examples: list[ContaminatedRow]
+    excluded_examples: list[ExcludedRow]  # --exclude-near: the first rows dropped
 
 
 @dataclass
@@ -182,6 +202,7 @@ class Run:
 @dataclass
 class Summary:
     counts: Counts
+    work: Work
     run: Run
     selected: Selected
     pool: Pool
@@ -190,13 +211,18 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         """summary.json: every part's fields at its top level."""
         found: dict[str, Any] = {}
-        for part in (self.counts, self.run, self.selected, self.findings, self.pool):
+        parts = (self.counts, self.work, self.run, self.selected, self.findings, self.pool)
+        for part in parts:
             found.update(asdict(part))
         return found
 
 
 def build(
-    config: SelectConfig, score_column: str, outcome: Outcome, pool: Pool, counts: Counts
+    config: SelectConfig,
+    score_column: str,
+    outcome: Outcome,
+    pool: Pool,
+    counts: tuple[Counts, Work],
 ) -> Summary:
     """The summary (but the seconds per phase, added once the report is written)."""
     tally, selection = outcome.tally, outcome.selection
@@ -221,8 +247,9 @@ def build(
         outcome.target_halves,
         dict(tally.contaminated_by_set),
         tally.contaminated_examples,
+        outcome.excluded,
     )
-    return Summary(counts, run, _selected(config, outcome), pool, findings)
+    return Summary(*counts, run, _selected(config, outcome), pool, findings)
 
 
 def _selected(config: SelectConfig, outcome: Outcome) -> Selected:

@@ -9,6 +9,8 @@ job wrote it: the job removes or replaces only what that record lists.
     _checkpoints/            finished shards' notes, for resume; removed at the end
     _checks/, _rescored/     early exit's check, the cascade's exact pass; removed at the end
     _dedup/                  --dedup's buckets and what each shard keeps; removed at the end
+    _exclude/                --exclude-near's buckets and what each shard keeps; removed too
+    excluded/                rows --exclude-near dropped, and the corpus row each is near
     contaminated/            rows the contamination guard flagged, and the item each holds
     _zipfit_outputs.json     the record: the names above that this job, or an earlier run
                              into the same --out, wrote (or was about to write)
@@ -46,12 +48,14 @@ CHECKPOINTS = "_checkpoints"
 CHECKS = "_checks"
 RESCORED = "_rescored"
 DEDUP = "_dedup"
+EXCLUDE = "_exclude"
+EXCLUDED = "excluded"
 RANKED = "ranked"
 CONTAMINATED = "contaminated"
 RECORD = "_zipfit_outputs.json"
 FIXED = (
-    RECORD, SUCCESS, SUMMARY, REPORT, SCORES, CHECKPOINTS, CHECKS, RESCORED, DEDUP, RANKED,
-    CONTAMINATED,
+    RECORD, SUCCESS, SUMMARY, REPORT, SCORES, CHECKPOINTS, CHECKS, RESCORED, DEDUP, EXCLUDE,
+    RANKED, CONTAMINATED, EXCLUDED,
 )  # fmt: skip
 WRITTEN_BY = "zipfit-ray"
 TEMPORARY = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")  # files.write_atomic's name mid-write

@@ -13,12 +13,11 @@ import numpy as np
 from zipfit_ray import modes, storage
 from zipfit_ray.config import SelectConfig
 from zipfit_ray.job.quotas import QuotaFigures
-from zipfit_ray.job.summary import Example, Histograms, Section, Selected, Summary
+from zipfit_ray.job.summary import Example, Section, Summary
+from zipfit_ray.report import plots
 from zipfit_ray.selection.histograms import LENGTH_EDGES
 from zipfit_ray.storage.outputs import REPORT
 
-PLOT_BARS = 60  # the populated score range is redrawn in this many bars
-POOL_COLOR, SELECTED_COLOR, THRESHOLD_COLOR = "#9ecae1", "#e6550d", "#222222"
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
@@ -39,12 +38,13 @@ def write_report(out: str, summary: Summary, config: SelectConfig, options: dict
         f"<h1>ZIP-FIT selection: {html.escape(run.rule)}{mode}</h1>",
         _overview(summary, config),
         "<h2>Scores: pool and selection</h2>",
-        _histogram_svg(selected),
+        plots.score_histogram(selected),
         "<h2>Text lengths: pool and selection</h2>",
-        _lengths_svg(selected.histograms),
+        plots.length_histogram(selected.histograms),
         _sections(summary, config),
         _contamination(summary, config),
         _near_duplicates(summary, config),
+        _excluded(summary, config),
         _target_set(summary),
         "<h2>Best selected rows</h2>",
         _rows(selected.examples.best, run.score_column),
@@ -97,131 +97,6 @@ def _overview(summary: Summary, config: SelectConfig) -> str:
     )
 
 
-def _histogram_svg(found: Selected) -> str:
-    """Pool and selected score histograms over the populated range, the threshold marked."""
-    low, high, bins = found.histograms.bins
-    pool = np.asarray(found.histograms.pool)
-    selected = np.asarray(found.histograms.selected)
-    used = np.flatnonzero(pool + selected)
-    if len(used) == 0:
-        return "<p>No rows were scored.</p>"
-    width_bins = max(1, -(-(used[-1] + 1 - used[0]) // PLOT_BARS))
-    first = used[0] - used[0] % width_bins
-    edges = np.arange(first, used[-1] + width_bins + 1, width_bins)
-
-    def rebin(counts: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(counts, edges[:-1])[: len(edges) - 1]
-
-    pool_bars, selected_bars = rebin(pool), rebin(selected)
-    step = (high - low) / bins
-    x_low, x_high = low + edges[0] * step, low + edges[-1] * step
-    w, h, pad = 900, 300, 40
-    scale_y = (h - 2 * pad) / max(1, pool_bars.max(), selected_bars.max())
-    bar_w = (w - 2 * pad) / len(pool_bars)
-    parts = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' "
-        f"role='img' aria-label='score histogram'>"
-    ]
-    for bars, color, cls in (
-        (pool_bars, POOL_COLOR, "pool"),
-        (selected_bars, SELECTED_COLOR, "selected"),
-    ):
-        for i, count in enumerate(bars):
-            if count:
-                bh = max(1.0, count * scale_y)
-                parts.append(
-                    f"<rect class='{cls}' x='{pad + i * bar_w:.1f}' "
-                    f"y='{h - pad - bh:.1f}' width='{max(1.0, bar_w - 1):.1f}' "
-                    f"height='{bh:.1f}' fill='{color}'><title>{count:,}</title></rect>"
-                )
-    threshold = found.selected_score_quantiles.get("q0")
-    if threshold is not None:
-        tx = pad + (threshold - x_low) / (x_high - x_low) * (w - 2 * pad)
-        parts.append(
-            f"<line x1='{tx:.1f}' x2='{tx:.1f}' y1='{pad / 2}' y2='{h - pad}' "
-            f"stroke='{THRESHOLD_COLOR}' stroke-dasharray='4 3'/>"
-        )
-        parts.append(
-            f"<text x='{tx + 4:.1f}' y='{pad / 2 + 10}' font-size='12'>"
-            f"threshold {threshold:.4f}</text>"
-        )
-    parts.append(f"<line x1='{pad}' x2='{w - pad}' y1='{h - pad}' y2='{h - pad}' stroke='#888'/>")
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        x = pad + fraction * (w - 2 * pad)
-        parts.append(
-            f"<text x='{x:.1f}' y='{h - pad + 16}' font-size='11' "
-            f"text-anchor='middle'>{x_low + fraction * (x_high - x_low):.3f}</text>"
-        )
-    parts.append("</svg>")
-    legend = (
-        f"<p class='legend'>alignment score, rows per bar:<span style='background:"
-        f"{POOL_COLOR}'></span>pool<span style='background:{SELECTED_COLOR}'></span>"
-        "selected</p>"
-    )
-    return "".join(parts) + legend
-
-
-def _bytes(n: int) -> str:
-    """A bin edge (a power of two) in whole units: 512 B, 2 KiB, 4 MiB."""
-    for shift, unit in ((20, "MiB"), (10, "KiB")):
-        if n >= 1 << shift:
-            return f"{n >> shift} {unit}"
-    return f"{n} B"
-
-
-def _lengths_svg(histograms: Histograms) -> str:
-    """The share of pool and of selected rows per length bin, side by side, so that a
-    selection tilted towards short (or long) texts shows at a glance. ZIP-FIT's NCD divides
-    by max(C(x), C(y)), so a compressor's fixed overhead favours short texts."""
-    edges = histograms.length_edges
-    pool = np.asarray(histograms.pool_lengths, dtype=float)
-    selected = np.asarray(histograms.selected_lengths, dtype=float)
-    used = np.flatnonzero(pool + selected)
-    if len(used) == 0 or selected.sum() == 0:
-        return "<p>No rows were selected.</p>"
-    bins = range(used[0], used[-1] + 1)
-    pool_share, selected_share = pool / max(1, pool.sum()), selected / selected.sum()
-    w, h, pad = 900, 260, 40
-    group_w = (w - 2 * pad) / len(bins)
-    scale_y = (h - 2 * pad) / max(pool_share.max(), selected_share.max())
-    parts = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' "
-        "role='img' aria-label='length histogram'>"
-    ]
-    for slot, b in enumerate(bins):
-        x = pad + slot * group_w
-        for offset, shares, color, cls in (
-            (0.1, pool_share, POOL_COLOR, "pool-length"),
-            (0.5, selected_share, SELECTED_COLOR, "selected-length"),
-        ):
-            bh = shares[b] * scale_y
-            if shares[b]:
-                parts.append(
-                    f"<rect class='{cls}' x='{x + offset * group_w:.1f}' y='{h - pad - bh:.1f}' "
-                    f"width='{0.4 * group_w:.1f}' height='{max(1.0, bh):.1f}' fill='{color}'>"
-                    f"<title>{shares[b]:.1%}</title></rect>"
-                )
-        parts.append(
-            f"<text x='{x + group_w / 2:.1f}' y='{h - pad + 16}' font-size='11' "
-            f"text-anchor='middle'>{_bytes(edges[b])}</text>"
-        )
-    parts.append(f"<line x1='{pad}' x2='{w - pad}' y1='{h - pad}' y2='{h - pad}' stroke='#888'/>")
-    parts.append("</svg>")
-    return "".join(parts) + (
-        f"<p class='legend'>share of rows per length in bytes (each bin up to twice its "
-        f"start):<span style='background:{POOL_COLOR}'></span>pool"
-        f"<span style='background:{SELECTED_COLOR}'></span>selected; median bin: pool "
-        f"{_median_bin(pool, edges)}, selected {_median_bin(selected, edges)}</p>"
-    )
-
-
-def _median_bin(counts: np.ndarray, edges: list[int]) -> str:
-    b = int(np.searchsorted(np.cumsum(counts), counts.sum() / 2))
-    if b + 1 == len(edges):
-        return f"{_bytes(edges[b])} and up"
-    return f"{_bytes(edges[b])} to {_bytes(edges[b + 1])}"
-
-
 def _contamination(summary: Summary, config: SelectConfig) -> str:
     """What the contamination guard flagged: per set, and the first rows with the item
     each holds (all of them are in contaminated/)."""
@@ -257,9 +132,29 @@ def _near_duplicates(summary: Summary, config: SelectConfig) -> str:
     return (
         f"<h2>Near-duplicates</h2><p>{counts.rows_removed_duplicate:,} rows were removed "
         f"from the selection as near-duplicates of better rows (Jaccard of word 5-grams "
-        f"&ge; {config.trust.dedup_threshold}), for {counts.duplicate_clusters:,} of the "
+        f"&ge; {config.trust.dedup_threshold}), for {summary.work.duplicate_clusters:,} of the "
         f"rows selected; the rows below the cut took their places "
-        f"({counts.dedup_rounds} rounds).</p>"
+        f"({summary.work.dedup_rounds} rounds).</p>"
+    )
+
+
+def _excluded(summary: Summary, config: SelectConfig) -> str:
+    """What --exclude-near dropped before the cut: how many, and the first rows with the
+    corpus row each is near (all of them are in excluded/)."""
+    if not config.trust.exclude_near:
+        return ""
+    corpora = ", ".join(html.escape(uri) for uri in config.trust.exclude_near)
+    rows = "".join(
+        f"<tr><td>{html.escape(e['source'])} row {e['row']:,}</td>"
+        f"<td>{html.escape(e['near'])} row {e['near_row']:,}</td></tr>"
+        for e in summary.findings.excluded_examples
+    )
+    table = f"<table><tr><th>row</th><th>near</th></tr>{rows}</table>" if rows else ""
+    return (
+        f"<h2>Near the corpora you have</h2><p>{summary.counts.rows_excluded_near:,} scored "
+        f"rows were near-duplicates (Jaccard of word 5-grams &ge; "
+        f"{config.trust.dedup_threshold}, by MinHash/LSH) of a row of {corpora}: dropped "
+        f"before the cut.</p>{table}"
     )
 
 
@@ -291,7 +186,7 @@ def _sections(summary: Summary, config: SelectConfig) -> str:
         parts.append(
             f"<h2>By target set</h2><p>{counts.rows_contested:,} rows cleared more "
             "than one set's cut; each went to the set where it ranks higher, and the other "
-            f"took its next best ({counts.target_set_rounds} rounds of cuts).</p>"
+            f"took its next best ({summary.work.target_set_rounds} rounds of cuts).</p>"
             + _section_table(found.get("target set", {}), "set", None, target_sets)
         )
     groups = summary.selected.groups
@@ -364,7 +259,7 @@ def _section_table(
             cells += (
                 f"<td class='n'>{figures.tokens:,}</td>"
                 f"<td class='n'>{q['q0.1']:.4f} / {q['q0.5']:.4f} / {q['q0.9']:.4f}</td>"
-                f"<td>{_median_bin(lengths, LENGTH_EDGES)}</td>"
+                f"<td>{plots.median_bin(lengths, LENGTH_EDGES)}</td>"
             )
         else:
             cells += "<td class='n'>0</td><td>-</td><td>-</td>"
