@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from zipfit_ray import modes, storage
+from zipfit_ray.selection.contamination import NGRAM, ROW_NGRAM
 from zipfit_ray.selection.histograms import LENGTH_EDGES
 from zipfit_ray.storage.outputs import REPORT
 
@@ -245,11 +246,14 @@ def _contamination(summary: dict[str, Any]) -> str:
         f"<tr><td>{html.escape(e['source'])} row {e['row']:,}</td>"
         f"<td>{html.escape(e['matched_set'])} #{e['matched_item']}</td>"
         f"<td class='n'>{e['matched_share']:.0%}</td>"
+        f"<td class='n'>{e['matched_row_share']:.0%}</td>"
+        f"<td>{html.escape(e['matched_rule'])}</td>"
         f"<td><pre>{html.escape(e['text'])}</pre></td></tr>"
         for e in summary.get("contaminated_examples") or []
     )
     table = (
-        "<table><tr><th>row</th><th>item</th><th>of its 13-grams</th><th>text</th></tr>"
+        f"<table><tr><th>row</th><th>item</th><th>of the item's {NGRAM}-grams</th>"
+        f"<th>of the row's {ROW_NGRAM}-grams</th><th>flagged by</th><th>text</th></tr>"
         f"{rows}</table>"
         if rows
         else ""
