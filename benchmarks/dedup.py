@@ -150,20 +150,15 @@ def sweep_table(sweep: Sweep) -> None:
 
 def permutation_seeds_table(sweep: Sweep, seeds: int) -> None:
     """(3): the same rule with other MinHash permutations (the product's are the first)."""
-    product = dedup._permutations()
-    draws = [product]
-    for seed in range(1, seeds):
-        rng = np.random.default_rng(seed)
-        multipliers = rng.integers(0, 2**63, dedup.PERMUTATIONS, dtype=np.uint64) * np.uint64(2)
-        offsets = rng.integers(0, 2**63, dedup.PERMUTATIONS, dtype=np.uint64)
-        draws.append((multipliers + np.uint64(1), offsets))
+    draws = [dedup.PERMUTATION_SEED, *range(1, seeds)]
     print(f"\n{seeds} sets of permutations: mean (min-max)")
     print("| threshold | clusters with 2+ selected | false merges |")
     print("|---|---|---|")
+    permutations = dedup._permutations
     for threshold in THRESHOLDS:
         clusters, merged = [], []
-        for permutations in draws:
-            with mock.patch.object(dedup, "_permutations", lambda p=permutations: p):
+        for seed in draws:
+            with mock.patch.object(dedup, "_permutations", lambda s=seed: permutations(s)):
                 found = sweep.run(threshold)
             clusters.append(found["clusters"])
             merged.append(len(found["merged"]))

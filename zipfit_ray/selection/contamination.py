@@ -89,7 +89,7 @@ def _powers(size_class: int) -> tuple[np.ndarray, np.ndarray]:
 def _prefix_sums(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What every window's hash is read from: the running sum of id_k * _BASE**-k, and the
     powers of _BASE."""
-    powers, inverse = _powers(max(10, len(ids).bit_length()))
+    powers, inverse = _powers(max(10, len(ids).bit_length()))  # one table for rows < 1,024 words
     prefix = np.zeros(len(ids) + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
         np.cumsum(ids * inverse[: len(ids)], dtype=np.uint64, out=prefix[1:])
@@ -184,13 +184,13 @@ class ContaminationIndex:
             return None
         prefix, powers = _prefix_sums(word_ids(text))
         sizes = [self.n, *self.short_lengths]
-        grams = _distinct(np.concatenate([_windows(prefix, powers, k) for k in sizes]))
-        item_holders, item_held = self.item_grams.held(grams)
+        item_sized = _distinct(np.concatenate([_windows(prefix, powers, k) for k in sizes]))
+        item_holders, item_held = self.item_grams.held(item_sized)
         item_shares = item_held / self.item_grams.sizes[item_holders]
-        grams = _distinct(_windows(prefix, powers, ROW_NGRAM))
-        row_holders, row_held = self.row_grams.held(grams)
-        row_shares = row_held / max(len(grams), 1)
-        judged_by_row = len(grams) >= self.min_row_grams
+        row_sized = _distinct(_windows(prefix, powers, ROW_NGRAM))
+        row_holders, row_held = self.row_grams.held(row_sized)
+        row_shares = row_held / max(len(row_sized), 1)
+        judged_by_row = len(row_sized) >= self.min_row_grams
         if item_shares.max(initial=0) >= self.min_share:
             rule, best = SHARE_OF_ITEM, int(item_holders[np.argmax(item_shares)])
         elif judged_by_row and row_shares.max(initial=0) > self.min_row_share:
