@@ -79,19 +79,24 @@ def test_threshold_and_items_and_the_compressor_option(ray_session, corpus):
 
 @pytest.mark.parametrize("decontaminate", ["drop", "flag", "off"])
 def test_the_guard_keeps_target_and_eval_items_out_of_the_top_k(ray_session, corpus, decontaminate):
-    bench = "def count_vowels(text):\n    return sum(1 for ch in text.lower() if ch in 'aeiou')\n"
+    bench = [
+        "def count_vowels(text):\n    return sum(1 for ch in text.lower() if ch in 'aeiou')\n",
+        "def count_distinct(string):\n    'How many distinct characters, whatever the case'\n"
+        "    >>> count_distinct('Jerry Lee')\n    6\n    return len(set(string.lower()))\n",
+    ]
     texts = [t.decode() for t in corpus.texts if t is not None][:60]
-    planted = [corpus.targets[0].decode(), "x = 1\n" + bench]
+    short_copy = "\n".join(bench[1].splitlines()[2:])  # 9 words, all the item's
+    planted = [corpus.targets[0].decode(), "x = 1\n" + bench[0], short_copy]
     ds = ray.data.from_items([{"text": t} for t in texts + planted])
-    options = {"decontaminate": decontaminate, "eval_sets": {"bench": [bench]}}
-    got = select_top_k(ds, corpus.targets, k=len(texts) + 2, **options).take_all()
+    options = {"decontaminate": decontaminate, "eval_sets": {"bench": bench}}
+    got = select_top_k(ds, corpus.targets, k=len(texts) + 3, **options).take_all()
     chosen = {r["text"]: r for r in got}
     if decontaminate == "drop":
         assert len(got) == len(texts) and not set(planted) & set(chosen)
         return
     assert set(planted) <= set(chosen)  # every row fits: flagged ones are scored too
     if decontaminate == "flag":
-        assert [chosen[t]["zipfit_contaminated"] for t in planted] == ["targets", "bench"]
-        assert sum(r["zipfit_contaminated"] is not None for r in got) == 2
+        assert [chosen[t]["zipfit_contaminated"] for t in planted] == ["targets", "bench", "bench"]
+        assert sum(r["zipfit_contaminated"] is not None for r in got) == 3
     else:
         assert "zipfit_contaminated" not in got[0]

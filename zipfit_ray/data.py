@@ -9,10 +9,12 @@ Delta, Lance, BigQuery, a dedup step's output): the job's exact kernel as a
     best = select_top_k(ds, targets, k=10_000)
 
 As in ``select``, the contamination guard is on: a row holding a target item (or an item of
-``eval_sets``, a dict of name -> texts) gets a null score, so no top-k or threshold keeps it,
-and ``zipfit_contaminated`` names the set it matched (``decontaminate="flag"``: scored all
-the same; ``"off"``: not checked, no column). Near-duplicate removal needs the whole
-selection at once: it is ``select --dedup``'s, not a per-batch step.
+``eval_sets``, a dict of name -> texts) by either of its rules (a quarter of the item, or
+most of a short row: selection/contamination.py) gets a null score, so no top-k or
+threshold keeps it, and ``zipfit_contaminated`` names the set it matched
+(``decontaminate="flag"``: scored all the same; ``"off"``: not checked, no column).
+Near-duplicate removal needs the whole selection at once: it is ``select --dedup``'s, not
+a per-batch step.
 
 With named target sets (``targets`` a dict of name -> texts) the scorer adds one column per
 set, ``zipfit_score_<name>``, all from one pass over the batch, and no ``zipfit_score``: the

@@ -14,6 +14,7 @@ from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job import checkpoints
 from zipfit_ray.job.notes import PartNotes, ShardNotes
 from zipfit_ray.kernel.backends import JOINTS
+from zipfit_ray.selection import contamination, dedup
 
 
 @pytest.fixture
@@ -107,8 +108,10 @@ def test_each_flag_by_value_moves_the_fingerprint(job_inputs, flag):
     base = checkpoints.fingerprint(SelectConfig.from_flags(**flags), scan, targets, None)
     moved = checkpoints.fingerprint(SelectConfig.from_flags(**other), scan, targets, None)
     assert base[flag] != moved[flag]
-    if flag not in RULES:  # another rule clears the one before; another library its version
-        assert set(k for k in base if base[k] != moved[k]) - {"compressor_versions"} == {flag}
+    if flag not in RULES:  # another rule clears the one before; beside the flag, only what
+        # it brings in moves: another library's version, the bands' constants
+        moved_keys = {k for k in base if base[k] != moved[k]}
+        assert moved_keys - {"compressor_versions", "bands"} == {flag}
 
 
 def test_a_neutral_flag_keeps_the_fingerprint(job_inputs):
@@ -183,3 +186,15 @@ def test_shard_names_follow_the_row_groups(job_inputs):
     assert [checkpoints.shard_name(s) for s in storage.cut_shards(scan, 10)] == [
         "shard-0000000-000000-0000000-000001"
     ]
+
+
+def test_the_guards_and_the_bands_rules_are_fingerprinted(job_inputs, monkeypatch):
+    """A new guard (or banding) flags other rows: the shards of the old one are not resumed."""
+    _, config, scan, targets = job_inputs
+    base = checkpoints.fingerprint(config, scan, targets, None)
+    monkeypatch.setattr(contamination, "RULES", (*contamination.RULES, "changed"))
+    assert checkpoints.fingerprint(config, scan, targets, None)["guard"] != base["guard"]
+    off = SelectConfig.from_flags(**{**config.flags(), "decontaminate": "off"})
+    assert checkpoints.fingerprint(off, scan, targets, None)["guard"] is None
+    banded = SelectConfig.from_flags(**{**config.flags(), "dedup": True})
+    assert checkpoints.fingerprint(banded, scan, targets, None)["bands"] == list(dedup.SIGNATURE)

@@ -13,22 +13,28 @@ from zipfit_ray.job.select import run_reselect
 
 @pytest.fixture
 def planted(tmp_path, corpus):
-    """The corpus's pool plus a file with a target copied, a target inside another text and
-    an item of an eval set; that eval set's file."""
+    """The corpus's pool plus a file with a target copied, a target inside another text, an
+    item of an eval set and the short second half of another; that eval set's file."""
     pool = tmp_path / "pool"
     pool.mkdir()
     for path in sorted(corpus.pool_dir.glob("*.parquet")):
         (pool / path.name).write_bytes(path.read_bytes())
-    bench = b"def count_vowels(text):\n    return sum(1 for ch in text.lower() if ch in 'aeiou')\n"
+    bench = [
+        b"def count_vowels(text):\n    return sum(1 for ch in text.lower() if ch in 'aeiou')\n",
+        b"def count_distinct(string):\n    'How many distinct characters, whatever the case'\n"
+        b"    >>> count_distinct('Jerry Lee')\n    6\n    return len(set(string.lower()))\n",
+    ]
     texts = [
         corpus.targets[0],
         b"# a module\nimport os\n\n" + corpus.targets[1] + b"\n\nprint(os.getcwd())\n",
-        b"x = 1\n" + bench,
+        b"x = 1\n" + bench[0],
+        b"\n".join(bench[1].splitlines()[2:]),  # 9 words: most of the row is the item
     ]
-    rows = {"id": [1000, 1001, 1002], "text": [t.decode() for t in texts],
-            "kind": ["python"] * 3, "source": ["planted"] * 3}  # fmt: skip
+    rows = {"id": [1000, 1001, 1002, 1003], "text": [t.decode() for t in texts],
+            "kind": ["python"] * 4, "source": ["planted"] * 4}  # fmt: skip
     pq.write_table(pa.table(rows), pool / "part-9.parquet")
-    (tmp_path / "bench.jsonl").write_text(json.dumps({"text": bench.decode()}) + "\n")
+    lines = "".join(json.dumps({"text": item.decode()}) + "\n" for item in bench)
+    (tmp_path / "bench.jsonl").write_text(lines)
     return pool, tmp_path / "bench.jsonl"
 
 
@@ -59,20 +65,23 @@ def contaminated(out) -> list[dict]:
 
 def test_planted_items_never_take_a_place_in_the_selection(ray_session, corpus, planted, tmp_path):
     summary, ids = select(corpus, planted, tmp_path / "drop")
-    assert len(ids) == 20 and not {1000, 1001, 1002} & set(ids)
-    assert summary["rows_contaminated"] == 3
-    assert summary["rows_contaminated_by_set"] == {"targets": 2, "bench": 1}
+    assert len(ids) == 20 and not {1000, 1001, 1002, 1003} & set(ids)
+    assert summary["rows_contaminated"] == 4
+    assert summary["rows_contaminated_by_set"] == {"targets": 2, "bench": 2}
     listed = contaminated(tmp_path / "drop")
     assert [(r["source"].rsplit("/", 1)[1], r["row"]) for r in listed] == [
-        ("part-9.parquet", 0), ("part-9.parquet", 1), ("part-9.parquet", 2),
+        ("part-9.parquet", 0), ("part-9.parquet", 1), ("part-9.parquet", 2), ("part-9.parquet", 3),
     ]  # fmt: skip
-    assert [(r["matched_set"], r["matched_item"]) for r in listed] == [
-        ("targets", 0), ("targets", 1), ("bench", 0),
+    assert [(r["matched_set"], r["matched_item"], r["matched_rule"]) for r in listed] == [
+        ("targets", 0, "share of item"), ("targets", 1, "share of item"),
+        ("bench", 0, "share of item"), ("bench", 1, "share of row"),
     ]  # fmt: skip
     assert listed[0]["matched_share"] == 1.0 and listed[0]["text"] == corpus.targets[0].decode()
+    assert listed[3]["matched_share"] < 0.25 and listed[3]["matched_row_share"] == 1.0
     report = (tmp_path / "drop" / "report.html").read_text()
-    assert "Contamination guard" in report and "3 rows held a target or eval set item" in report
-    assert summary["pair_compressions"] == (summary["rows_read"] - 3 - 3) * len(corpus.targets)
+    assert "Contamination guard" in report and "4 rows held a target or eval set item" in report
+    assert "share of row" in report
+    assert summary["pair_compressions"] == (summary["rows_read"] - 3 - 4) * len(corpus.targets)
 
 
 def test_flag_keeps_them_and_lists_them_and_off_is_the_paper(
@@ -80,7 +89,7 @@ def test_flag_keeps_them_and_lists_them_and_off_is_the_paper(
 ):
     flagged, ids = select(corpus, planted, tmp_path / "flag", decontaminate="flag")
     assert 1000 in ids  # a target's own copy is the best row there is
-    assert flagged["rows_contaminated"] == 3 and len(contaminated(tmp_path / "flag")) == 3
+    assert flagged["rows_contaminated"] == 4 and len(contaminated(tmp_path / "flag")) == 4
     off, off_ids = select(corpus, planted, tmp_path / "flag", decontaminate="off", overwrite=True)
     assert off_ids == ids and off["rows_contaminated"] == 0
     assert not (tmp_path / "flag" / "contaminated").exists()  # the earlier run's is gone

@@ -23,6 +23,7 @@ from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job.notes import ShardNotes
 from zipfit_ray.kernel import backends
 from zipfit_ray.kernel.alignment import PreparedTargets
+from zipfit_ray.selection import contamination, dedup
 from zipfit_ray.storage.outputs import CHECKPOINTS
 
 JOB_FILE = "job.json"
@@ -42,7 +43,8 @@ def fingerprint(
 
     Derived from the plan: every flag but those config.SHARD_NEUTRAL names (each with its
     reason), with the flags that name inputs (config.BY_CONTENT) fingerprinted by what they
-    hold; plus the compressor library's version (another may give other lengths)."""
+    hold; plus the compressor library's version (another may give other lengths) and the
+    constants of the guard and of the near-duplicate bands."""
     named_sets = sorted((eval_sets or {}).items())
     contents = {
         "pool": pool_digest(scan),
@@ -60,6 +62,9 @@ def fingerprint(
         **contents,
         "target_sets": [list(named) for named in targets.sets],
         "compressor_versions": backends.backend(config.scoring.compressor).version(),
+        # what code decides beside the flags: the guard's rules, the near-duplicate bands
+        "guard": contamination.RULES if config.trust.decontaminate != "off" else None,
+        "bands": dedup.SIGNATURE if config.trust.banded else None,
     }
     return json.loads(json.dumps(found))  # as job.json holds it, to compare with a rerun's
 

@@ -187,7 +187,9 @@ def _guard(
                 "text": text.decode("utf-8", errors="replace"),
                 "matched_set": match.set_name,
                 "matched_item": match.item,
-                "matched_share": match.share,
+                "matched_share": match.item_share,
+                "matched_row_share": match.row_share,
+                "matched_rule": match.rule,
                 "matched_excerpt": match.excerpt,
             }
         )

@@ -81,7 +81,9 @@ class ContaminatedRow(TypedDict):
     text: str
     matched_set: str
     matched_item: int
-    matched_share: float
+    matched_share: float  # of the item's n-grams, held by the row
+    matched_row_share: float  # of the row's n-grams, from the item
+    matched_rule: str  # which of the guard's two rules flagged it
     matched_excerpt: str
 
 

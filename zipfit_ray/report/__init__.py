@@ -15,6 +15,7 @@ from zipfit_ray.config import SelectConfig
 from zipfit_ray.job.quotas import QuotaFigures
 from zipfit_ray.job.summary import Example, Section, Summary
 from zipfit_ray.report import plots
+from zipfit_ray.selection.contamination import NGRAM, ROW_NGRAM
 from zipfit_ray.selection.histograms import LENGTH_EDGES
 from zipfit_ray.storage.outputs import REPORT
 
@@ -112,11 +113,14 @@ def _contamination(summary: Summary, config: SelectConfig) -> str:
         f"<tr><td>{html.escape(e['source'])} row {e['row']:,}</td>"
         f"<td>{html.escape(e['matched_set'])} #{e['matched_item']}</td>"
         f"<td class='n'>{e['matched_share']:.0%}</td>"
+        f"<td class='n'>{e['matched_row_share']:.0%}</td>"
+        f"<td>{html.escape(e['matched_rule'])}</td>"
         f"<td><pre>{html.escape(e['text'])}</pre></td></tr>"
         for e in summary.findings.contaminated_examples
     )
     table = (
-        "<table><tr><th>row</th><th>item</th><th>of its 13-grams</th><th>text</th></tr>"
+        f"<table><tr><th>row</th><th>item</th><th>of the item's {NGRAM}-grams</th>"
+        f"<th>of the row's {ROW_NGRAM}-grams</th><th>flagged by</th><th>text</th></tr>"
         f"{rows}</table>"
         if rows
         else ""

@@ -32,15 +32,18 @@ from zipfit_ray.selection import order
 
 NGRAM = 5  # words per shingle (benchmarks/dedup.py)
 PERMUTATIONS = 128
+PERMUTATION_SEED = 20241024
 DEFAULT_THRESHOLD = 0.6  # Jaccard (benchmarks/dedup.py: near-copies of short functions)
+SIGNATURE = (NGRAM, PERMUTATIONS, PERMUTATION_SEED)  # what decides a row's bands, beside it
 CHUNK_VALUES = 1 << 20  # shingles x permutations hashed at once (8 MB: stays in cache)
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @cache
-def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    """PERMUTATIONS affine bijections of uint64 (odd multipliers), from a fixed seed."""
-    rng = np.random.default_rng(20241024)
+def _permutations(seed: int = PERMUTATION_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """PERMUTATIONS affine bijections of uint64 (odd multipliers), from a fixed seed (other
+    seeds: benchmarks/dedup.py, to see how much a count owes to the draw)."""
+    rng = np.random.default_rng(seed)
     multipliers = rng.integers(0, 2**63, PERMUTATIONS, dtype=np.uint64) * np.uint64(2) + 1
     offsets = rng.integers(0, 2**63, PERMUTATIONS, dtype=np.uint64)
     return multipliers, offsets
