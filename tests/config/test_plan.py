@@ -34,9 +34,12 @@ def test_no_part_has_more_than_sixteen_fields():
         assert len(part.__dataclass_fields__) <= 16, part
 
 
-def test_an_unknown_setting_is_refused():
+def test_an_unknown_or_missing_setting_is_refused():
     with pytest.raises(ZipfitError, match="no such setting: kk"):
         SelectConfig.from_flags(**BASE, kk=3)
+    assert SelectConfig.required() == ("pool", "targets", "out")
+    with pytest.raises(ZipfitError, match=r"missing setting: targets \(--targets\)"):
+        SelectConfig.from_flags(**{**BASE, "targets": None})
 
 
 def test_public_flags_keep_storage_option_names_only():

@@ -231,8 +231,9 @@ def test_planning_in_tasks_gives_the_plan_the_driver_makes(
 def test_the_columns_a_job_adds_are_the_declared_ones_and_refused_in_the_pool(
     ray_session, corpus, tmp_path, options
 ):
-    if options.get("targets"):
-        options = {**options, "targets": [f"a={corpus.targets_path}", f"b={corpus.targets_path}"]}
+    named = [f"a={corpus.targets_path}", f"b={corpus.targets_path}"]
+    targets = named if options.get("targets") else str(corpus.targets_path)
+    options = {**options, "targets": targets}
     config = SelectConfig.from_flags(
         pool=(str(corpus.pool_dir),), out=str(tmp_path / "out"), compressor="lz4", **options
     )

@@ -9,7 +9,7 @@ SHARD_NEUTRAL says why it cannot change what a shard saves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from zipfit_ray.config import combinations
@@ -107,6 +107,18 @@ class SelectConfig:
         }
 
     @classmethod
+    def required(cls) -> tuple[str, ...]:
+        """The flags with no default: the pool, the targets, the output directory."""
+        return tuple(
+            f.name
+            for part in cls.parts().values()
+            for f in fields(part)
+            if f.default is MISSING
+            and f.default_factory is MISSING
+            and f.name in part.flag_names()  # the rule is its own flags' (rules.from_flags)
+        )
+
+    @classmethod
     def flag_names(cls) -> tuple[str, ...]:
         """Every flag a job takes, by its dest name."""
         return tuple(name for part in cls.parts().values() for name in part.flag_names())
@@ -117,6 +129,9 @@ class SelectConfig:
         unknown = sorted(set(flags) - set(cls.flag_names()))
         if unknown:
             raise ZipfitError(f"no such setting: {', '.join(unknown)}")
+        missing = [name for name in cls.required() if flags.get(name) is None]
+        if missing:
+            raise ZipfitError(f"missing setting: {', '.join(missing)} (--{missing[0]})")
         return cls(**{name: part.from_flags(flags) for name, part in cls.parts().items()})
 
     def flags(self) -> dict[str, Any]:
