@@ -19,6 +19,8 @@ TURNS_ON = {
     combinations.DEDUP: {"dedup": True},
     combinations.ALL_SCORES: {"all_scores": True},
     combinations.EXCLUDE_NEAR: {"exclude_near": ["have.jsonl"]},
+    combinations.PER_TARGET: {"k": None, "per_target": 3},
+    combinations.COVER: {"cover": 0.5},
 }
 
 
@@ -38,7 +40,7 @@ def test_every_feature_alone_is_allowed():
 @pytest.mark.parametrize(
     "refusal",
     combinations.REFUSED,
-    ids=lambda r: f"{r.feature.named(plan(r.feature))}+{r.other.flag}",
+    ids=lambda r: f"{r.feature.named(plan(r.feature))}+{r.other.named(plan(r.other))}",
 )
 def test_each_refused_pair_names_both_features(refusal):
     config_flags = {**BASE, **TURNS_ON[refusal.feature], **TURNS_ON[refusal.other]}
@@ -46,7 +48,8 @@ def test_each_refused_pair_names_both_features(refusal):
         SelectConfig.from_flags(**config_flags)
     message = str(raised.value)
     first = refusal.feature.named(plan(refusal.feature))
-    assert message.startswith(f"{first}: ") and message.endswith(f"not with {refusal.other.flag}")
+    other = refusal.other.named(plan(refusal.other))
+    assert message.startswith(f"{first}: ") and message.endswith(f"not with {other}")
     assert refusal.why in message
 
 
@@ -60,7 +63,7 @@ def test_exact_only_features_are_refused_by_every_approximate_mode(feature, mode
 @pytest.mark.parametrize("mode", list(modes.MODES))
 @pytest.mark.parametrize("kind", list(RULES))
 def test_a_mode_selects_with_the_rules_it_names(mode, kind):
-    value = {"k": 5, "budget_tokens": 100, "min_score": 0.1, "fraction": 0.1}.get(kind, 0.1)
+    value = {"k": 5, "budget_tokens": 100, "min_score": 0.1, "per_target": 2}.get(kind, 0.1)
     flags = {**BASE, "k": None, kind: value, "mode": mode}
     if modes.MODES[mode].selects_with(kind):
         assert SelectConfig.from_flags(**flags).selecting.rule.name == kind

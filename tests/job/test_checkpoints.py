@@ -78,6 +78,8 @@ OTHER_VALUES = {
     "min_score": 0.5,
     "fraction": 0.5,
     "budget_fraction": 0.5,
+    "per_target": 3,
+    "cover": 0.5,
     "group_column": "source",
     "decontaminate": "flag",
     "dedup": True,
@@ -86,7 +88,7 @@ OTHER_VALUES = {
     "out_format": "jsonl",
     "all_scores": True,
 }
-RULES = ("k", "budget_tokens", "min_score", "fraction", "budget_fraction")
+RULES = ("k", "budget_tokens", "min_score", "fraction", "budget_fraction", "per_target")
 
 
 def test_every_flag_is_fingerprinted_or_says_why():

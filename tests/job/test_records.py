@@ -20,7 +20,9 @@ def test_the_scores_record_follows_the_plan():
         prepare_targets(["a", "b"], sets=(("x", 1), ("y", 1))),
     )
     plain = records.scores_dtype(SelectConfig.from_flags(**BASE), one)
-    assert plain.names == (*order.ENTRY.names, "half_a", "half_b")
+    assert plain.names == (*order.ENTRY.names, "half_a", "half_b", "nearest_target")
+    items = records.scores_dtype(SelectConfig.from_flags(**BASE, cover=0.5), one)
+    assert items.names[-4:] == ("nearest_target", "item_0", "item_1", "item_2")
     sets = records.scores_dtype(
         SelectConfig.from_flags(**{**BASE, "targets": ["x=a", "y=b"]}), named
     )

@@ -26,7 +26,7 @@ def test_the_json_is_every_parts_fields_at_its_top_level():
         histograms, None, {},
     )  # fmt: skip
     check = SelfCheck(10, 2, 0, 0.0)
-    findings = summary.Findings(None, None, check, None, {"targets": 1}, [], [])
+    findings = summary.Findings(None, None, check, None, {"targets": 1}, [], [], None)
     run = summary.Run(3, 0, "--k 1", "approx-early-exit", "zipfit_score", {"k": 1}, {})
     pool = summary.Pool(2, 7, targets=4, target_spread=Spread(0.8, 4))
     counts = summary.Counts(rows_read=7)

@@ -105,6 +105,14 @@ def rule_flags(parser: argparse.ArgumentParser) -> None:
     for each in rules.RULES.values():  # one flag per rule (selection/rules/)
         rule.add_argument(each.flag, type=each.value_type, metavar=each.metavar, help=each.help)
     parser.add_argument(
+        "--cover",
+        type=float,
+        default=Selecting.cover,
+        metavar="F",
+        help="first give every target item its best rows, until the share F of the rule is "
+        "used, then the rest by mean alignment (0, the default: by mean alignment alone)",
+    )
+    parser.add_argument(
         "--mix",
         metavar="NAME=SHARE,...",
         help="named target sets' shares of the rule (of --k or --fraction's rows, of a token "

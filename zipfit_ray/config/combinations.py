@@ -42,6 +42,8 @@ SOFT = Feature("--temperature", lambda c: bool(c.selecting.temperature))
 QUOTAS = Feature(lambda c: c.groups.flag, lambda c: c.groups.grouped)
 DEDUP = Feature("--dedup", lambda c: c.trust.dedup)
 EXCLUDE_NEAR = Feature("--exclude-near", lambda c: bool(c.trust.exclude_near))
+PER_TARGET = Feature("--per-target", lambda c: c.selecting.rule.per_item)
+COVER = Feature("--cover", lambda c: c.selecting.cover > 0)
 ALL_SCORES = Feature("--all-scores", lambda c: c.output.all_scores)
 
 
@@ -60,6 +62,7 @@ class Refusal:
 SETS_CUT = "named target sets select by a cut of each set's scores"
 SAMPLES = "samples a number of rows (--k, --fraction, a token budget)"
 GROUPS_CUT = "cuts each group's order by the rule"
+ITEMS_CUT = "cuts every item of one target set in its own order"
 REFUSED = (
     Refusal(MIX, MIN_SCORE, "shares of --k or a token budget"),
     Refusal(NAMED_SETS, SOFT, SETS_CUT),
@@ -70,8 +73,10 @@ REFUSED = (
     Refusal(QUOTAS, SOFT, GROUPS_CUT),
     Refusal(SOFT, MIN_SCORE, SAMPLES),
     Refusal(SOFT, DEDUP, SAMPLES),
+    *(Refusal(PER_TARGET, other, ITEMS_CUT) for other in (NAMED_SETS, DEDUP, QUOTAS, SOFT, COVER)),
+    *(Refusal(COVER, other, ITEMS_CUT) for other in (MIN_SCORE, NAMED_SETS, DEDUP, QUOTAS, SOFT)),
 )
-EXACT_ONLY = (ALL_SCORES, NAMED_SETS, QUOTAS, SOFT, EXCLUDE_NEAR)
+EXACT_ONLY = (ALL_SCORES, NAMED_SETS, QUOTAS, SOFT, EXCLUDE_NEAR, COVER)
 
 
 def check(config: SelectConfig) -> None:

@@ -19,7 +19,7 @@ from zipfit_ray.kernel.backends import (
 )
 from zipfit_ray.modes.base import ModeSettings
 from zipfit_ray.selection import quotas, rules
-from zipfit_ray.selection.amounts import parse_amounts
+from zipfit_ray.selection.amounts import check_share, parse_amounts
 from zipfit_ray.selection.dedup import DEFAULT_THRESHOLD as DEDUP_THRESHOLD
 from zipfit_ray.selection.order import OrderKey, SoftKey
 from zipfit_ray.settings import Settings
@@ -127,8 +127,10 @@ class Selecting(Settings):
     temperature: float = 0.0  # > 0: Gumbel top-k on score / T (order.SoftKey); 0: the hard cut
     noise_seed: int = 0  # --temperature's noise (--seed)
     tokenizer: str | None = None  # a tokenizer.json for token counts; None: approximate
+    cover: float = 0.0  # the share of the rule first given to every target item's own best
 
     def __post_init__(self) -> None:
+        check_share("--cover", self.cover, zero=True)
         if isinstance(self.mix, str):
             object.__setattr__(self, "mix", parse_amounts(self.mix, "--mix", "NAME", False))
         if not (isinstance(self.temperature, int | float) and 0 <= self.temperature < math.inf):
@@ -147,6 +149,12 @@ class Selecting(Settings):
     def flags(self) -> dict[str, Any]:
         own = {n: getattr(self, n) for n in super().flag_names() if n != "rule"}
         return {**rules.as_flags(self.rule), **own}
+
+    @property
+    def per_item(self) -> bool:
+        """Whether rows are cut in each target item's own order too (--per-target, --cover):
+        scoring then saves each row's alignment to every item."""
+        return self.rule.per_item or self.cover > 0
 
     @property
     def threshold(self) -> float:

@@ -15,11 +15,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from zipfit_ray.config import SelectConfig
-from zipfit_ray.job import dedup, exclude, phases, quotas, target_sets
+from zipfit_ray.job import dedup, exclude, per_item, phases, quotas, target_sets
 from zipfit_ray.job.runtime import RayCluster
 from zipfit_ray.modes.base import Mode
 from zipfit_ray.progress import timed
-from zipfit_ray.selection import cut
+from zipfit_ray.selection import coverage, cut
 from zipfit_ray.selection.dedup import lsh_bands as dedup_bands
 
 
@@ -37,6 +37,7 @@ class Scores:
     tokens: np.ndarray
     groups: dict[str, int]  # rows scored per --group-column value
     seconds: dict[str, float]  # seconds per phase, added to
+    record: np.dtype  # the saved rows' fields (records.scores_dtype)
     pool: tuple[str, ...] = ()  # the pool's files, to name rows in listings
 
     @property
@@ -98,6 +99,22 @@ class Quotas:
         return Found(scores.saved, selection, group_quotas=planned)
 
 
+class PerItems:
+    """--per-target, --cover: every target item's own cut, then (--cover) the rest by the
+    mean alignment (job/per_item.py)."""
+
+    def applies(self, config: SelectConfig) -> bool:
+        return config.selecting.per_item
+
+    def cut(self, scores: Scores) -> Found:
+        keys = coverage.item_fields(scores.record.names)
+        with timed(scores.seconds, "cut"):
+            found = per_item.cut_items(
+                scores.cluster, scores.config, scores.saved, keys, scores.scored
+            )
+        return Found(scores.saved, found)
+
+
 class ByRule:
     """The rule's cut of the total order (by the soft key with --temperature), then the
     mode's own step after it, if it has one; a threshold is known already."""
@@ -125,7 +142,7 @@ class ByRule:
         return Found(saved, boundary, counts, histograms_hold=False)
 
 
-WAYS: tuple[Way, ...] = (NamedSets(), Quotas(), ByRule())  # the first that applies cuts
+WAYS: tuple[Way, ...] = (NamedSets(), Quotas(), PerItems(), ByRule())  # the first that applies
 
 
 def find(scores: Scores) -> Found:

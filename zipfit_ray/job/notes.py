@@ -34,6 +34,7 @@ class PartNotes:
     best: list[dict[str, Any]] = field(default_factory=list)
     last: list[dict[str, Any]] = field(default_factory=list)
     sections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    coverage: dict[str, int] = field(default_factory=dict)  # rows per target item served
 
 
 SECTION_FIGURES = ("rows", "tokens", "histogram", "length_histogram")
@@ -107,6 +108,7 @@ class Selection:
     best: list[dict[str, Any]] = field(default_factory=list)  # the best rows, best first
     last: list[dict[str, Any]] = field(default_factory=list)  # the last rows selected
     sections: dict[str, dict[str, dict]] = field(default_factory=dict)  # see section_stats
+    coverage: Counter = field(default_factory=Counter)  # rows per target item served
 
     def add(self, written: PartNotes) -> None:
         if written.part is None:
@@ -118,6 +120,7 @@ class Selection:
         self.histogram += np.asarray(written.histogram)
         self.length_histogram += np.asarray(written.length_histogram)
         self.groups.update(written.groups)
+        self.coverage.update(written.coverage)
         self.best = best_first_examples(self.best + written.best)[:EXAMPLES]
         self.last = best_first_examples(self.last + written.last)[-EXAMPLES:]
 

@@ -56,6 +56,7 @@ def added_columns(config: SelectConfig) -> tuple[str, ...]:
         tuple(config.scoring.target_sets or ()),
         soft=bool(config.selecting.temperature),
         ranked=config.output.order == "score",
+        served=config.selecting.per_item,
     )
 
 

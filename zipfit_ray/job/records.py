@@ -26,8 +26,8 @@ def scores_dtype(config: SelectConfig, targets: PreparedTargets) -> np.dtype:
     """Every saved row's fields, the same for every shard of a job (one that scored no row
     included): order.ENTRY's, what the mode saves beside each score (Mode.saved_columns),
     the row's group (--group-column) and its LSH band hashes (--dedup, --exclude-near)."""
-    beside = modes.get(config.scoring.mode).saved_columns(targets)
-    fields = [*order.ENTRY.descr, *((name, "<f8") for name in beside)]
+    beside = modes.get(config.scoring.mode).saved_columns(config, targets)
+    fields = [*order.ENTRY.descr, *beside]
     if config.groups.group_column:
         fields.append((quotas.GROUP_FIELD, "<i8"))
     if config.trust.banded:
@@ -47,6 +47,7 @@ class SavedJob:
     files: list[str]
     scores_dtype: list[list[str]]  # [name, numpy dtype string] per field
     jsonl_kinds: dict[str, list[str]] = field(default_factory=dict)  # JSON kinds per field
+    targets: int = 0  # target texts
     rows_total: int | None = None  # None until scoring finished
     rows_contaminated: int = 0
     rows_contaminated_by_set: dict[str, int] = field(default_factory=dict)

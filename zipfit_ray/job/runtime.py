@@ -145,3 +145,32 @@ class RayCluster:
             return order.concatenate(entries for _, entries in found)
 
         return replace(cut.find(rule, rows, tokens, count, gather), key=key)
+
+    def cut_each(
+        self,
+        amounts: dict[str, Amount],
+        histograms: dict[str, tuple[np.ndarray, np.ndarray]],
+        saved: list[str],
+    ) -> dict[str, cut.Boundary]:
+        """Each field's cut (its order: that saved field, then row id) by its amount, all in
+        lockstep (cut.find_each): every round is one pass over the shards, whatever the
+        number of fields. ``histograms``: each field's rows and tokens per bin."""
+        options = self.storage_options
+
+        def count(asked: dict[str, list[cut.Window]]) -> dict[str, cut.Counts]:
+            totals: dict[str, cut.Counts] = {}
+            for _, counted in self.map(worker.count_windows_each, saved, asked, options):
+                for key, found in counted.items():
+                    totals[key] = cut.add(totals[key], found) if key in totals else found
+            return totals
+
+        def gather(asked: dict[str, cut.Window]) -> dict[str, np.ndarray]:
+            parts: dict[str, list[np.ndarray]] = {key: [] for key in asked}
+            for _, found in self.map(worker.gather_each, saved, asked, options):
+                for key, entries in found.items():
+                    parts[key].append(entries)
+            return {key: order.concatenate(entries) for key, entries in parts.items()}
+
+        searches = {key: cut.search(amounts[key], *histograms[key]) for key in amounts}
+        found = cut.find_each(searches, count, gather)
+        return {key: replace(boundary, key=key) for key, boundary in found.items()}

@@ -27,7 +27,7 @@ from zipfit_ray.job.runtime import RayCluster, run_on_ray
 from zipfit_ray.job.worker import Shared
 from zipfit_ray.kernel.alignment import PreparedTargets
 from zipfit_ray.progress import log, timed
-from zipfit_ray.selection import cut
+from zipfit_ray.selection import coverage, cut
 from zipfit_ray.selection.amounts import Amount
 from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.storage import columns, jsonl, locations, outputs
@@ -59,7 +59,9 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     if not finished and storage.exists(contaminated, options):
         storage.remove(contaminated, options)  # an earlier job's: this one starts afresh
     record = records.scores_dtype(config, targets)
-    saved_job = records.SavedJob(job, config.public_dict(), list(scan.files), record.descr)
+    saved_job = records.SavedJob(
+        job, config.public_dict(), list(scan.files), record.descr, targets=len(targets.texts)
+    )
     if config.output.all_scores:
         saved_job.write(out, options)
     _log_start(config, scan, targets)
@@ -81,7 +83,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         saved_job.rows_contaminated_by_set = dict(tally.contaminated_by_set)
         saved_job.target_spread, saved_job.groups = spread, dict(tally.groups)
         saved_job.write(out, options)
-    written = _publish(config, outcome, pool, (counts, work), seconds)
+    written = _publish(config, outcome, pool, (counts, work), seconds, targets.texts)
     checkpoints.remove_all(out, options)
     leftovers = [] if config.output.all_scores else [outputs.SCORES]
     for leftover in [*leftovers, outputs.RESCORED, outputs.CHECKS]:
@@ -104,6 +106,11 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
     kept = scored_with.flags_of(*SCORED_PARTS)
     config = SelectConfig.from_flags(**{**kept, "dedup": False, **options})
     _check_saved(config, scored_with, scores)
+    if config.selecting.per_item and not coverage.item_fields(saved.dtype.names):
+        raise ZipfitError(
+            f"--per-target, --cover: the scores under {scores} were saved without each target "
+            "item's own score (select --all-scores with --per-target or --cover saves them)"
+        )
     same_groups = config.groups.group_column == scored_with.groups.group_column
     seconds: dict[str, float] = {}
     phases.check_rank_possible(config)
@@ -131,7 +138,9 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
         return _select(cluster, shared, sources, set(), seconds, groups)
 
     outcome, _ = run_on_ray(config.runtime.address, config.runtime.num_cpus, work)
-    pool = summary.Pool(len(scan.files), saved.rows_total, None, scores, saved.target_spread)
+    pool = summary.Pool(
+        len(scan.files), saved.rows_total, saved.targets, scores, saved.target_spread
+    )
     # the guard ran when the scores were saved: its counts, not this run's
     counts, work = summary.counted(outcome.tally.counts)
     counts.rows_contaminated = saved.rows_contaminated
@@ -237,8 +246,9 @@ def _select(
         histograms = tally.histogram, tally.token_histogram
         files = tuple(path for path, _ in shared.files.values())
         scores = cuts.Scores(
-            cluster, mode, saved, names, shared_ref, *histograms, tally.groups, seconds, files
-        )
+            cluster, mode, saved, names, shared_ref, *histograms, tally.groups, seconds,
+            shared.record, files,
+        )  # fmt: skip
         found = cuts.find(scores)
         tally.counts.update(found.counts)
         with timed(seconds, "write"):
@@ -290,11 +300,12 @@ def _publish(
     pool: summary.Pool,
     counts: tuple[summary.Counts, summary.Work],
     seconds: dict[str, float],
+    target_texts: tuple[bytes, ...] = (),
 ) -> dict[str, Any]:
     """The report, then summary.json, then _SUCCESS: the result is complete only now."""
     out, options = config.output.out, config.runtime.storage_options
     score_column = modes.get(config.scoring.mode).score_column
-    found = summary.build(config, score_column, outcome, pool, counts)
+    found = summary.build(config, score_column, outcome, pool, counts, target_texts)
     with timed(seconds, "report"):
         report.write_report(out, found, config, options)
     found.run.seconds = seconds

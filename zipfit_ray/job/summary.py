@@ -3,13 +3,14 @@ flat JSON object (``Summary.to_json``), and read by the report as the same typed
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypedDict
 
+from zipfit_ray import modes
 from zipfit_ray.analysis.target_set import Spread
 from zipfit_ray.config import SelectConfig
-from zipfit_ray.job.notes import Outcome, Selection
+from zipfit_ray.job.notes import Outcome, Selection, excerpt
 from zipfit_ray.job.quotas import QuotaFigures
 from zipfit_ray.job.target_halves import Agreement
 from zipfit_ray.kernel import backends
@@ -17,6 +18,7 @@ from zipfit_ray.modes.base import SelfCheck
 from zipfit_ray.selection import histograms
 
 BAD_FILES_LISTED = 100  # summary.json names at most this many skipped files
+LEAST_SERVED = 10  # target items the summary and the report list as least served
 
 
 @dataclass
@@ -173,6 +175,26 @@ class Pool:
     bad_files: list[str] = field(default_factory=list)
 
 
+class ServedItem(TypedDict):
+    """A target item, the selected rows that serve it, and its text's start."""
+
+    item: int
+    rows: int
+    text: str
+
+
+@dataclass
+class Coverage:
+    """Which target items the selection serves: per item, the selected rows nearest to it
+    (with --per-target or --cover: the rows its own cut took, each to the item it ranks
+    best in), how many items have any, and the least served."""
+
+    items: int
+    items_served: int
+    rows_per_item: list[int]
+    least_served: list[ServedItem]
+
+
 @dataclass
 class Findings:
     """What the cut, the guard and the checks found besides the selection."""
@@ -184,6 +206,7 @@ class Findings:
     rows_contaminated_by_set: dict[str, int]
     contaminated_examples: list[ContaminatedRow]
     excluded_examples: list[ExcludedRow]  # --exclude-near: the first rows dropped
+    coverage: Coverage | None  # one target set, exact mode
 
 
 @dataclass
@@ -225,8 +248,10 @@ def build(
     outcome: Outcome,
     pool: Pool,
     counts: tuple[Counts, Work],
+    target_texts: Sequence[bytes] = (),
 ) -> Summary:
-    """The summary (but the seconds per phase, added once the report is written)."""
+    """The summary (but the seconds per phase, added once the report is written).
+    ``target_texts``: to quote the least-served items (reselect does not read them)."""
     tally, selection = outcome.tally, outcome.selection
     scoring = config.scoring
     run = Run(
@@ -250,8 +275,24 @@ def build(
         dict(tally.contaminated_by_set),
         tally.contaminated_examples,
         outcome.excluded,
+        _coverage(selection, pool.targets, target_texts) if _has_coverage(config) else None,
     )
     return Summary(*counts, run, _selected(config, outcome), pool, findings)
+
+
+def _has_coverage(config: SelectConfig) -> bool:
+    """Exact mode with one target set saves each row's nearest item (exact.saved_columns)."""
+    return modes.get(config.scoring.mode).exact and config.scoring.target_sets is None
+
+
+def _coverage(selection: Selection, items: int | None, texts: Sequence[bytes]) -> Coverage:
+    per_item = [selection.coverage.get(str(item), 0) for item in range(items or 0)]
+    least = sorted(range(len(per_item)), key=lambda item: (per_item[item], item))
+    listed = [
+        ServedItem(item=i, rows=per_item[i], text=excerpt(texts[i]) if i < len(texts) else "")
+        for i in least[:LEAST_SERVED]
+    ]
+    return Coverage(len(per_item), sum(n > 0 for n in per_item), per_item, listed)
 
 
 def _selected(config: SelectConfig, outcome: Outcome) -> Selected:

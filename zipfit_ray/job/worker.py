@@ -23,7 +23,7 @@ from zipfit_ray.job.notes import (
 )
 from zipfit_ray.kernel.alignment import PreparedTargets
 from zipfit_ray.modes.base import Mode
-from zipfit_ray.selection import cut, histograms, order, quotas
+from zipfit_ray.selection import coverage, cut, histograms, order, quotas
 from zipfit_ray.selection.contamination import ContaminationIndex
 from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import columns, outputs
@@ -149,6 +149,26 @@ def gather_window(
     return entries[window.holds(entries)]
 
 
+def count_windows_each(
+    uri: str, windows: dict[str, list[cut.Window]], options: dict[str, Any]
+) -> dict[str, cut.Counts]:
+    """One shard's saved rows counted per window of each field's order (cut.find_each)."""
+    entries = storage.read_scores(uri, options)
+    return {key: cut.count(order.keyed(entries, key), asked) for key, asked in windows.items()}
+
+
+def gather_each(
+    uri: str, windows: dict[str, cut.Window], options: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """One shard's saved rows inside each field's window, as ENTRY rows ordered by it."""
+    entries, found = storage.read_scores(uri, options), {}
+    for key, window in windows.items():
+        inside = order.keyed(entries, key)
+        inside = inside[window.holds(inside)]
+        found[key] = order.entries(inside["score"], inside["row_id"], inside["tokens"])
+    return found
+
+
 def shard_histograms(
     uri: str, options: dict[str, Any], key: order.OrderKey = "score", where: cut.Where | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -231,6 +251,9 @@ def write_selected(
         table.column(config.groups.group_column).to_pylist() if config.groups.group_column else []
     )
     group_labels = scoring.group_labels(groups)
+    served = added.get(coverage.SERVED)  # the item each row serves (--per-target, --cover)
+    if served is None and coverage.NEAREST in selected.dtype.names:
+        served = selected[coverage.NEAREST]  # else: the item it is nearest to
     labelled = {"target set": added.get("target"), "group": group_labels}
     sections = {
         kind: section_stats(labels, selected["score"], selected["length"], tokens)
@@ -238,6 +261,7 @@ def write_selected(
         if labels is not None and len(labels)
     }
     return PartNotes(
+        coverage={} if served is None else dict(Counter(map(str, served.tolist()))),
         part=uri.rsplit("/", 1)[-1],
         rows=len(selected),
         tokens=int(tokens.sum()),

@@ -125,10 +125,10 @@ class Mode:
         """Driver, before any shard is scored."""
 
     @classmethod
-    def saved_columns(cls, targets: PreparedTargets) -> tuple[str, ...]:
-        """The per-row values (float64) its scorer returns beside each score, saved with it
-        (``Scored.columns``)."""
-        return ()
+    def saved_columns(cls, config: SelectConfig, targets: PreparedTargets) -> list[tuple[str, str]]:
+        """The per-row values its scorer returns beside each score, saved with it
+        (``Scored.columns``): (field, numpy dtype) pairs."""
+        return []
 
     def scorer(self, targets: PreparedTargets, shard: str) -> Scorer:
         """Scoring task: how the rows of ``shard`` are scored."""

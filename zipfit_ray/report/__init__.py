@@ -47,6 +47,7 @@ def write_report(out: str, summary: Summary, config: SelectConfig, options: dict
         _near_duplicates(summary, config),
         _excluded(summary, config),
         _target_set(summary),
+        _coverage(summary),
         "<h2>Best selected rows</h2>",
         _rows(selected.examples.best, run.score_column),
         "<h2>Borderline: the last rows selected</h2>",
@@ -159,6 +160,25 @@ def _excluded(summary: Summary, config: SelectConfig) -> str:
         f"rows were near-duplicates (Jaccard of word 5-grams &ge; "
         f"{config.trust.dedup_threshold}, by MinHash/LSH) of a row of {corpora}: dropped "
         f"before the cut.</p>{table}"
+    )
+
+
+def _coverage(summary: Summary) -> str:
+    """Which target items the selection serves, and the least served, with their text: the
+    parts of the target set the pool cannot serve."""
+    found = summary.findings.coverage
+    if found is None or not found.items:
+        return ""
+    rows = "".join(
+        f"<tr><td class='n'>#{item['item']}</td><td class='n'>{item['rows']:,}</td>"
+        f"<td><pre>{html.escape(item['text'])}</pre></td></tr>"
+        for item in found.least_served
+    )
+    return (
+        f"<h2>Target items served</h2><p>{found.items_served:,} of {found.items:,} target "
+        "items are the nearest item of at least one selected row (with --per-target or "
+        "--cover: the item a row was taken for). The least served:</p>"
+        f"<table><tr><th>item</th><th>rows</th><th>text</th></tr>{rows}</table>"
     )
 
 

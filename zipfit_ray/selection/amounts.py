@@ -76,10 +76,11 @@ class Threshold:
 Cut = Amount | Threshold  # what a rule comes to
 
 
-def check_share(flag: str, share: Any) -> None:
-    """A share of something: in (0, 1]."""
-    if not (isinstance(share, int | float) and 0 < share <= 1):
-        raise ZipfitError(f"{flag}: a share in (0, 1], got {share!r}")
+def check_share(flag: str, share: Any, zero: bool = False) -> None:
+    """A share of something: in (0, 1], or [0, 1] where ``zero`` may be given."""
+    number = isinstance(share, int | float)
+    if not (number and (share >= 0 if zero else share > 0) and share <= 1):
+        raise ZipfitError(f"{flag}: a share in {'[0' if zero else '(0'}, 1], got {share!r}")
 
 
 def parse_amounts(text: str, flag: str, key: str, counts: bool) -> dict[str, float | int]:

@@ -11,10 +11,10 @@ by row id. The boundary is an entry: a row is selected when it comes at or befor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Hashable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -58,6 +58,7 @@ class Selector(Protocol):
 
 
 EVERYTHING = Boundary(-np.inf, LAST_ROW)
+NOTHING = Boundary(np.inf, -1)
 
 
 def at_least(score: float) -> Boundary:
@@ -151,16 +152,28 @@ def add(a: Counts, b: Counts) -> Counts:
     return Counts(a.rows + b.rows, a.tokens + b.tokens, scores, row_ids)
 
 
-def find(
-    rule: Amount,
-    rows: np.ndarray,
-    tokens: np.ndarray,
-    count_windows: Callable[[list[Window]], Counts],
-    gather: Callable[[Window], np.ndarray],
-) -> Boundary:
+@dataclass(frozen=True)
+class CountRequest:
+    """A search asks the shards for their rows counted per window."""
+
+    windows: list[Window]
+
+
+@dataclass(frozen=True)
+class GatherRequest:
+    """A search asks the shards for their rows inside a window."""
+
+    window: Window
+
+
+Search = Generator[CountRequest | GatherRequest, "Counts | np.ndarray", Boundary]
+
+
+def search(rule: Amount, rows: np.ndarray, tokens: np.ndarray) -> Search:
     """The exact boundary of ``rule`` (--k or --budget-tokens), from the score phase's
-    histogram (``rows``, ``tokens`` per stats bin); ``count_windows`` and ``gather`` ask the
-    shards for counts per window and for the entries of one window."""
+    histogram (``rows``, ``tokens`` per stats bin), as a generator: it yields what it needs
+    of the shards (counts per window, or the entries of one window) and is sent the answer;
+    its return value is the boundary. ``find`` drives one, ``find_each`` many at once."""
     windows = fixed_windows()
     above_rows = above_tokens = 0
     while True:
@@ -177,10 +190,60 @@ def find(
             return EVERYTHING  # the whole pool fits the rule
         window = windows[i]
         if rows[i] <= GATHER_LIMIT:
-            return _settle(rule, window, order.best_first(gather(window)), above_rows, above_tokens)
-        windows = window.split(*count_windows([window]).extent(0))
-        counted = count_windows(windows)
+            entries = yield GatherRequest(window)
+            return _settle(rule, window, order.best_first(entries), above_rows, above_tokens)
+        extent = (yield CountRequest([window])).extent(0)
+        windows = window.split(*extent)
+        counted = yield CountRequest(windows)
         rows, tokens = counted.rows, counted.tokens
+
+
+def find(
+    rule: Amount,
+    rows: np.ndarray,
+    tokens: np.ndarray,
+    count_windows: Callable[[list[Window]], Counts],
+    gather: Callable[[Window], np.ndarray],
+) -> Boundary:
+    """One search (see ``search``); ``count_windows`` and ``gather`` ask the shards."""
+    found = find_each(
+        {None: search(rule, rows, tokens)},
+        lambda asked: {key: count_windows(windows) for key, windows in asked.items()},
+        lambda asked: {key: gather(window) for key, window in asked.items()},
+    )
+    return found[None]
+
+
+def find_each(
+    searches: dict[Hashable, Search],
+    count_windows: Callable[[dict[Hashable, list[Window]]], dict[Hashable, Counts]],
+    gather: Callable[[dict[Hashable, Window]], dict[Hashable, np.ndarray]],
+) -> dict[Hashable, Boundary]:
+    """Many searches (one per key: a target item's order, say) in lockstep: each round asks
+    the shards once for what every unfinished search needs, so the passes over the shards
+    are as many as the longest search's, not their sum."""
+    found: dict[Hashable, Boundary] = {}
+    asking: dict[Hashable, CountRequest | GatherRequest] = {}
+
+    def step(key: Hashable, answer: Any) -> None:
+        try:
+            asking[key] = searches[key].send(answer)
+        except StopIteration as done:
+            found[key] = done.value
+            asking.pop(key, None)
+
+    for key in searches:
+        step(key, None)
+    while asking:
+        counts = {k: r.windows for k, r in asking.items() if isinstance(r, CountRequest)}
+        gathers = {k: r.window for k, r in asking.items() if isinstance(r, GatherRequest)}
+        answers = {
+            **(count_windows(counts) if counts else {}),
+            **(gather(gathers) if gathers else {}),
+        }
+        for key in list(asking):
+            step(key, answers[key])
+    return found
 
 
 def _settle(

@@ -30,12 +30,11 @@ import numpy as np
 
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.selection.amounts import Amount, apportion
-from zipfit_ray.selection.cut import EVERYTHING, Boundary
+from zipfit_ray.selection.cut import EVERYTHING, NOTHING, Boundary
 from zipfit_ray.selection.rules import Rule
 
 GROUP_FIELD = "group"  # the saved field: each row's group, as group_key of its label
 SHORTFALL = ("refill", "leave")
-NOTHING = Boundary(np.inf, -1)
 
 
 def group_keys(labels: Iterable[str]) -> np.ndarray:

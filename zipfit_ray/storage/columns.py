@@ -12,6 +12,7 @@ PREFIX = "zipfit_"  # a selector's columns (cut.Selector.columns) are named PREF
 SCORE = "zipfit_score"  # the alignment (a mode whose scores are not ZIP-FIT's names its own)
 KEY = PREFIX + "key"  # --temperature: what the selection was ranked by, beside the score
 TARGET = PREFIX + "target"  # named target sets: the set a row was selected for
+NEAREST_TARGET = PREFIX + "nearest_target"  # --per-target, --cover: the item a row serves
 POSITION = "zipfit_position"  # --order score: file index << ROW_BITS | row in file
 CONTAMINATED = "zipfit_contaminated"  # zipfit_ray.data: the set a flagged row's item is of
 
@@ -22,12 +23,17 @@ def set_score(name: str) -> str:
 
 
 def added(
-    score_column: str, sets: Sequence[str] = (), soft: bool = False, ranked: bool = False
+    score_column: str,
+    sets: Sequence[str] = (),
+    soft: bool = False,
+    ranked: bool = False,
+    served: bool = False,
 ) -> tuple[str, ...]:
     """Every column a job's parts add, in the order they are written: the score, the soft
-    key (``soft``), each row's set and every set's score (``sets``), the pool position (the
-    Parquet parts, for ``ranked``: --order score)."""
-    found = [score_column, *([KEY] if soft else [])]
+    key (``soft``), the item each row serves (``served``), each row's set and every set's
+    score (``sets``), the pool position (the Parquet parts, for ``ranked``: --order
+    score)."""
+    found = [score_column, *([KEY] if soft else []), *([NEAREST_TARGET] if served else [])]
     if sets:
         found += [TARGET, *(set_score(name) for name in sets)]
     return (*found, *([POSITION] if ranked else []))

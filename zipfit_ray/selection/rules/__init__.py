@@ -18,11 +18,12 @@ from zipfit_ray.selection.rules.base import Rule
 from zipfit_ray.selection.rules.budget_fraction import BudgetFraction
 from zipfit_ray.selection.rules.fraction import Fraction
 from zipfit_ray.selection.rules.min_score import MinScore
+from zipfit_ray.selection.rules.per_target import PerTarget
 from zipfit_ray.selection.rules.token_budget import TokenBudget
 from zipfit_ray.selection.rules.top_k import TopK
 
 RULES: dict[str, type[Rule]] = {
-    rule.name: rule for rule in (TopK, TokenBudget, MinScore, Fraction, BudgetFraction)
+    rule.name: rule for rule in (TopK, TokenBudget, MinScore, Fraction, BudgetFraction, PerTarget)
 }
 
 

@@ -18,6 +18,7 @@ class Rule:
     help: ClassVar[str]
     by_tokens: ClassVar[bool] = False  # it needs every scored row's token count
     streamed: ClassVar[bool] = False  # known before scoring: shards write their own rows
+    per_item: ClassVar[bool] = False  # cut in every target item's own order (coverage.py)
     value: Any
 
     def describe(self) -> str:

@@ -1,0 +1,134 @@
+"""--per-target and --cover in a job, against the naive rules over the full NCD matrix (every
+row's alignment to every target item by the reference compressor calls): whatever the
+shard size and the tasks in flight, with ties, the coverage figures, reselect."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.naive import naive_alignment
+from zipfit_ray import SelectConfig, ZipfitError, run_select
+from zipfit_ray.job.select import run_reselect
+from zipfit_ray.selection import histograms, mixture
+from zipfit_ray.selection.tokens import approximate_tokens
+
+LZ4 = {"compressor": "lz4", "decontaminate": "off"}
+
+
+@pytest.fixture(scope="module")
+def tied_pool(tmp_path_factory, corpus):
+    """The corpus's first 60 non-null rows, then copies of 15 of them (ties, broken by the
+    earlier row); its texts in pool order."""
+    root = tmp_path_factory.mktemp("per_item")
+    texts = [t.decode() for t in corpus.texts if t is not None][:60]
+    texts += texts[5:20]
+    table = pa.table({"id": range(len(texts)), "text": texts})
+    pq.write_table(table.slice(0, 40), root / "part-0.parquet", row_group_size=8)
+    pq.write_table(table.slice(40), root / "part-1.parquet", row_group_size=8)
+    return root, [t.encode() for t in texts]
+
+
+@pytest.fixture(scope="module")
+def item_scores(tied_pool, corpus):
+    """(rows x items) alignment of every row to every target item, and the mean."""
+    _, texts = tied_pool
+    scores = np.array([[naive_alignment(x, [y], "lz4", 0) for y in corpus.targets] for x in texts])
+    return scores, np.array([naive_alignment(x, corpus.targets, "lz4", 0) for x in texts])
+
+
+def best(scores: np.ndarray, n: int, among=None) -> list[int]:
+    rows = range(len(scores)) if among is None else among
+    return sorted(rows, key=lambda i: (-scores[i], i))[:n]
+
+
+def union_of_items(items: np.ndarray, n: int) -> set[int]:
+    return {i for j in range(items.shape[1]) for i in best(items[:, j], n)}
+
+
+def run(tied_pool, corpus, out, **options):
+    flags = {"pool": (str(tied_pool[0]),), "targets": str(corpus.targets_path), **LZ4}
+    summary = run_select(SelectConfig.from_flags(**{**flags, "out": str(out), **options}))
+    parts = sorted(p for p in out.iterdir() if p.name.startswith("part-"))
+    return summary, pq.ParquetDataset(parts).read()
+
+
+@pytest.mark.parametrize(("shard_rows", "in_flight"), [(None, None), (7, 1), (16, 8)])
+def test_per_target_is_the_union_of_every_items_nearest_rows(
+    ray_session, tied_pool, corpus, item_scores, tmp_path, shard_rows, in_flight
+):
+    items, _ = item_scores
+    summary, table = run(
+        tied_pool, corpus, tmp_path, per_target=3, shard_rows=shard_rows, max_in_flight=in_flight
+    )
+    expected = union_of_items(items, 3)
+    assert sorted(table.column("id").to_pylist()) == sorted(expected)
+    served = table.column("zipfit_nearest_target").to_pylist()
+    pools = [histograms.histogram(items[:, j]) for j in range(items.shape[1])]
+    for row, item in zip(table.column("id").to_pylist(), served):
+        takers = [j for j in range(items.shape[1]) if row in best(items[:, j], 3)]
+        shares = [mixture.rank_shares(items[row : row + 1, j], pools[j])[0] for j in takers]
+        assert item == takers[int(np.argmin(shares))]  # where it ranks best, of its takers
+    found = summary["coverage"]
+    assert found["items"] == len(corpus.targets)
+    assert found["rows_per_item"] == [served.count(j) for j in range(len(corpus.targets))]
+    assert found["items_served"] == len(set(served))
+    assert "Target items served" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.parametrize("rule", [{"k": 30}, {"budget_tokens": 2500}])
+def test_cover_gives_the_items_their_share_then_the_mean(
+    ray_session, tied_pool, corpus, item_scores, tmp_path, rule
+):
+    items, mean = item_scores
+    _, texts = tied_pool
+    _, table = run(tied_pool, corpus, tmp_path, cover=0.5, **rule)
+    tokens = [approximate_tokens(t) for t in texts]  # as the job counts them
+    size = (lambda rows: len(rows)) if "k" in rule else (lambda rows: sum(tokens[i] for i in rows))
+    total = rule.get("k") or rule["budget_tokens"]
+    budget = int(0.5 * total)
+    n = 0
+    while n < budget and size(union_of_items(items, n + 1)) <= budget:
+        n += 1
+    covered = union_of_items(items, n)
+    left, rest = total - size(covered), []
+    for i in best(mean, len(mean), [i for i in range(len(mean)) if i not in covered]):
+        if ("k" in rule and len(rest) == left) or ("k" not in rule and tokens[i] > left):
+            break
+        rest.append(i)
+        left -= 0 if "k" in rule else tokens[i]
+    assert sorted(table.column("id").to_pylist()) == sorted(covered | set(rest))
+
+
+def test_cover_zero_is_the_rule_alone(ray_session, tied_pool, corpus, tmp_path):
+    _, alone = run(tied_pool, corpus, tmp_path / "alone", k=25)
+    _, zero = run(tied_pool, corpus, tmp_path / "zero", k=25, cover=0.0)
+    assert alone.column("id").to_pylist() == zero.column("id").to_pylist()
+    assert "zipfit_nearest_target" not in zero.column_names
+
+
+def test_reselect_takes_the_items_scores_saved_with_them(
+    ray_session, tied_pool, corpus, item_scores, tmp_path
+):
+    items, _ = item_scores
+    run(tied_pool, corpus, tmp_path / "saved", per_target=2, all_scores=True)
+    run_reselect(str(tmp_path / "saved"), {"out": str(tmp_path / "re"), "per_target": 4})
+    again = pq.ParquetDataset(sorted((tmp_path / "re").glob("part-*.parquet"))).read()
+    assert sorted(again.column("id").to_pylist()) == sorted(union_of_items(items, 4))
+    run(tied_pool, corpus, tmp_path / "plain", k=5, all_scores=True)
+    with pytest.raises(ZipfitError, match="saved without each target item's own score"):
+        run_reselect(str(tmp_path / "plain"), {"out": str(tmp_path / "no"), "per_target": 4})
+    summary = json.loads((tmp_path / "re" / "summary.json").read_text())
+    assert summary["coverage"]["items"] == len(corpus.targets)  # from the saved job
+
+
+def test_per_target_is_refused_where_it_cannot_run():
+    flags = {"pool": ("p",), "targets": ["a=x", "b=y"], "out": "o", "per_target": 2}
+    with pytest.raises(ZipfitError, match=r"--per-target: .* not with --targets NAME=URI"):
+        SelectConfig.from_flags(**flags)
+    with pytest.raises(ZipfitError, match="--mode approx-cascade: select with --k"):
+        SelectConfig.from_flags(**{**flags, "targets": "t", "mode": "approx-cascade"})
+    with pytest.raises(ZipfitError, match=r"--per-target: .* not with --dedup"):
+        SelectConfig.from_flags(**{**flags, "targets": "t", "dedup": True})

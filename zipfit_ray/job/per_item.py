@@ -1,0 +1,125 @@
+"""--per-target and --cover on the cluster: every target item's own cut (its N best rows by
+its own alignment), all items in the same passes over the shards (RayCluster.cut_each),
+from each item's histogram of the saved rows.
+
+- --per-target N: the union of every item's N best rows (selection/coverage.PerItem);
+- --cover F under --k, a token budget or a share: every item's N best rows for the largest
+  N whose union stays within the share F of the rule (rows, or tokens for a budget), then
+  the rest of the rule by mean alignment over the rows they left (coverage.Covered). N is
+  found by doubling, then halving: each try is one cut of every item and one count.
+
+No task holds more than one shard's rows and one window's worth per item; the driver holds
+histograms and boundaries, one per item.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from zipfit_ray import storage
+from zipfit_ray.config import SelectConfig
+from zipfit_ray.job import phases
+from zipfit_ray.job.runtime import RayCluster
+from zipfit_ray.progress import log
+from zipfit_ray.selection import coverage, cut, histograms, order
+from zipfit_ray.selection.amounts import Amount
+
+
+def cut_items(
+    cluster: RayCluster,
+    config: SelectConfig,
+    saved: list[str],
+    keys: list[str],
+    scored: tuple[int, int],
+) -> coverage.PerItem | coverage.Covered:
+    """The selection of --per-target, or of the rule with --cover, over the ``saved`` rows
+    whose item fields are ``keys``; ``scored``: the rows scored and their tokens."""
+    options = config.runtime.storage_options
+    pool = item_histograms(cluster, saved, keys, options)
+    amount = config.selecting.rule.resolved(*scored)
+    if config.selecting.rule.per_item:
+        return per_item(cluster, saved, pool, amount.k)
+    return covered(cluster, config, saved, pool, amount)
+
+
+def item_histograms(
+    cluster: RayCluster, saved: list[str], keys: list[str], options: dict[str, Any]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each item's rows and tokens per bin of its alignment, over every saved row."""
+    totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for _, found in cluster.map(_item_histograms, saved, keys, options):
+        for key, (rows, tokens) in found.items():
+            totals[key] = (rows + totals[key][0], tokens + totals[key][1]) if key in totals else (
+                rows, tokens
+            )  # fmt: skip
+    return totals
+
+
+def per_item(
+    cluster: RayCluster, saved: list[str], pool: dict[str, tuple[np.ndarray, ...]], n: int
+) -> coverage.PerItem:
+    """Every item's ``n`` best rows (none for n = 0)."""
+    keys = list(pool)
+    if n == 0:
+        bounds = {key: cut.NOTHING for key in keys}
+    else:
+        bounds = cluster.cut_each(dict.fromkeys(keys, Amount(k=n)), pool, saved)
+    return coverage.PerItem(
+        tuple(replace(bounds[key], key=key) for key in keys),
+        tuple(pool[key][0] for key in keys),
+    )
+
+
+def covered(
+    cluster: RayCluster,
+    config: SelectConfig,
+    saved: list[str],
+    pool: dict[str, tuple[np.ndarray, ...]],
+    amount: Amount,
+) -> coverage.Covered:
+    """--cover's selection of ``amount``: the items' share first, then the rest."""
+    options = config.runtime.storage_options
+    budget = math.floor(config.selecting.cover * amount.total)
+    unit = 0 if amount.unit == "k" else 1  # what taken() measures: rows, or tokens
+
+    def taken(n: int) -> tuple[coverage.PerItem, int]:
+        found = per_item(cluster, saved, pool, n)
+        return found, sum(c[unit] for _, c in cluster.map(_taken, saved, found, options))
+
+    best, used = taken(0)
+    low, high = 0, None  # the largest n known to fit, the smallest known not to
+    while high is None or high - low > 1:
+        n = low * 2 + 1 if high is None else (low + high) // 2
+        found, size = taken(n)
+        if size <= budget:
+            low, best, used = n, found, size
+        else:
+            high = n
+        if high is None and n >= budget:  # every item's n best rows fit: no larger n needed
+            break
+    log(f"cover: every target item's {low:,} best rows, {used:,} of the {budget:,} covered")
+    left = amount.total - used
+    if left <= 0:
+        return coverage.Covered(best)
+    where = coverage.NotTaken(best)
+    rows, tokens = phases.saved_histograms(cluster, saved, options, "score", where)
+    rest = cluster.cut(amount.of(left), rows, tokens, saved, "score", where)
+    return coverage.Covered(best, rest)
+
+
+def _item_histograms(
+    uri: str, keys: list[str], options: dict[str, Any]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    entries = storage.read_scores(uri, options)
+    return {key: histograms.rows_and_tokens(order.keyed(entries, key)) for key in keys}
+
+
+def _taken(uri: str, found: coverage.PerItem, options: dict[str, Any]) -> tuple[int, int]:
+    """A shard's rows some item's cut takes: how many, and their tokens."""
+    entries = storage.read_scores(uri, options)
+    chosen = entries[found.selects(entries)]
+    return len(chosen), int(chosen["tokens"].sum())
