@@ -8,6 +8,7 @@ from typing import Any
 
 from zipfit_ray import modes
 from zipfit_ray.cli import commands as actions
+from zipfit_ray.cli import evaluate
 from zipfit_ray.config import DECONTAMINATE, ON_BAD_FILE, ORDERS, OUT_FORMATS, SelectConfig
 from zipfit_ray.kernel.backends import BACKENDS, DEFAULT_COMPRESSOR, JOINTS, PAPER_COMPRESSOR
 from zipfit_ray.modes import prefilter
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for add in (_select_parser, _reselect_parser, _compare_parser, _estimate_parser):
         add(commands)
+    evaluate.add_parser(commands)
     sample = commands.add_parser(
         "make-sample", help="write a small pool and target set from Python's standard library"
     )

@@ -53,7 +53,9 @@ def run_compare(
         )
         for dataset in datasets
     }
-    batches = [(dataset, batch) for dataset, reads in plans.items() for batch in _batches(reads)]
+    batches = [
+        (dataset, batch) for dataset, reads in plans.items() for batch in sample_batches(reads)
+    ]
 
     def work() -> list[dict[str, Any]]:
         cluster = RayCluster(None, options)
@@ -75,7 +77,7 @@ def run_compare(
     return run_on_ray(address, num_cpus, work)
 
 
-def _batches(reads: list[SampleRead]) -> list[list[SampleRead]]:
+def sample_batches(reads: list[SampleRead]) -> list[list[SampleRead]]:
     """Group a sample's reads into tasks of about SAMPLE_ROWS_PER_TASK rows."""
     batches: list[list[SampleRead]] = [[]]
     rows = 0
@@ -148,7 +150,7 @@ def run_estimate(
     def work() -> dict[str, Any]:
         cluster = RayCluster(config.max_in_flight, options)
         found = cluster.map_in_order(
-            _sample_texts, _batches(reads), config.text_column, config.max_bytes, options
+            _sample_texts, sample_batches(reads), config.text_column, config.max_bytes, options
         )
         texts = [t for batch in found for t in batch]
         sample_facts = _Sample(
