@@ -39,7 +39,14 @@ def entry(name: str, corpus: Corpus, runs: list[RunResult]) -> dict[str, Any]:
         "bytes": corpus.bytes,
         "available_tokens": corpus.available_tokens,
         "short_of_budget": corpus.short,
-        "curves": [{"seed": r.seed, "test": r.curve, "training": r.training_curve} for r in runs],
+        "curves": [  # as JSON keeps them: [step, bits per byte] pairs
+            {
+                "seed": r.seed,
+                "test": [list(point) for point in r.curve],
+                "training": [list(point) for point in r.training_curve],
+            }
+            for r in runs
+        ],
         "train_seconds": sum(r.seconds for r in runs),
     }
 

@@ -75,7 +75,7 @@ def plan(name: str, uri: str, text_column: str, options: dict[str, Any]) -> Sele
             raise ZipfitError(f"{flag}: {found}")
         if found.schema is not None:
             schema = pa.ipc.read_schema(pa.py_buffer(found.schema))
-            parquet.check_text_column(schema, text_column, path, flag="--text-column")
+            parquet.check_text_column(schema, text_column, f"{flag}: {path}", "--text-column")
     return Selection(name, uri, tuple(files), tuple(p.row_groups for p in plans))
 
 
