@@ -11,27 +11,41 @@ import numpy as np
 from zipfit_ray import storage
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.storage import jsonl, parquet
-from zipfit_ray.storage.formats import OnBadRow
 
 
 def unit_columns(
     piece: storage.Piece, text_column: str, others: list[str], options: dict[str, Any]
 ) -> tuple[list[bytes | None], dict[str, list], np.ndarray]:
     """A unit's texts (None where null), the values of ``others`` (None where a row has no
-    such field; a Parquet file is asked only for the columns it has), and each row's number
-    in its file. A bad JSONL line is an error naming it."""
+    such field), and each row's number in its file. A bad JSONL line is an error naming it."""
     if storage.format_of(piece.path).has_footer:
-        with parquet.open_parquet(piece.path, options, [piece.row_group]) as file:
-            present = [c for c in others if c in file.schema_arrow.names]
-            table = file.read_row_group(piece.row_group, columns=[text_column, *present])
-        texts = parquet.column_bytes(parquet.field_values(table, text_column))
-        values = {
-            c: table.column(c).to_pylist() if c in present else [None] * len(texts) for c in others
-        }
-        return texts, values, np.arange(piece.first_row, piece.first_row + len(texts))
+        return _parquet_unit(piece, text_column, others, options)
+    return _jsonl_unit(piece, text_column, others, options)
+
+
+def _parquet_unit(
+    piece: storage.Piece, text_column: str, others: list[str], options: dict[str, Any]
+) -> tuple[list[bytes | None], dict[str, list], np.ndarray]:
+    wanted = [text_column, *others]  # the byte ranges fetched: of these columns alone
+    with parquet.open_parquet(piece.path, options, [piece.row_group], wanted) as file:
+        present = [c for c in others if c in file.schema_arrow.names]
+        table = file.read_row_group(piece.row_group, columns=[text_column, *present])
+    texts = parquet.column_bytes(parquet.field_values(table, text_column))
+    values = {
+        c: table.column(c).to_pylist() if c in present else [None] * len(texts) for c in others
+    }
+    return texts, values, np.arange(piece.first_row, piece.first_row + len(texts))
+
+
+def _jsonl_unit(
+    piece: storage.Piece, text_column: str, others: list[str], options: dict[str, Any]
+) -> tuple[list[bytes | None], dict[str, list], np.ndarray]:
+    def refuse(number: int, why: str) -> None:
+        raise ZipfitError(f"{piece.path} line {number + 1}: {why}")
+
     texts, values, numbers = [], {c: [] for c in others}, []
     for number, line in jsonl.lines(piece.path, options):
-        record = jsonl.parse(number, line, text_column, _bad_line(piece.path))
+        record = jsonl.parse(number, line, text_column, refuse)
         texts.append(None if record[text_column] is None else record[text_column].encode())
         for c in others:
             values[c].append(record.get(c))
@@ -52,6 +66,12 @@ def row_texts(
     if storage.format_of(path).has_footer:
         table = parquet.read_rows(path, row_group_sizes, rows, options, columns=[text_column])
         return parquet.column_bytes(parquet.field_values(table, text_column))
+    return _jsonl_rows(path, rows, text_column, options)
+
+
+def _jsonl_rows(
+    path: str, rows: np.ndarray, text_column: str, options: dict[str, Any]
+) -> list[bytes | None]:
     wanted = {int(row): i for i, row in enumerate(rows)}
     found: list[bytes | None] = [None] * len(rows)
     if not wanted:
@@ -71,10 +91,3 @@ def line_count(path: str, options: dict[str, Any]) -> int:
     not blank (a blank or bad line is a row without text)."""
     numbers = (number for number, _ in jsonl.lines(path, options))
     return max(numbers, default=-1) + 1
-
-
-def _bad_line(path: str) -> OnBadRow:
-    def refuse(number: int, why: str) -> None:
-        raise ZipfitError(f"{path} line {number + 1}: {why}")
-
-    return refuse
