@@ -10,6 +10,8 @@ import importlib
 import time
 from typing import Any
 
+import numpy as np
+
 from zipfit_ray import storage
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.evaluation import page, pool_sample, results, selections
@@ -109,7 +111,7 @@ def _check_out(out: str, options: dict[str, Any]) -> None:
 
 
 def _train(
-    corpora: dict[str, Corpus], test: Any, config: EvaluateConfig
+    corpora: dict[str, Corpus], test: tuple[np.ndarray, np.ndarray], config: EvaluateConfig
 ) -> list[results.RunResult]:
     """Every entry x seed trained in a task of its own (--cpus-per-run CPUs each)."""
     from zipfit_ray.evaluation import training

@@ -91,16 +91,18 @@ def sample(
     positions = RandomOrder(sum(counts), seed)
     texts: list[bytes] = []
     tokens: list[int] = []
-    while sum(tokens) <= budget and positions.left:
-        per_row = max(1.0, sum(tokens) / len(tokens)) if tokens else None
-        wanted = FIRST_DRAW if per_row is None else (budget - sum(tokens)) / per_row * DRAW_MARGIN
+    used = 0
+    while used <= budget and positions.left:
+        per_row = max(1.0, used / len(tokens)) if tokens else None
+        wanted = FIRST_DRAW if per_row is None else (budget - used) / per_row * DRAW_MARGIN
         drawn = positions.next(math.ceil(wanted) + 1)
         for found in _read_in_order(cluster, scan, counts, drawn, text_column, tokenizer_json):
             if found is not None:
                 texts.append(found[0])
                 tokens.append(found[1])
+                used += found[1]
     if not positions.left:
-        log(f"random baseline: the pool holds {sum(tokens):,} tokens, all of them used")
+        log(f"random baseline: the pool holds {used:,} tokens, all of them used")
     fitting = within_budget(np.array(tokens, np.int64), budget, "--pool")
     return Corpus(texts[:fitting], sum(tokens[:fitting]), sum(tokens), budget)
 
