@@ -146,19 +146,17 @@ def read_corpus(
     budget: int,
     text_column: str,
 ) -> Corpus:
-    """The chosen rows' texts (ENTRY records, best first), read back file by file in tasks."""
-    file_index, rows = storage.unpack_row_id(chosen["row_id"])
-    reads = []
-    for f in np.unique(file_index):
-        mine = np.sort(rows[file_index == f])
-        reads.append(SampleRead(selection.files[f], selection.row_groups[f], mine))
+    """The chosen rows' texts (ENTRY records, best first), read back file by file in tasks,
+    in pool order, then put in the order chosen."""
+    ascending = np.sort(chosen["row_id"])
+    file_index, rows = storage.unpack_row_id(ascending)
+    reads = [
+        SampleRead(selection.files[f], selection.row_groups[f], rows[file_index == f])
+        for f in np.unique(file_index)
+    ]
     found = cluster.map_in_order(_texts_of, reads, text_column, cluster.storage_options)
-    by_row = {
-        int(storage.pack_row_id(int(f), row)): text
-        for f, read, texts in zip(np.unique(file_index), reads, found)
-        for row, text in zip(read.rows, texts)
-    }
-    texts = [by_row[int(row_id)] for row_id in chosen["row_id"]]
+    in_pool_order = [text for texts in found for text in texts]
+    texts = [in_pool_order[i] for i in np.searchsorted(ascending, chosen["row_id"])]
     return Corpus(texts, int(chosen["tokens"].sum()), available_tokens, budget)
 
 
