@@ -28,8 +28,8 @@ def write_page(uri: str, evaluation: dict[str, Any], options: dict[str, Any]) ->
     sections = [
         "<h1>ZIP-FIT downstream evaluation</h1>",
         f"<p>Each entry was cut to {settings['budget_tokens']:,} tokens in its own order, and a "
-        f"byte-level transformer ({model['layers']} layers, width {model['width']}, "
-        f"{model['heads']} heads, context {model['context']}) was trained on it from scratch "
+        f"byte-level transformer (layers {model['layers']}, width {model['width']}, heads "
+        f"{model['heads']}, context {model['context']} bytes) was trained on it from scratch "
         f"for {training['steps']:,} steps of {training['batch_size']} windows, once per seed "
         f"({settings['seeds']} seeds), then scored on the {evaluation['test']['texts']:,} "
         f"held-out texts ({evaluation['test']['bytes']:,} bytes) of "
