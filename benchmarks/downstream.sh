@@ -2,7 +2,7 @@
 # Downstream benchmark environment: this project with its evaluate extra (CPU torch) plus DSIR
 # (PyPI data-selection 1.0.3, which brings nltk and pandas), kept out of the project's own
 # .venv: DSIR is a benchmark-only baseline. Then run downstream.py with the arguments given.
-#   ./benchmarks/downstream.sh                         # the README's run
+#   ./benchmarks/downstream.sh --steps 200             # the README's run (default: 1,000)
 #   ./benchmarks/downstream.sh --steps 50 --seeds 1    # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
