@@ -5,6 +5,7 @@ alignment against downstream loss). The Ray side is in survey.run_compare."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,10 +34,22 @@ def plan_sample(scan: storage.PoolScan, sample: int, seed: int) -> list[SampleRe
         )
     total = scan.num_rows
     drawn = np.sort(np.random.default_rng(seed).choice(total, min(sample, total), replace=False))
-    file_starts = np.cumsum([0, *[sum(groups) for groups in scan.row_groups]])
+    rows_per_file = [sum(groups) for groups in scan.row_groups]
+    return reads_by_file(scan.files, scan.row_groups, rows_per_file, drawn)
+
+
+def reads_by_file(
+    files: Sequence[str],
+    row_groups: Sequence[tuple[int, ...]],
+    rows_per_file: Sequence[int],
+    drawn: np.ndarray,
+) -> list[SampleRead]:
+    """Rows drawn from a dataset's files (positions in the whole dataset, ascending: file
+    after file), grouped by file."""
+    file_starts = np.cumsum([0, *rows_per_file])
     file_of = np.searchsorted(file_starts, drawn, side="right") - 1
     return [
-        SampleRead(scan.files[f], scan.row_groups[f], drawn[file_of == f] - file_starts[f])
+        SampleRead(files[f], row_groups[f], drawn[file_of == f] - file_starts[f])
         for f in np.unique(file_of)
     ]
 

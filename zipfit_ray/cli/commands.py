@@ -19,7 +19,7 @@ from zipfit_ray.kernel.backends import (
 from zipfit_ray.storage import locations, outputs
 
 
-def _ray_options(args: argparse.Namespace) -> dict[str, Any]:
+def ray_options(args: argparse.Namespace) -> dict[str, Any]:
     try:
         storage_options = json.loads(args.storage_options)
     except json.JSONDecodeError as exc:
@@ -41,7 +41,7 @@ def _config_fields(args: argparse.Namespace) -> dict[str, Any]:
         if given.get("group_column") not in (None, per_group):
             raise ZipfitError("--per-group: names another column than --group-column")
         given.update(group_column=per_group, per_group=True)
-    return {**given, **_ray_options(args)}
+    return {**given, **ray_options(args)}
 
 
 def config_from_args(args: argparse.Namespace) -> SelectConfig:
@@ -80,7 +80,7 @@ def compare(args: argparse.Namespace) -> None:
     args.targets = args.targets[0]
     if args.out:
         locations.check_apart(args.out, "--out", args.datasets, "--datasets")
-    options = _ray_options(args)
+    options = ray_options(args)
     sampling = ("sample", "seed", "text_column", "target_column", "compressor", "level", "joint")
     refuse_store_only(
         args.compressor, resolve_level(args.compressor, args.level), args.allow_store_only

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from zipfit_ray.cli import commands as actions
-from zipfit_ray.cli import flags
+from zipfit_ray.cli import evaluate, flags
 from zipfit_ray.config import (
     DECONTAMINATE,
     ON_BAD_FILE,
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for add in (_select_parser, _reselect_parser, _compare_parser, _estimate_parser):
         add(commands)
+    evaluate.add_parser(commands)
     sample = commands.add_parser(
         "make-sample", help="write a small pool and target set from Python's standard library"
     )

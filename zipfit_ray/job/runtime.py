@@ -89,9 +89,12 @@ class RayCluster:
     at most ``max_in_flight`` at a time, their results streamed back as they finish (so the
     driver adds them up instead of holding one per shard)."""
 
-    def __init__(self, max_in_flight: int | None, storage_options: dict[str, Any]) -> None:
+    def __init__(
+        self, max_in_flight: int | None, storage_options: dict[str, Any], task_cpus: int = 1
+    ) -> None:
         self.limit = in_flight_limit(max_in_flight)  # asks the cluster once, not per task
         self.storage_options = storage_options
+        self.task_cpus = task_cpus  # each task's CPUs (evaluate's training runs use threads)
 
     def put(self, value: Any) -> ray.ObjectRef:
         return value if isinstance(value, ray.ObjectRef) else ray.put(value)
@@ -114,7 +117,7 @@ class RayCluster:
     ) -> Iterator[tuple[Any, Any]]:
         """(key, function(item, *common)) for every (key, item), as tasks finish."""
         refs = [self.put(c) for c in common]  # each put once, not once per task
-        task = call.options(name=function.__name__)
+        task = call.options(name=function.__name__, num_cpus=self.task_cpus)
         submitted = ((key, task.remote(function, item, *refs)) for key, item in keyed)
         return bounded(submitted, self.limit)
 

@@ -54,7 +54,9 @@ def run_compare(
         )
         for dataset in datasets
     }
-    batches = [(dataset, batch) for dataset, reads in plans.items() for batch in _batches(reads)]
+    batches = [
+        (dataset, batch) for dataset, reads in plans.items() for batch in sample_batches(reads)
+    ]
 
     def work() -> list[dict[str, Any]]:
         cluster = RayCluster(None, options)
@@ -76,7 +78,7 @@ def run_compare(
     return run_on_ray(address, num_cpus, work)
 
 
-def _batches(reads: list[SampleRead]) -> list[list[SampleRead]]:
+def sample_batches(reads: list[SampleRead]) -> list[list[SampleRead]]:
     """Group a sample's reads into tasks of about SAMPLE_ROWS_PER_TASK rows."""
     batches: list[list[SampleRead]] = [[]]
     rows = 0
@@ -146,7 +148,7 @@ def run_estimate(
         cluster = RayCluster(config.runtime.max_in_flight, options)
         found = cluster.map_in_order(
             _sample_texts,
-            _batches(reads),
+            sample_batches(reads),
             config.reading.text_column,
             config.reading.max_bytes,
             options,

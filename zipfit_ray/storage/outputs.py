@@ -138,13 +138,19 @@ def remove_stale(out: str, keep: set[str], options: dict[str, Any]) -> None:
 
 
 def write_owned_json(uri: str, value: dict[str, Any], flag: str, options: dict[str, Any]) -> None:
-    """A JSON file of ours (compare-datasets, estimate), marked as such; an existing file is
-    replaced only if it carries the mark."""
+    """A JSON file of ours (compare-datasets, estimate, evaluate), marked as such; an
+    existing file is replaced only if it carries the mark."""
+    check_owned(uri, flag, options)
+    write_json(uri, {**value, "written_by": WRITTEN_BY}, options)
+
+
+def check_owned(uri: str, flag: str, options: dict[str, Any]) -> None:
+    """Refuse a path that holds a file without write_owned_json's mark (checked before a
+    long job, not only when it writes)."""
     if exists(uri, options) and not _ours(uri, options):
         raise ZipfitError(
             f"{flag}: {uri} exists and zipfit-ray did not write it; choose another path"
         )
-    write_json(uri, {**value, "written_by": WRITTEN_BY}, options)
 
 
 def _recorded(out: str, present: list[str], options: dict[str, Any]) -> set[str] | None:
