@@ -12,7 +12,10 @@ targets of every selection, the test half is evaluate's --test. The entries:
   filter, no ranking within the domain);
 - dsir: DSIR (hashed n-gram importance resampling, `data-selection`, benchmark-only), rows
   in its Gumbel top-k order; only where the package is installed (benchmarks/downstream.sh);
-- random: evaluate's own baseline, a seeded random sample of the pool.
+- random: evaluate's own baseline, a seeded random sample of the pool;
+- with --cover F ...: zstd-3 with --cover F, every target item's own best rows first (issue
+  33), selected at the budget itself (evaluate's cut in score order would drop them).
+--entries keeps only the named entries (random is always trained).
 Each selection is cut to --budget-tokens in its own order and trained on by evaluate (same
 model, steps and seeds for all). The table gives bits per byte on the test half (mean over
 seeds, sd, each seed), the difference from random, and the in-domain share of the rows each
@@ -106,17 +109,24 @@ def run_domain(args, pool, domain: str, targets: list[bytes], work: Path) -> lis
     pool_dir = work / "pool"
     labels = pool.labels
     selections, shares = {}, {}
-    for name, (compressor, level, joint) in SELECTORS.items():
+    runs = {name: (setting, {}) for name, setting in SELECTORS.items()}
+    runs |= {f"cover-{f:g}": (SELECTORS["zstd-3"], {"cover": f}) for f in args.cover}
+    for name, ((compressor, level, joint), more) in runs.items():
+        if args.entries and name not in args.entries and not more:  # --cover's: asked for
+            continue
         out = root / name
         run_select(
             SelectConfig.from_flags(
                 pool=(str(pool_dir),),
                 targets=str(root / "targets.jsonl"),
                 out=str(out),
-                budget_tokens=SELECTED_BUDGETS * args.budget_tokens,  # evaluate cuts it
+                # evaluate cuts each to the budget in score order; --cover's rows are chosen
+                # for the budget itself
+                budget_tokens=(1 if more else SELECTED_BUDGETS) * args.budget_tokens,
                 compressor=compressor,
                 level=level,
                 joint=joint,
+                **more,
             )
         )
         selections[name] = str(out)
@@ -125,10 +135,17 @@ def run_domain(args, pool, domain: str, targets: list[bytes], work: Path) -> lis
     orders = {
         "in-domain": np.random.default_rng(args.seed).permutation(np.flatnonzero(labels == domain))
     }
-    dsir = dsir_order(work / "pool.jsonl", root / "targets.jsonl", root / "dsir-cache")
+    wanted = not args.entries or "dsir" in args.entries
+    dsir = (
+        dsir_order(work / "pool.jsonl", root / "targets.jsonl", root / "dsir-cache")
+        if wanted
+        else None
+    )
     if dsir is not None:
         orders["dsir"] = dsir
     for name, rows in orders.items():
+        if args.entries and name not in args.entries:
+            continue
         (root / name).mkdir()
         write_jsonl(root / name / "part-00000.jsonl", [pool.texts[i] for i in rows])
         selections[name] = str(root / name)
@@ -185,6 +202,8 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=ModelSettings.context)
     parser.add_argument("--domains", nargs="+", choices=DOMAINS, default=list(DOMAINS))
     parser.add_argument("--seed", type=int, default=0, help="the target halves, in-domain order")
+    parser.add_argument("--cover", type=float, nargs="*", default=[], metavar="F")
+    parser.add_argument("--entries", nargs="*", default=[], help="only these (and random)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure here")
     parser.add_argument("--from-json", metavar="FILE", help="print the table of a saved run")
     args = parser.parse_args()

@@ -132,3 +132,15 @@ def test_per_target_is_refused_where_it_cannot_run():
         SelectConfig.from_flags(**{**flags, "targets": "t", "mode": "approx-cascade"})
     with pytest.raises(ZipfitError, match=r"--per-target: .* not with --dedup"):
         SelectConfig.from_flags(**{**flags, "targets": "t", "dedup": True})
+
+
+def test_a_jsonl_pool_serves_the_same_items(ray_session, corpus, mixed_pool, tmp_path):
+    """The corpus's rows, two of its files as JSON lines: the same rows, the same items."""
+    found = {}
+    for name, pool in (("parquet", corpus.pool_dir), ("jsonl", mixed_pool)):
+        flags = {"pool": (str(pool),), "targets": str(corpus.targets_path), **LZ4}
+        run_select(SelectConfig.from_flags(**flags, out=str(tmp_path / name), per_target=2))
+        table = pq.ParquetDataset(sorted((tmp_path / name).glob("part-*.parquet"))).read()
+        ids, served = table.column("id"), table.column("zipfit_nearest_target")
+        found[name] = sorted(zip(ids.to_pylist(), served.to_pylist()))
+    assert found["jsonl"] == found["parquet"] and found["parquet"]
