@@ -97,19 +97,7 @@ def test_the_jobs_cuts_select_what_walking_the_order_selects(tmp_path, seed, cas
         )
         for label in names
     }
-    rule = (
-        config.selecting.rule
-        if config.groups.per_group
-        else config.selecting.rule.resolved(*scored)
-    )
-    plan = quotas.plan(
-        rule,
-        sizes,
-        config.groups.group_quota,
-        config.groups.group_max,
-        config.groups.per_group,
-        config.groups.quota_shortfall,
-    )
+    plan = job_quotas.plan_groups(config, sizes, scored)
     expected = naive_quotas(entries, labels, plan)
     assert set(entries["row_id"][selection.selects(entries)].tolist()) == expected
     assert found.short == plan.short

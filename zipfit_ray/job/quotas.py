@@ -31,6 +31,22 @@ class QuotaFigures:
     unknown: list[str]
 
 
+def plan_groups(
+    config: SelectConfig, sizes: dict[str, quotas.GroupSize], scored: tuple[int, int]
+) -> quotas.Plan:
+    """The plan's floors and caps for groups of ``sizes`` (a share of the pool is of the
+    ``scored`` rows and tokens; with --per-group, of each group's)."""
+    groups, rule = config.groups, config.selecting.rule
+    return quotas.plan(
+        rule if groups.per_group else rule.resolved(*scored),
+        sizes,
+        groups.group_quota,
+        groups.group_max,
+        groups.per_group,
+        groups.quota_shortfall,
+    )
+
+
 def cut_groups(
     cluster: RayCluster,
     config: SelectConfig,
@@ -55,19 +71,7 @@ def cut_groups(
         for label, key in keys.items()
         if key in per_key
     }
-    rule = (
-        config.selecting.rule
-        if config.groups.per_group
-        else config.selecting.rule.resolved(*scored)
-    )
-    plan = quotas.plan(
-        rule,
-        sizes,
-        config.groups.group_quota,
-        config.groups.group_max,
-        config.groups.per_group,
-        config.groups.quota_shortfall,
-    )
+    plan = plan_groups(config, sizes, scored)
     for label in plan.unknown:
         log(f"warning: --group-quota: no scored row has {config.groups.group_column} = {label!r}")
 
