@@ -110,7 +110,7 @@ def run_domain(args, pool, domain: str, targets: list[bytes], work: Path) -> lis
     labels = pool.labels
     selections, shares = {}, {}
     runs = {name: (setting, {}) for name, setting in SELECTORS.items()}
-    runs |= {f"cover-{f:g}": (SELECTORS["zstd-3"], {"cover": f}) for f in args.cover}
+    runs |= {f"cover-{round(f * 100)}": (SELECTORS["zstd-3"], {"cover": f}) for f in args.cover}
     for name, ((compressor, level, joint), more) in runs.items():
         if args.entries and name not in args.entries and not more:  # --cover's: asked for
             continue
