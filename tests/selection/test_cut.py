@@ -104,3 +104,45 @@ def test_budget_stops_at_the_first_row_that_does_not_fit():
     entries = pool([0.9, 0.8, 0.7], [4, 7, 1], shards=2)
     got, _ = cut_selection(entries, Amount(budget_tokens=10))
     assert got == {1 << 50}  # not rows 0 and 2: rows are taken in score order
+
+
+def test_many_searches_in_lockstep_give_each_ones_boundary(monkeypatch):
+    """find_each: one round of requests for every key, the same boundaries as one find per
+    key, and no round gathering more than GATHER_LIMIT rows (but for a single window)."""
+    monkeypatch.setattr(cut, "GATHER_LIMIT", 40)
+    rng = np.random.default_rng(3)
+    orders = {key: pool(rng.random(120).round(2), rng.integers(1, 9, 120), 3) for key in "abcd"}
+    rules = {"a": Amount(k=5), "b": Amount(k=90), "c": Amount(budget_tokens=60), "d": Amount(k=1)}
+    rounds = []
+
+    def histogram(shards):
+        everything = order.concatenate(shards)
+        return histograms.rows_and_tokens(everything)
+
+    def count_each(asked):
+        rounds.append(("count", sorted(asked)))
+        found = {}
+        for key, windows in asked.items():
+            counted = [cut.count(shard, windows) for shard in orders[key]]
+            found[key] = counted[0]
+            for more in counted[1:]:
+                found[key] = cut.add(found[key], more)
+        return found
+
+    def gather_each(asked):
+        found = {
+            key: order.concatenate(s[window.holds(s)] for s in orders[key])
+            for key, window in asked.items()
+        }
+        rounds.append(("gather", sum(len(f) for f in found.values()), len(found)))
+        return found
+
+    searches = {k: cut.search(rules[k], *histogram(orders[k])) for k in orders}
+    found = cut.find_each(searches, count_each, gather_each)
+    for key, shards in orders.items():
+        everything = order.concatenate(shards)
+        chosen = set(everything["row_id"][found[key].selects(everything)].tolist())
+        assert chosen == naive_selection(everything, rules[key]), key
+    gathered = [r for r in rounds if r[0] == "gather"]
+    assert all(rows <= 40 or windows == 1 for _, rows, windows in gathered)
+    assert len(gathered) < sum(1 for _ in orders) + 4  # shared rounds, not one pass per key

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from zipfit_ray import storage
+from zipfit_ray import modes, storage
 from zipfit_ray.analysis.dataset_alignment import SampleRead
 from zipfit_ray.errors import ZipfitError
 from zipfit_ray.evaluation import reading
@@ -28,7 +28,8 @@ from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import columns, outputs, parquet
 from zipfit_ray.storage.pool import is_pool_file
 
-RANKED_BY = (columns.KEY, columns.SCORE)  # the first a row has ranks it
+# the first a selection has ranks it: the soft key, else its mode's score column
+RANKED_BY = (columns.KEY, *dict.fromkeys(mode.score_column for mode in modes.MODES.values()))
 SET_COLUMN = columns.TARGET  # named target sets: the set a row was taken for
 UNRANKED = -np.inf  # a row without a score: after every scored row, in file order
 

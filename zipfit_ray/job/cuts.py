@@ -59,7 +59,7 @@ class Found:
     selector: cut.Selector
     counts: Counter = field(default_factory=Counter)
     target_sets: dict[str, list[int]] = field(default_factory=dict)
-    group_quotas: dict[str, Any] | None = None
+    group_quotas: quotas.QuotaFigures | None = None
     histograms_hold: bool = True  # the start's histograms are still those of ``saved``
     excluded: list[dict[str, Any]] = field(default_factory=list)  # --exclude-near: the first
 

@@ -29,14 +29,15 @@ import numpy as np
 import pyarrow as pa
 
 from zipfit_ray import storage
+from zipfit_ray.errors import ZipfitError
+from zipfit_ray.job import plan
+from zipfit_ray.job.dedup import PARTITION_MEMBERS
 from zipfit_ray.job.runtime import RayCluster
 from zipfit_ray.progress import log
 from zipfit_ray.selection import dedup, histograms, order
 from zipfit_ray.storage import outputs
 
-PARTITION_MEMBERS = 2_000_000  # bucket records a matching task holds at most (~64 MB)
 CORPUS_SHARD_ROWS = 8192
-PLAN_CHUNK_FILES = 500  # corpus files planned per task
 LISTED = 20  # excluded rows summary.json and the report name
 MATCHED = np.dtype([("row_id", "<i8"), ("corpus_row", "<i8")])
 
@@ -72,22 +73,19 @@ def exclude(
 ) -> Excluded:
     """The saved scores without the rows near a corpus row. ``pool``: the pool's files (to
     name the rows listed); ``shards``: the saved scores' shard names."""
-    corpus_files = storage.list_pool_files(how.corpora, how.options)
-    chunks = [
-        tuple(corpus_files[i : i + PLAN_CHUNK_FILES])
-        for i in range(0, len(corpus_files), PLAN_CHUNK_FILES)
-    ]
-    plans = [p for _, found in cluster.map(storage.plan_files, chunks, how.column, how.options)
-             for p in found]  # fmt: skip
-    plans = [dict(zip(corpus_files, plans))[f] for f in corpus_files]  # in listed order
-    scan = storage.combine(corpus_files, plans, how.column, adding=())
+    corpus_files = storage.list_pool_files(how.corpora, how.options, "--exclude-near")
+    plans = plan.plan_in_tasks(cluster, corpus_files, how.column, how.options)
+    try:
+        scan = storage.combine(corpus_files, plans, how.column, adding=())
+    except ZipfitError as exc:  # it names the pool's flags: these files are --exclude-near's
+        raise ZipfitError(f"--exclude-near (column {how.column!r}): {exc}") from exc
     corpus_shards = storage.cut_shards(scan, CORPUS_SHARD_ROWS)
     corpus = [how.uri("corpus", f"{s.index:07d}") for s in corpus_shards]
     members = [how.uri("pool", name) for name in shards]
     jobs = [("corpus", s, u) for s, u in zip(corpus_shards, corpus)]
     jobs += [("pool", s, u) for s, u in zip(saved, members)]
     records = sum(n for _, n in cluster.map(_members, jobs, how))
-    partitions = bucket_ranges(max(1, math.ceil(records / PARTITION_MEMBERS)))
+    partitions = bucket_ranges(max(1, math.ceil(records / PARTITION_MEMBERS)))  # as --dedup
     matched = [how.uri("matched", f"{p:05d}") for p in range(len(partitions))]
     jobs = list(zip(partitions, matched))
     for _ in cluster.map(_match, jobs, members, corpus, how.options):

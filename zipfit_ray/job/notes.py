@@ -7,12 +7,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from zipfit_ray.selection import histograms
 from zipfit_ray.selection.order import best_first_examples
+
+if TYPE_CHECKING:
+    from zipfit_ray.job.quotas import QuotaFigures
+    from zipfit_ray.job.target_halves import Agreement
+    from zipfit_ray.modes.base import SelfCheck
 
 EXAMPLES = 5  # best and last selected rows kept for the report
 CONTAMINATED_LISTED = 20  # contaminated rows summary.json and the report name
@@ -171,10 +176,10 @@ class Outcome:
     tally: Tally
     selection: Selection
     shards_total: int
-    early_exit_check: dict[str, Any] | None
-    target_halves: dict[str, Any] | None = None  # job/target_halves.py
+    early_exit_check: SelfCheck | None
+    target_halves: Agreement | None = None  # job/target_halves.py
     target_sets: dict[str, list[int]] = field(default_factory=dict)  # per set: pool histogram
-    group_quotas: dict[str, Any] | None = None  # job/quotas.py: floors, caps, shortfalls
+    group_quotas: QuotaFigures | None = None  # job/quotas.py: floors, caps, shortfalls
     excluded: list[dict[str, Any]] = field(default_factory=list)  # --exclude-near's first
 
 

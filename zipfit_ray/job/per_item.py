@@ -43,7 +43,7 @@ def cut_items(
     amount = config.selecting.rule.resolved(*scored)
     if config.selecting.rule.per_item:
         return per_item(cluster, saved, pool, amount.k)
-    return covered(cluster, config, saved, pool, amount)
+    return covered(cluster, config, saved, pool, amount, scored[0])
 
 
 def item_histograms(
@@ -69,7 +69,7 @@ def per_item(
     else:
         bounds = cluster.cut_each(dict.fromkeys(keys, Amount(k=n)), pool, saved)
     return coverage.PerItem(
-        tuple(replace(bounds[key], key=key) for key in keys),
+        tuple(replace(bounds[key], key=key) for key in keys),  # NOTHING's key too
         tuple(pool[key][0] for key in keys),
     )
 
@@ -80,8 +80,10 @@ def covered(
     saved: list[str],
     pool: dict[str, tuple[np.ndarray, ...]],
     amount: Amount,
+    rows: int,
 ) -> coverage.Covered:
-    """--cover's selection of ``amount``: the items' share first, then the rest."""
+    """--cover's selection of ``amount``: the items' share first, then the rest. ``rows``:
+    the rows scored, past which a larger n takes nothing more."""
     options = config.runtime.storage_options
     budget = math.floor(config.selecting.cover * amount.total)
     unit = 0 if amount.unit == "k" else 1  # what taken() measures: rows, or tokens
@@ -99,7 +101,7 @@ def covered(
             low, best, used = n, found, size
         else:
             high = n
-        if high is None and n >= budget:  # every item's n best rows fit: no larger n needed
+        if high is None and n >= min(budget, rows):  # no larger n can take more rows
             break
     log(f"cover: every target item's {low:,} best rows, {used:,} of the {budget:,} covered")
     left = amount.total - used
@@ -115,7 +117,7 @@ def _item_histograms(
     uri: str, keys: list[str], options: dict[str, Any]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     entries = storage.read_scores(uri, options)
-    return {key: histograms.rows_and_tokens(order.keyed(entries, key)) for key in keys}
+    return {key: histograms.rows_and_tokens(order.by_field(entries, key)) for key in keys}
 
 
 def _taken(uri: str, found: coverage.PerItem, options: dict[str, Any]) -> tuple[int, int]:

@@ -81,29 +81,42 @@ def read_inputs(config: SelectConfig) -> Inputs:
     tokenizer = config.selecting.tokenizer
     tokenizer_json = storage.read_bytes(tokenizer, options).decode() if tokenizer else None
     TokenCounter(tokenizer_json)  # a bad tokenizer fails here, not in every task
+    if config.trust.exclude_near:  # read after scoring: a missing one fails here, not then
+        storage.list_pool_files(config.trust.exclude_near, options, "--exclude-near")
     return Inputs(targets, guarded, tokenizer_json)
 
 
 def _plan_in_tasks(
     files: list[str], config: SelectConfig, progress: Progress
 ) -> list[storage.FilePlan | ZipfitError]:
-    """Footers in tasks; files without one here, from the listing just made (its entries
-    are cached: no request per file, where a task would send one)."""
-    options = config.runtime.storage_options
+    cluster = RayCluster(config.runtime.max_in_flight, config.runtime.storage_options)
+    column = config.reading.text_column
+    return plan_in_tasks(cluster, files, column, config.runtime.storage_options, progress)
+
+
+def plan_in_tasks(
+    cluster: RayCluster,
+    files: list[str],
+    column: str,
+    options: dict,
+    progress: Progress | None = None,
+) -> list[storage.FilePlan | ZipfitError]:
+    """Each file's plan, in ``files``' order: footers in tasks of PLAN_CHUNK_FILES files;
+    files without one here, from the listing just made (its entries are cached: no request
+    per file, where a task would send one)."""
     footed = [f for f in files if storage.format_of(f).has_footer]
     footerless = [f for f in files if not storage.format_of(f).has_footer]
     chunks = [
         tuple(footed[i : i + PLAN_CHUNK_FILES]) for i in range(0, len(footed), PLAN_CHUNK_FILES)
     ]
     found: dict[str, storage.FilePlan | ZipfitError] = {}
-    cluster = RayCluster(config.runtime.max_in_flight, options)
-    for chunk, plans in cluster.map(
-        storage.plan_files, chunks, config.reading.text_column, options
-    ):
-        found |= zip(chunk, plans)
-        progress.advance(len(plans))
-    found |= zip(footerless, storage.plan_files(footerless, config.reading.text_column, options))
-    progress.advance(len(footerless))
+    for chunk, plans in cluster.map(storage.plan_files, chunks, column, options):
+        found |= zip(chunk, plans)  # tasks finish in any order: each plan by its file
+        if progress is not None:
+            progress.advance(len(plans))
+    found |= zip(footerless, storage.plan_files(footerless, column, options))
+    if progress is not None:
+        progress.advance(len(footerless))
     return [found[f] for f in files]
 
 

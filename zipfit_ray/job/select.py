@@ -58,6 +58,9 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     contaminated = storage.join(out, outputs.CONTAMINATED)
     if not finished and storage.exists(contaminated, options):
         storage.remove(contaminated, options)  # an earlier job's: this one starts afresh
+    excluded = storage.join(out, outputs.EXCLUDED)
+    if storage.exists(excluded, options):  # --exclude-near lists its rows anew every run
+        storage.remove(excluded, options)
     record = records.scores_dtype(config, targets)
     saved_job = records.SavedJob(
         job, config.public_dict(), list(scan.files), record.descr, targets=len(targets.texts)
@@ -73,7 +76,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
 
     outcome, kinds = run_on_ray(config.runtime.address, config.runtime.num_cpus, work)
     tally = outcome.tally
-    counts, work = summary.counted(tally.counts)
+    counts, effort = summary.counted(tally.counts)
     skipped, listed = summary.bad_files(scan.skipped_files, tally.bad_files)
     files = len(scan.files) + len(scan.skipped_files)
     pool = summary.Pool(files, counts.rows_total, len(targets.texts), None, spread, skipped, listed)
@@ -83,7 +86,7 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
         saved_job.rows_contaminated_by_set = dict(tally.contaminated_by_set)
         saved_job.target_spread, saved_job.groups = spread, dict(tally.groups)
         saved_job.write(out, options)
-    written = _publish(config, outcome, pool, (counts, work), seconds, targets.texts)
+    written = _publish(config, outcome, pool, (counts, effort), seconds, targets.texts)
     checkpoints.remove_all(out, options)
     leftovers = [] if config.output.all_scores else [outputs.SCORES]
     for leftover in [*leftovers, outputs.RESCORED, outputs.CHECKS]:
@@ -151,7 +154,7 @@ def run_reselect(scores: str, options: dict[str, Any]) -> dict[str, Any]:
 def _check_saved(config: SelectConfig, saved: SelectConfig, scores: str) -> None:
     """What reselect asks of the saved scores that they may not hold: near-duplicate
     signatures (banded for the threshold they were saved with), and each row's group."""
-    if config.trust.dedup and not saved.trust.dedup:
+    if config.trust.dedup and not saved.trust.banded:
         raise ZipfitError(
             f"--dedup: the scores under {scores} were saved without near-duplicate "
             "signatures (select --all-scores --dedup saves them)"

@@ -14,6 +14,7 @@ from zipfit_ray import modes, storage
 from zipfit_ray.analysis import cost, dataset_alignment
 from zipfit_ray.analysis.dataset_alignment import SampleRead
 from zipfit_ray.config import PoolReading, SelectConfig
+from zipfit_ray.errors import ZipfitError
 from zipfit_ray.job import plan
 from zipfit_ray.job.runtime import RayCluster, cluster_cpus, run_on_ray
 from zipfit_ray.kernel.alignment import PreparedTargets, prepare_targets, score
@@ -135,6 +136,11 @@ def run_estimate(
     for each of ``settings`` (name, level, joint), in every
     mode its rule allows: from a uniform sample of the pool scored (and timed) on the
     cluster's own workers. Nothing is written."""
+    if config.selecting.rule.per_item:
+        raise ZipfitError(
+            "estimate: --per-target selects the union of every target item's rows, which a "
+            "sample cannot size; estimate with --k (its cost is exact mode's)"
+        )
     options = config.runtime.storage_options
     scan = plan.plan_pool(config)
     inputs = plan.read_inputs(config)

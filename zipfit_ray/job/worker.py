@@ -154,7 +154,7 @@ def count_windows_each(
 ) -> dict[str, cut.Counts]:
     """One shard's saved rows counted per window of each field's order (cut.find_each)."""
     entries = storage.read_scores(uri, options)
-    return {key: cut.count(order.keyed(entries, key), asked) for key, asked in windows.items()}
+    return {key: cut.count(order.by_field(entries, key), asked) for key, asked in windows.items()}
 
 
 def gather_each(
@@ -163,9 +163,8 @@ def gather_each(
     """One shard's saved rows inside each field's window, as ENTRY rows ordered by it."""
     entries, found = storage.read_scores(uri, options), {}
     for key, window in windows.items():
-        inside = order.keyed(entries, key)
-        inside = inside[window.holds(inside)]
-        found[key] = order.entries(inside["score"], inside["row_id"], inside["tokens"])
+        inside = order.by_field(entries, key)
+        found[key] = inside[window.holds(inside)]
     return found
 
 

@@ -161,9 +161,10 @@ class CountRequest:
 
 @dataclass(frozen=True)
 class GatherRequest:
-    """A search asks the shards for their rows inside a window."""
+    """A search asks the shards for their rows inside a window (``rows`` of them)."""
 
     window: Window
+    rows: int
 
 
 Search = Generator[CountRequest | GatherRequest, "Counts | np.ndarray", Boundary]
@@ -190,7 +191,7 @@ def search(rule: Amount, rows: np.ndarray, tokens: np.ndarray) -> Search:
             return EVERYTHING  # the whole pool fits the rule
         window = windows[i]
         if rows[i] <= GATHER_LIMIT:
-            entries = yield GatherRequest(window)
+            entries = yield GatherRequest(window, int(rows[i]))
             return _settle(rule, window, order.best_first(entries), above_rows, above_tokens)
         extent = (yield CountRequest([window])).extent(0)
         windows = window.split(*extent)
@@ -221,7 +222,8 @@ def find_each(
 ) -> dict[Hashable, Boundary]:
     """Many searches (one per key: a target item's order, say) in lockstep: each round asks
     the shards once for what every unfinished search needs, so the passes over the shards
-    are as many as the longest search's, not their sum."""
+    are as many as the longest search's, not their sum; but the windows gathered in one
+    round hold at most GATHER_LIMIT rows in all (or one window), the others wait a round."""
     found: dict[Hashable, Boundary] = {}
     asking: dict[Hashable, CountRequest | GatherRequest] = {}
 
@@ -236,12 +238,13 @@ def find_each(
         step(key, None)
     while asking:
         counts = {k: r.windows for k, r in asking.items() if isinstance(r, CountRequest)}
-        gathers = {k: r.window for k, r in asking.items() if isinstance(r, GatherRequest)}
-        answers = {
-            **(count_windows(counts) if counts else {}),
-            **(gather(gathers) if gathers else {}),
-        }
-        for key in list(asking):
+        gathers, room = {}, GATHER_LIMIT
+        for key, request in asking.items():
+            if isinstance(request, GatherRequest) and (not gathers or request.rows <= room):
+                gathers[key], room = request.window, room - request.rows
+        answers = count_windows(counts) if counts else {}
+        answers.update(gather(gathers) if gathers else {})
+        for key in answers:
             step(key, answers[key])
     return found
 

@@ -82,6 +82,12 @@ def key_values(entries: np.ndarray, key: OrderKey) -> np.ndarray:
     return entries[key] if isinstance(key, str) else key.of(entries)
 
 
+def by_field(rows: np.ndarray, field: str) -> np.ndarray:
+    """The rows as ENTRY rows ordered by a saved ``field`` (it as their score): a copy of
+    the fields a cut reads only, whatever else the record holds (one per target item)."""
+    return entries(rows[field], rows["row_id"], rows["tokens"], rows["length"])
+
+
 def keyed(entries: np.ndarray, key: OrderKey) -> np.ndarray:
     """Entries ordered by ``key``: a copy with it as the score (ties still by row id)."""
     if key == "score":

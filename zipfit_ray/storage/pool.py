@@ -77,27 +77,30 @@ def is_pool_file(path: str) -> bool:
     return any(f.matches(path) for f in FORMATS)
 
 
-def list_pool_files(uris: Sequence[str], storage_options: dict[str, Any]) -> list[str]:
+def list_pool_files(
+    uris: Sequence[str], storage_options: dict[str, Any], flag: str = "--pool"
+) -> list[str]:
     """Expand files, directories (their Parquet and JSONL files, recursively) and globs, in
-    a fixed order: the URIs as given, each one's matches sorted, duplicates dropped."""
+    a fixed order: the URIs as given, each one's matches sorted, duplicates dropped. An
+    error names ``flag`` (the pool's, or another input's read the same way)."""
     files: list[str] = []
     for uri in uris:
         fs, path = filesystem(uri, storage_options)
         if any(ch in path for ch in "*?["):
             matches = [p for p in fs.glob(path) if fs.isfile(p)]
             if not matches:
-                raise ZipfitError(f"--pool: no files match {uri}")
+                raise ZipfitError(f"{flag}: no files match {uri}")
         elif fs.isdir(path):
             matches = [p for p in fs.find(path) if is_pool_file(p) and not _hidden(p[len(path) :])]
             if not matches:
                 raise ZipfitError(
-                    f"--pool: no {' or '.join(f.name for f in FORMATS)} files under {uri} (by "
+                    f"{flag}: no {' or '.join(f.name for f in FORMATS)} files under {uri} (by "
                     f"their names: {'; '.join(f.suffixes_note for f in FORMATS)})"
                 )
         elif fs.exists(path):
             matches = [path]
         else:
-            raise ZipfitError(f"--pool: no such file or directory: {uri}")
+            raise ZipfitError(f"{flag}: no such file or directory: {uri}")
         files.extend(uri_of(fs, p) for p in sorted(matches))
     return list(dict.fromkeys(files))
 
