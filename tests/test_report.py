@@ -37,7 +37,11 @@ def test_the_report_is_self_contained_and_complete(report):
     assert "threshold" in page and "<h2>By kind</h2>" in page
     assert page.count("class='pool-length'") >= 3 and "class='selected-length'" in page
     assert "median bin: pool" in page
-    assert "Borderline" in page and page.count("<pre>") == 11  # 5 best, 5 borderline, summary
+    served = page.split("<h2>Target items served</h2>", 1)[1].split("<h2>", 1)[0]
+    items = served.count("<tr>") - 1  # the least-served items listed, each with its text
+    assert items > 0 and served.count("<pre>") == items
+    # 5 best, 5 borderline, the summary, and each least-served item's text
+    assert "Borderline" in page and page.count("<pre>") == 11 + items
 
 
 def color_pixels(png, hex_color):

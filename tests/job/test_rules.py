@@ -113,7 +113,9 @@ def test_saved_scores_reselect_like_a_fresh_selection(ray_session, corpus, naive
     saved = pq.ParquetDataset(sorted((tmp_path / "first" / "scores").glob("*.parquet"))).read()
     assert saved.num_rows == len(naive_scores)
     # and each row's scores by the two halves of the targets (analysis/target_set.py)
-    assert saved.column_names == ["score", "row_id", "tokens", "length", "half_a", "half_b"]
+    assert saved.column_names == [
+        *("score", "row_id", "tokens", "length", "half_a", "half_b", "nearest_target")
+    ]
     for rule in ({"k": 30}, {"budget_tokens": 2500}, {"min_score": 0.2}):
         run_reselect(str(tmp_path / "first"), {"out": str(tmp_path / "re"), **rule})
         select(corpus, tmp_path / "fresh", **rule)
