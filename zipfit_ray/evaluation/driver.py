@@ -17,9 +17,9 @@ from zipfit_ray.errors import ZipfitError
 from zipfit_ray.evaluation import page, pool_sample, results, selections
 from zipfit_ray.evaluation.corpus import Corpus
 from zipfit_ray.evaluation.settings import BASELINE, EvaluateConfig
+from zipfit_ray.job.plan import read_tokenizer
 from zipfit_ray.job.runtime import RayCluster, cluster_cpus, run_on_ray
 from zipfit_ray.progress import Progress, log
-from zipfit_ray.selection.tokens import TokenCounter
 from zipfit_ray.storage import outputs
 
 EXTRA = "pip install 'zipfit-ray[evaluate]'"
@@ -47,10 +47,7 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
     _check_out(config.out, options)
     test_texts = storage.read_targets(config.test, config.test_column, options, flag="--test")
     test = training.test_windows(test_texts, config.training.model.context)
-    tokenizer_json = (
-        storage.read_bytes(config.tokenizer, options).decode() if config.tokenizer else None
-    )
-    TokenCounter(tokenizer_json)  # a bad tokenizer fails here, not in every task
+    tokenizer_json = read_tokenizer(config.tokenizer, options)
     planned = [
         selections.plan(name, uri, config.text_column, options)
         for name, uri in config.selections.items()

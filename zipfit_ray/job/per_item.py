@@ -53,9 +53,8 @@ def item_histograms(
     totals: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for _, found in cluster.map(_item_histograms, saved, keys, options):
         for key, (rows, tokens) in found.items():
-            totals[key] = (rows + totals[key][0], tokens + totals[key][1]) if key in totals else (
-                rows, tokens
-            )  # fmt: skip
+            before = totals.get(key, (0, 0))
+            totals[key] = (rows + before[0], tokens + before[1])
     return totals
 
 

@@ -78,12 +78,17 @@ def read_inputs(config: SelectConfig) -> Inputs:
     )
     targets = prepare_targets(texts, scoring.compressor, scoring.level, scoring.joint, sets)
     guarded = storage.read_eval_sets(config.trust.eval_sets, scoring.target_column, options)
-    tokenizer = config.selecting.tokenizer
-    tokenizer_json = storage.read_bytes(tokenizer, options).decode() if tokenizer else None
-    TokenCounter(tokenizer_json)  # a bad tokenizer fails here, not in every task
+    tokenizer_json = read_tokenizer(config.selecting.tokenizer, options)
     if config.trust.exclude_near:  # read after scoring: a missing one fails here, not then
         storage.list_pool_files(config.trust.exclude_near, options, "--exclude-near")
     return Inputs(targets, guarded, tokenizer_json)
+
+
+def read_tokenizer(uri: str | None, options: dict) -> str | None:
+    """--tokenizer's JSON (None: the built-in count), checked here, not in every task."""
+    tokenizer_json = storage.read_bytes(uri, options).decode() if uri else None
+    TokenCounter(tokenizer_json)
+    return tokenizer_json
 
 
 def _plan_in_tasks(

@@ -250,7 +250,7 @@ def write_selected(
         table.column(config.groups.group_column).to_pylist() if config.groups.group_column else []
     )
     group_labels = scoring.group_labels(groups)
-    served = added.get(coverage.SERVED)  # the item each row serves (--per-target, --cover)
+    served = added.get(coverage.NEAREST)  # the item each row serves (--per-target, --cover)
     if served is None and coverage.NEAREST in selected.dtype.names:
         served = selected[coverage.NEAREST]  # else: the item it is nearest to
     labelled = {"target set": added.get("target"), "group": group_labels}

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from zipfit_ray.selection.cut import NOTHING, Boundary
-from zipfit_ray.selection.mixture import rank_shares
+from zipfit_ray.selection.mixture import best_ranked, rank_table
 
-NEAREST = "nearest_target"  # saved: the item of smallest NCD
-SERVED = "nearest_target"  # written: the item a row serves (the column zipfit_nearest_target)
+# saved: the item of smallest NCD; written (zipfit_nearest_target) by --per-target and
+# --cover: the item a row serves
+NEAREST = "nearest_target"
 
 
 def item_field(item: int) -> str:
@@ -59,17 +60,13 @@ class PerItem:
     def served(self, entries: np.ndarray, taken: np.ndarray | None = None) -> np.ndarray:
         """The item each row ranks best in, among the items that take it (all items where
         none does, or where ``taken`` is not given)."""
-        if len(entries) == 0:
-            return np.zeros(0, dtype=np.int32)
-        ranks = np.stack(
-            [rank_shares(entries[b.key], h) for b, h in zip(self.boundaries, self.pool_histograms)]
-        )
-        if taken is not None:
-            ranks = np.where(taken | ~taken.any(axis=0), ranks, np.inf)
-        return np.argmin(ranks, axis=0).astype(np.int32)
+        scores = [entries[b.key] for b in self.boundaries]
+        ranks = rank_table(scores, self.pool_histograms)
+        allowed = np.ones_like(ranks, dtype=bool) if taken is None else taken | ~taken.any(axis=0)
+        return best_ranked(ranks, allowed).astype(np.int32)
 
     def columns(self, entries: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return entries["score"], {SERVED: self.served(entries, self.taken(entries))}
+        return entries["score"], {NEAREST: self.served(entries, self.taken(entries))}
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,7 @@ class Covered:
 
     def columns(self, entries: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         taken = self.per_item.taken(entries)
-        return entries["score"], {SERVED: self.per_item.served(entries, taken)}
+        return entries["score"], {NEAREST: self.per_item.served(entries, taken)}
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,19 @@ def rank_shares(scores: np.ndarray, pool_histogram: np.ndarray) -> np.ndarray:
     return (above[bins] + within) / max(counts.sum(), 1.0)
 
 
+def rank_table(scores: Sequence[np.ndarray], pool_histograms: Sequence[np.ndarray]) -> np.ndarray:
+    """(orders, rows): each row's rank share in each order (its scores in that order, and
+    that order's pool histogram)."""
+    rows = len(scores[0]) if len(scores) else 0
+    found = [rank_shares(s, h) for s, h in zip(scores, pool_histograms)]
+    return np.stack(found).reshape(len(found), rows)
+
+
+def best_ranked(ranks: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Per row, the order it ranks best in among the ``allowed`` ones (the first on a tie)."""
+    return np.argmin(np.where(allowed, ranks, np.inf), axis=0)
+
+
 @dataclass(frozen=True)
 class Mixture:
     """The selection of several sets: ``boundaries[s]`` cuts set s's order (its key is the
@@ -94,12 +107,7 @@ class Mixture:
 
     def ranks(self, entries: np.ndarray) -> np.ndarray:
         """(sets, rows): each row's rank share in each set."""
-        return np.stack(
-            [
-                rank_shares(entries[score_field(n)], h)
-                for n, h in zip(self.names, self.pool_histograms)
-            ]
-        ).reshape(len(self.names), len(entries))
+        return rank_table([entries[score_field(n)] for n in self.names], self.pool_histograms)
 
     def cleared(self, entries: np.ndarray) -> np.ndarray:
         """(sets, rows): whether each set's boundary takes each row."""
@@ -121,8 +129,7 @@ class Mixture:
         ranks, cleared = self.ranks(entries), self.cleared(entries)
         if always is not None:
             cleared[always] = True
-        best = np.argmin(np.where(cleared, ranks, np.inf), axis=0)
-        return np.where(cleared.any(axis=0), best, -1)
+        return np.where(cleared.any(axis=0), best_ranked(ranks, cleared), -1)
 
     def selects(self, entries: np.ndarray) -> np.ndarray:
         return self.assign(entries) >= 0
