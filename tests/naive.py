@@ -21,3 +21,21 @@ def naive_alignment(
 def naive_top_k(scores: list[float], k: int) -> list[int]:
     """Positions of the k best scores, ties broken by position."""
     return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+
+
+def naive_near_duplicates(texts: list[bytes], threshold: float) -> dict[int, set[int]]:
+    """--dedup's rule pair by pair, over texts best first: for each row a better row shares a
+    bucket with, the first such row of every band it shares (the rows it is pushed out for)."""
+    import numpy as np
+
+    from zipfit_ray.selection import dedup
+
+    hashes = dedup.lsh_bands(threshold).hashes(texts)
+    dropped = {}
+    for i in range(len(texts)):
+        shared = hashes[:i] == hashes[i]  # better rows sharing a bucket, band by band
+        if shared.any():
+            dropped[i] = {
+                int(np.flatnonzero(shared[:, b])[0]) for b in np.flatnonzero(shared.any(0))
+            }
+    return dropped

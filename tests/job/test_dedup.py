@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.naive import naive_near_duplicates
 from zipfit_ray import SelectConfig, ZipfitError, run_select
 from zipfit_ray.job import dedup as dedup_job
 from zipfit_ray.job.select import run_reselect
@@ -66,16 +67,9 @@ def selected_ids(out) -> list[int]:
 def naive(scored: np.ndarray, texts: dict, threshold: float, k=None, min_score=None):
     """The rule in one process: (ids selected in pool order, rows removed ahead of the
     cut, clusters: kept rows that one of those was pushed out for)."""
-    bands = dedup.lsh_bands(threshold)
     ranked = order.best_first(scored)
-    hashes = bands.hashes([texts[int(r)][1] for r in ranked["row_id"]])
-    dropped, heads = {}, set()
-    for i in range(len(ranked)):
-        shared = hashes[:i] == hashes[i]  # better rows sharing a bucket, band by band
-        if shared.any():
-            dropped[i] = {
-                int(np.flatnonzero(shared[:, b])[0]) for b in np.flatnonzero(shared.any(0))
-            }
+    dropped = naive_near_duplicates([texts[int(r)][1] for r in ranked["row_id"]], threshold)
+    heads = set()
     kept = [i for i in range(len(ranked)) if i not in dropped]
     if k is not None:  # the cut falls at the k-th kept row
         kept = kept[:k]

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.naive import naive_alignment
+from tests.naive import naive_alignment, naive_near_duplicates
 from zipfit_ray import SelectConfig, ZipfitError, run_select
 from zipfit_ray.job.select import run_reselect
-from zipfit_ray.selection import histograms, mixture
+from zipfit_ray.selection import dedup, histograms, mixture
 from zipfit_ray.selection.tokens import approximate_tokens
 
 LZ4 = {"compressor": "lz4", "decontaminate": "off"}
@@ -44,8 +44,8 @@ def best(scores: np.ndarray, n: int, among=None) -> list[int]:
     return sorted(rows, key=lambda i: (-scores[i], i))[:n]
 
 
-def union_of_items(items: np.ndarray, n: int) -> set[int]:
-    return {i for j in range(items.shape[1]) for i in best(items[:, j], n)}
+def union_of_items(items: np.ndarray, n: int, among=None) -> set[int]:
+    return {i for j in range(items.shape[1]) for i in best(items[:, j], n, among)}
 
 
 def run(tied_pool, corpus, out, **options):
@@ -78,6 +78,25 @@ def test_per_target_is_the_union_of_every_items_nearest_rows(
     assert "Target items served" in (tmp_path / "report.html").read_text()
 
 
+def covered_rows(items, mean, tokens, rule, share, among) -> set[int]:
+    """--cover's rule over the rows ``among``: every item's n best for the largest n whose
+    union fits the share, then the best of the rest by the mean, in order, while they fit."""
+    size = (lambda rows: len(rows)) if "k" in rule else (lambda rows: sum(tokens[i] for i in rows))
+    total = rule.get("k") or rule["budget_tokens"]
+    budget = int(share * total)
+    n = 0
+    while n < budget and size(union_of_items(items, n + 1, among)) <= budget:
+        n += 1
+    covered = union_of_items(items, n, among)
+    left, rest = total - size(covered), []
+    for i in best(mean, len(mean), [i for i in among if i not in covered]):
+        if ("k" in rule and len(rest) == left) or ("k" not in rule and tokens[i] > left):
+            break
+        rest.append(i)
+        left -= 0 if "k" in rule else tokens[i]
+    return covered | set(rest)
+
+
 @pytest.mark.parametrize("rule", [{"k": 30}, {"budget_tokens": 2500}])
 def test_cover_gives_the_items_their_share_then_the_mean(
     ray_session, tied_pool, corpus, item_scores, tmp_path, rule
@@ -86,20 +105,44 @@ def test_cover_gives_the_items_their_share_then_the_mean(
     _, texts = tied_pool
     _, table = run(tied_pool, corpus, tmp_path, cover=0.5, **rule)
     tokens = [approximate_tokens(t) for t in texts]  # as the job counts them
-    size = (lambda rows: len(rows)) if "k" in rule else (lambda rows: sum(tokens[i] for i in rows))
-    total = rule.get("k") or rule["budget_tokens"]
-    budget = int(0.5 * total)
-    n = 0
-    while n < budget and size(union_of_items(items, n + 1)) <= budget:
-        n += 1
-    covered = union_of_items(items, n)
-    left, rest = total - size(covered), []
-    for i in best(mean, len(mean), [i for i in range(len(mean)) if i not in covered]):
-        if ("k" in rule and len(rest) == left) or ("k" not in rule and tokens[i] > left):
-            break
-        rest.append(i)
-        left -= 0 if "k" in rule else tokens[i]
-    assert sorted(table.column("id").to_pylist()) == sorted(covered | set(rest))
+    expected = covered_rows(items, mean, tokens, rule, 0.5, range(len(mean)))
+    assert sorted(table.column("id").to_pylist()) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("options", "shard_rows"),
+    [({"per_target": 3}, None), ({"per_target": 3}, 7), ({"cover": 0.5, "k": 30}, 16)],
+)
+def test_dedup_drops_the_pools_near_duplicates_then_every_item_refills(
+    ray_session, tied_pool, corpus, item_scores, tmp_path, options, shard_rows
+):
+    """The pool's near-duplicates of better rows (by the mean) go, then every item's cut is
+    of the rows left; the counts are of the removed rows the selection would take."""
+    items, mean = item_scores
+    _, texts = tied_pool
+    ranked = best(mean, len(mean))
+    near = naive_near_duplicates([texts[i] for i in ranked], dedup.DEFAULT_THRESHOLD)
+    dropped = {ranked[i]: {ranked[j] for j in better} for i, better in near.items()}
+    kept = [i for i in range(len(mean)) if i not in dropped]
+    summary, table = run(tied_pool, corpus, tmp_path, dedup=True, shard_rows=shard_rows, **options)
+    if "per_target" in options:
+        expected = union_of_items(items, 3, kept)
+        assert expected != union_of_items(items, 3)  # the copies were there to be refilled
+        lasts = [best(items[:, j], 3, kept)[-1] for j in range(items.shape[1])]
+        taken = [
+            r for r in dropped
+            if any((items[r, j], -r) >= (items[b, j], -b) for j, b in enumerate(lasts))
+        ]  # fmt: skip
+        assert summary["rows_removed_duplicate"] == len(taken) > 0
+        heads = set().union(*(dropped[r] for r in taken)) - set(dropped)
+        assert summary["duplicate_clusters"] == len(heads)
+    else:
+        tokens = [approximate_tokens(t) for t in texts]
+        expected = covered_rows(items, mean, tokens, options, 0.5, kept)
+        assert summary["rows_removed_duplicate"] > 0
+    assert sorted(table.column("id").to_pylist()) == sorted(expected)
+    assert not set(table.column("id").to_pylist()) & set(dropped)
+    assert not (tmp_path / "_dedup").exists()
 
 
 def test_cover_zero_is_the_rule_alone(ray_session, tied_pool, corpus, tmp_path):
@@ -124,14 +167,24 @@ def test_reselect_takes_the_items_scores_saved_with_them(
     assert summary["coverage"]["items"] == len(corpus.targets)  # from the saved job
 
 
+def test_reselect_with_dedup_is_the_job_with_dedup(ray_session, tied_pool, corpus, tmp_path):
+    run(tied_pool, corpus, tmp_path / "saved", per_target=2, dedup=True, all_scores=True)
+    _, direct = run(tied_pool, corpus, tmp_path / "direct", per_target=3, dedup=True)
+    options = {"out": str(tmp_path / "re"), "per_target": 3, "dedup": True}
+    summary = run_reselect(str(tmp_path / "saved"), options)
+    again = pq.ParquetDataset(sorted((tmp_path / "re").glob("part-*.parquet"))).read()
+    assert sorted(again.column("id").to_pylist()) == sorted(direct.column("id").to_pylist())
+    assert summary["rows_removed_duplicate"] > 0
+
+
 def test_per_target_is_refused_where_it_cannot_run():
     flags = {"pool": ("p",), "targets": ["a=x", "b=y"], "out": "o", "per_target": 2}
     with pytest.raises(ZipfitError, match=r"--per-target: .* not with --targets NAME=URI"):
         SelectConfig.from_flags(**flags)
     with pytest.raises(ZipfitError, match="--mode approx-cascade: select with --k"):
         SelectConfig.from_flags(**{**flags, "targets": "t", "mode": "approx-cascade"})
-    with pytest.raises(ZipfitError, match=r"--per-target: .* not with --dedup"):
-        SelectConfig.from_flags(**{**flags, "targets": "t", "dedup": True})
+    with pytest.raises(ZipfitError, match=r"--per-target: .* not with --cover"):
+        SelectConfig.from_flags(**{**flags, "targets": "t", "cover": 0.5})
 
 
 def test_a_jsonl_pool_serves_the_same_items(ray_session, corpus, mixed_pool, tmp_path):

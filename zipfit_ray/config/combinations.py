@@ -73,8 +73,8 @@ REFUSED = (
     Refusal(QUOTAS, SOFT, GROUPS_CUT),
     Refusal(SOFT, MIN_SCORE, SAMPLES),
     Refusal(SOFT, DEDUP, SAMPLES),
-    *(Refusal(PER_TARGET, other, ITEMS_CUT) for other in (NAMED_SETS, DEDUP, QUOTAS, SOFT, COVER)),
-    *(Refusal(COVER, other, ITEMS_CUT) for other in (MIN_SCORE, NAMED_SETS, DEDUP, QUOTAS, SOFT)),
+    *(Refusal(PER_TARGET, other, ITEMS_CUT) for other in (NAMED_SETS, QUOTAS, SOFT, COVER)),
+    *(Refusal(COVER, other, ITEMS_CUT) for other in (MIN_SCORE, NAMED_SETS, QUOTAS, SOFT)),
 )
 EXACT_ONLY = (ALL_SCORES, NAMED_SETS, QUOTAS, SOFT, EXCLUDE_NEAR, COVER)
 

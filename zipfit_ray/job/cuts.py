@@ -1,9 +1,10 @@
 """How a job's selection is found from the scores its shards saved. With --exclude-near,
 the rows near a corpus the user has are dropped first (exclude.py). Each way of cutting is
 one class behind one small interface (``Way``): named target sets (target_sets.py), quotas
-per group (quotas.py), or the rule's own cut (``ByRule``, here). The first way in WAYS that
-applies to the plan cuts; then, with --dedup, the selection loses its near-duplicates and
-is refilled (dedup.py). What a way found comes back typed (``Found``), for the summary.
+per group (quotas.py), every target item's (per_item.py) or the rule's own cut (``ByRule``,
+here). The first way in WAYS that applies to the plan cuts; then, with --dedup, the
+selection loses its near-duplicates and is refilled (dedup.py). What a way found comes
+back typed (``Found``), for the summary.
 """
 
 from __future__ import annotations
@@ -160,13 +161,27 @@ def find(scores: Scores) -> Found:
         found.excluded = excluded.examples
     if config.trust.dedup:
         known = (scores.rows, scores.tokens) if found.histograms_hold else None
-        amount = config.selecting.rule.resolved(*scores.scored)
         with timed(scores.seconds, "dedup"):
+            refill, window = refilled(scores, found)
             found.saved, found.selector, counts = dedup.deduplicate(
-                scores.cluster, config, amount, found.saved, scores.shards, found.selector, known
+                scores.cluster, config, refill, found.saved, scores.shards, window, known
             )
         found.counts.update(counts)
     return found
+
+
+def refilled(scores: Scores, found: Found) -> tuple[dedup.Refill, cut.Boundary]:
+    """--dedup's refill of what the way found, and its first window: the total order down
+    to the last row the selection takes."""
+    config = scores.config
+    if config.selecting.per_item:
+        keys = coverage.item_fields(scores.record.names)
+        options = config.runtime.storage_options
+        window = per_item.last_taken(scores.cluster, found.saved, found.selector, options)
+        return per_item.Refill(config, keys, scores.scored), window
+    return dedup.RuleRefill(
+        config.selecting.rule.resolved(*scores.scored), found.selector
+    ), found.selector
 
 
 def exclusion(config: SelectConfig) -> exclude.Exclusion:

@@ -8,6 +8,9 @@ from each item's histogram of the saved rows.
   the rest of the rule by mean alignment over the rows they left (coverage.Covered). N is
   found by doubling, then halving: each try is one cut of every item and one count.
 
+With --dedup, the pool's near-duplicates of better rows (by the mean alignment, as
+everywhere) go first and every item's cut is of the rows left: ``Refill`` (job/dedup.py).
+
 No task holds more than one shard's rows and one window's worth per item; the driver holds
 histograms and boundaries, one per item.
 """
@@ -15,14 +18,14 @@ histograms and boundaries, one per item.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
-from zipfit_ray.job import phases
+from zipfit_ray.job import dedup, phases, worker
 from zipfit_ray.job.runtime import RayCluster
 from zipfit_ray.progress import log
 from zipfit_ray.selection import coverage, cut, histograms, order
@@ -110,6 +113,47 @@ def covered(
     rows, tokens = phases.saved_histograms(cluster, saved, options, "score", where)
     rest = cluster.cut(amount.of(left), rows, tokens, saved, "score", where)
     return coverage.Covered(best, rest)
+
+
+@dataclass(frozen=True)
+class Refill:
+    """--dedup's refill (dedup.Refill): every item's cut of the rows kept; a window that
+    reaches past the last row of the total order it takes, by a margin."""
+
+    config: SelectConfig
+    keys: list[str]
+    scored: tuple[int, int]
+
+    def select(
+        self, cluster: RayCluster, kept: list[str], rows: np.ndarray, tokens: np.ndarray
+    ) -> tuple[coverage.PerItem | coverage.Covered, cut.Boundary]:
+        selection = cut_items(cluster, self.config, kept, self.keys, self.scored)
+        return selection, last_taken(cluster, kept, selection, self.config.runtime.storage_options)
+
+    def widened(
+        self, cluster: RayCluster, saved: list[str], removed: dedup.Removals
+    ) -> cut.Boundary:
+        options = self.config.runtime.storage_options
+        ahead = sum(n for _, n in cluster.map(worker.count_selected, saved, removed.last, options))
+        reach = Amount(k=math.ceil(ahead * dedup.MARGIN))
+        return cluster.cut(reach, removed.rows, removed.tokens, saved)
+
+
+def last_taken(
+    cluster: RayCluster, saved: list[str], selection: cut.Selector, options: dict[str, Any]
+) -> cut.Boundary:
+    """The last row of the total order (mean alignment) that ``selection`` takes."""
+    lasts = [b for _, b in cluster.map(_last_taken, saved, selection, options) if b is not None]
+    return max(lasts, key=lambda b: (-b.score, b.row_id), default=cut.NOTHING)
+
+
+def _last_taken(uri: str, selection: cut.Selector, options: dict[str, Any]) -> cut.Boundary | None:
+    entries = storage.read_scores(uri, options)
+    taken = entries[selection.selects(entries)]
+    if not len(taken):
+        return None
+    last = order.best_first(taken)[-1]
+    return cut.Boundary(float(last["score"]), int(last["row_id"]))
 
 
 def _item_histograms(
