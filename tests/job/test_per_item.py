@@ -197,3 +197,30 @@ def test_a_jsonl_pool_serves_the_same_items(ray_session, corpus, mixed_pool, tmp
         ids, served = table.column("id"), table.column("zipfit_nearest_target")
         found[name] = sorted(zip(ids.to_pylist(), served.to_pylist()))
     assert found["jsonl"] == found["parquet"] and found["parquet"]
+
+
+def test_on_s3_per_target_with_dedup_selects_what_local_files_select(
+    ray_session, tied_pool, corpus, s3_options, tmp_path
+):
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_options)
+    fs.mkdir("zipfit-per-item")
+    fs.put(str(tied_pool[0]) + "/", "zipfit-per-item/pool/", recursive=True)
+    local, table = run(tied_pool, corpus, tmp_path, per_target=3, dedup=True)
+    flags = {"pool": ("s3://zipfit-per-item/pool/",), "targets": str(corpus.targets_path), **LZ4}
+    remote = run_select(
+        SelectConfig.from_flags(
+            **flags, out="s3://zipfit-per-item/out", per_target=3, dedup=True,
+            storage_options=s3_options,
+        )
+    )  # fmt: skip
+    parts = sorted(
+        p for p in fs.ls("zipfit-per-item/out") if p.rsplit("/", 1)[-1].startswith("part-")
+    )
+    found = pa.concat_tables(pq.read_table(fs.open(p, "rb")) for p in parts)
+    for column in ("id", "zipfit_nearest_target", "zipfit_score"):
+        assert found.column(column).to_pylist() == table.column(column).to_pylist()
+    assert remote["coverage"] == local["coverage"]
+    assert remote["rows_removed_duplicate"] == local["rows_removed_duplicate"] > 0
+    assert not fs.exists("zipfit-per-item/out/_dedup")
