@@ -68,14 +68,3 @@ def toy(tmp_path_factory) -> Toy:
     test.write_text("".join(json.dumps({"text": function_text(rng)}) + "\n" for _ in range(20)))
     noise = [t for t, label in rows if label == "out"]
     return Toy(root / "pool", test, root / "selection", in_domain, noise)
-
-
-class InProcessCluster:
-    """RayCluster's map_in_order, run in this process: the evaluation's reading and cuts
-    tested without Ray."""
-
-    def __init__(self, storage_options: dict | None = None) -> None:
-        self.storage_options = storage_options or {}
-
-    def map_in_order(self, function, items, *common):
-        return [function(item, *common) for item in items]

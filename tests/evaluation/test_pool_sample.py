@@ -4,7 +4,7 @@ the pool (only the rows drawn are fetched), cut to the budget; JSONL files count
 import numpy as np
 import pytest
 
-from tests.evaluation.conftest import InProcessCluster
+from tests.local_cluster import LocalCluster
 from zipfit_ray import ZipfitError
 from zipfit_ray.evaluation import pool_sample, reading
 from zipfit_ray.selection.tokens import TokenCounter
@@ -28,7 +28,7 @@ def test_the_same_seed_draws_the_same_order_and_another_seed_another():
 
 def sample(pool, budget, seed=0):
     scan = pool_sample.plan((str(pool),), "text", {})
-    return pool_sample.sample(InProcessCluster(), scan, budget, seed, "text", None)
+    return pool_sample.sample(LocalCluster(), scan, budget, seed, "text", None)
 
 
 def test_a_sample_fits_the_budget_from_rows_of_the_pool(toy):

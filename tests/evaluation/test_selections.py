@@ -4,11 +4,12 @@ unscored rows in file order), the budget's cut, named sets, JSONL parts, and the
 import json
 import re
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.evaluation.conftest import InProcessCluster
+from tests.local_cluster import LocalCluster
 from zipfit_ray import ZipfitError
 from zipfit_ray.evaluation import selections
 from zipfit_ray.selection.tokens import approximate_tokens
@@ -20,7 +21,7 @@ TEXTS = ["one two", "three four five", "six", "seven eight", "nine ten eleven tw
 def read(directory, budget, per_set=False):
     """{entry: texts} of the selection in ``directory``, cut to ``budget`` tokens."""
     selection = selections.plan("sel", str(directory), "text", {})
-    found = selections.corpora(InProcessCluster(), selection, budget, per_set, "text", None)
+    found = selections.corpora(LocalCluster(), selection, budget, per_set, "text", None)
     return {name: [t.decode() for t in corpus.texts] for name, corpus in found.items()}
 
 
@@ -44,6 +45,46 @@ def test_the_budget_stops_at_the_first_row_that_does_not_fit(tmp_path):
     tokens = [approximate_tokens(t.encode()) for t in TEXTS]  # 2, 3, 1, 2, 4
     assert read(tmp_path / "s", sum(tokens[:2]) + 0) == {"sel": TEXTS[:2]}
     assert read(tmp_path / "s", sum(tokens[:3]) + 1) == {"sel": TEXTS[:3]}  # the 4th: 2 > 1
+
+
+class ReversedCluster(LocalCluster):
+    """Tasks that finish last first."""
+
+    def _run(self, function, keyed, common):
+        return reversed(list(super()._run(function, keyed, common)))
+
+
+@pytest.mark.parametrize("cluster", [LocalCluster, ReversedCluster])
+@pytest.mark.parametrize("budget", [7, 40, 131, 10_000])
+def test_many_units_merged_as_they_finish_cut_as_all_rows_at_once(tmp_path, cluster, budget):
+    """Units' own cuts merged in any order: the cut of every row, best first (ties in file
+    order), sets apart."""
+    rng = np.random.default_rng(budget)
+    words = [" ".join(["w"] * int(n)) for n in rng.integers(1, 12, 120)]
+    scores = np.round(rng.random(120), 1)  # ties
+    sets = [f"s{i}" for i in rng.integers(0, 3, 120)]
+    directory = tmp_path / "s"
+    write_parts(
+        directory,
+        *(
+            {"text": words[i::3], "zipfit_score": scores[i::3], "zipfit_target": sets[i::3]}
+            for i in range(3)
+        ),
+    )
+    position = [(i % 3, i // 3) for i in range(120)]  # (part, row) of each row
+    tokens = [approximate_tokens(w.encode()) for w in words]
+    selection = selections.plan("sel", str(directory), "text", {})
+    for per_set, members in (
+        (False, {"sel": range(120)}),
+        (True, {f"sel/{s}": [i for i in range(120) if sets[i] == s] for s in sorted(set(sets))}),
+    ):
+        found = selections.corpora(cluster(), selection, budget, per_set, "text", None)
+        assert list(found) == list(members)
+        for name, rows in members.items():
+            best = sorted(rows, key=lambda i: (-scores[i], position[i]))
+            fitting = np.searchsorted(np.cumsum([tokens[i] for i in best]), budget, side="right")
+            assert [t.decode() for t in found[name].texts] == [words[i] for i in best[:fitting]]
+            assert found[name].available_tokens == sum(tokens[i] for i in rows)
 
 
 def test_a_temperature_selection_goes_by_its_key(tmp_path):
@@ -99,9 +140,7 @@ def test_other_files_of_a_select_output_are_not_read(tmp_path):
 def test_a_budget_larger_than_the_selection_takes_all_of_it(tmp_path):
     write_parts(tmp_path / "s", {"text": TEXTS})
     selection = selections.plan("sel", str(tmp_path / "s"), "text", {})
-    (corpus,) = selections.corpora(
-        InProcessCluster(), selection, 1000, False, "text", None
-    ).values()
+    (corpus,) = selections.corpora(LocalCluster(), selection, 1000, False, "text", None).values()
     assert corpus.short and corpus.rows == len(TEXTS) and corpus.tokens == corpus.available_tokens
 
 

@@ -81,10 +81,17 @@ def plan(name: str, uri: str, text_column: str, options: dict[str, Any]) -> Sele
 
 
 def rank_unit(
-    piece: storage.Piece, text_column: str, tokenizer_json: str | None, options: dict[str, Any]
-) -> tuple[np.ndarray, list[str | None]]:
-    """A task: the unit's rows that hold text as order.ENTRY records (score: what ranks
-    the row; tokens; length in bytes) and the set each was selected for (None: none)."""
+    piece: storage.Piece,
+    text_column: str,
+    tokenizer_json: str | None,
+    budget: int,
+    per_set: bool,
+    options: dict[str, Any],
+) -> dict[str | None, tuple[np.ndarray, int]]:
+    """A task: the unit's rows that hold text as order.ENTRY records (score: what ranks the
+    row; tokens; length in bytes), by the set each was selected for (with ``per_set``; else
+    all under None): the rows of each that can be in the budget's cut (``candidates``), and
+    the tokens it holds in all."""
     texts, values, numbers = reading.unit_columns(
         piece, text_column, [*RANKED_BY, SET_COLUMN], options
     )
@@ -99,7 +106,24 @@ def rank_unit(
         TokenCounter(tokenizer_json).count(found),
         np.fromiter((len(t) for t in found), np.int64, len(found)),
     )
-    return entries, [values[SET_COLUMN][i] for i in kept]
+    labels = np.array([values[SET_COLUMN][i] if per_set else None for i in kept], dtype=object)
+    return {
+        label: (
+            candidates(entries[labels == label], budget),
+            int(entries["tokens"][labels == label].sum()),
+        )
+        for label in dict.fromkeys(labels.tolist())
+    }
+
+
+def candidates(entries: np.ndarray, budget: int) -> np.ndarray:
+    """The rows, best first, that fit the budget, and the first that does not (where the cut
+    stops). Any part of the rows holds, in these, every row of its own at or before where
+    the cut of all rows stops (fewer rows are ahead of each there); so parts are cut alone,
+    their cuts merged in any order and cut again, and the cut of the merge is that of all."""
+    best = order.best_first(entries)
+    fitting = int(np.searchsorted(np.cumsum(best["tokens"]), budget, side="right"))
+    return best[: fitting + 1]
 
 
 def corpora(
@@ -111,32 +135,45 @@ def corpora(
     tokenizer_json: str | None,
 ) -> dict[str, Corpus]:
     """The selection's entries (itself, or one per named set), each cut to the budget."""
-    ranked = cluster.map_in_order(
-        rank_unit, selection.units(), text_column, tokenizer_json, cluster.storage_options
-    )
     return {
         name: read_corpus(cluster, selection, chosen, available, budget, text_column)
-        for name, (chosen, available) in cut(selection, ranked, budget, per_set).items()
+        for name, (chosen, available) in cut(
+            cluster, selection, budget, per_set, text_column, tokenizer_json
+        ).items()
     }
 
 
 def cut(
-    selection: Selection, ranked: list[tuple[np.ndarray, list]], budget: int, per_set: bool
+    cluster: RayCluster,
+    selection: Selection,
+    budget: int,
+    per_set: bool,
+    text_column: str,
+    tokenizer_json: str | None,
 ) -> dict[str, tuple[np.ndarray, int]]:
     """Each entry's rows that fit the budget, best first, and the tokens it holds in all:
-    the selection, or with ``per_set`` each of its named sets (NAME/SET)."""
-    entries = order.concatenate(e for e, _ in ranked)
-    sets = np.array([s for _, labels in ranked for s in labels], dtype=object)
-    groups = {selection.name: np.ones(len(entries), bool)}
-    named = sorted({s for s in sets if s is not None})
-    if per_set and named:
-        groups = {f"{selection.name}/{s}": sets == s for s in named}
-    found = {}
-    for name, members in groups.items():
-        best = order.best_first(entries[members])
-        fitting = within_budget(best["tokens"], budget, f"--selections {name}")
-        found[name] = (best[:fitting], int(best["tokens"].sum()))
-    return found
+    the selection, or with ``per_set`` each of its named sets (NAME/SET). Every unit's
+    candidates are merged as its task finishes: the driver holds at most two budgets' rows
+    per entry, whatever the selection's size."""
+    merged: dict[str | None, tuple[np.ndarray, int]] = {}
+    options = cluster.storage_options
+    units = selection.units()
+    for _, found in cluster.map(
+        rank_unit, units, text_column, tokenizer_json, budget, per_set, options
+    ):
+        for label, (rows, tokens) in found.items():
+            before, total = merged.get(label, (order.concatenate([]), 0))
+            merged[label] = (candidates(order.concatenate([before, rows]), budget), total + tokens)
+    named = sorted(label for label in merged if label is not None)
+    names = {f"{selection.name}/{s}": s for s in named} if named else {selection.name: None}
+    entries = {}
+    for name, label in names.items():
+        best, total = merged.get(label, (order.concatenate([]), 0))
+        entries[name] = (
+            best[: within_budget(best["tokens"], budget, f"--selections {name}")],
+            total,
+        )
+    return entries
 
 
 def read_corpus(
