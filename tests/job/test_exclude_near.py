@@ -112,3 +112,29 @@ def test_an_unreadable_corpus_is_named(ray_session, corpus, tmp_path):
         SelectConfig.from_flags(
             pool=("p",), targets="t", out="o", k=5, mode="approx-cascade", exclude_near=["x"]
         )
+
+
+def test_a_run_killed_while_excluding_resumes_to_the_same_selection(
+    ray_session, corpus, have, tmp_path, monkeypatch
+):
+    """Killed in the exclude step (after scoring), the rerun scores nothing again and
+    selects what an unbroken run selects, with --dedup and --per-target after it."""
+    from zipfit_ray.job import exclude
+
+    root, _, _ = have
+    options = {"exclude_near": [str(root)], "exclude_near_column": "body", "shard_rows": 16}
+    for rule in ({"k": 30, "dedup": True}, {"per_target": 2}):
+        name = "-".join(rule)
+        clean = run(corpus, tmp_path / f"clean-{name}", **options, **rule)
+
+        def killed(*args):
+            raise KeyboardInterrupt("killed while excluding")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(exclude, "bucket_ranges", killed)  # its buckets half written
+            with pytest.raises(KeyboardInterrupt):
+                run(corpus, tmp_path / name, **options, **rule)
+        again = run(corpus, tmp_path / name, **options, **rule)
+        assert selected_ids(tmp_path / name) == selected_ids(tmp_path / f"clean-{name}")
+        assert again["shards_resumed"] == again["shards_total"]
+        assert again["rows_excluded_near"] == clean["rows_excluded_near"] > 0
