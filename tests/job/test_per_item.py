@@ -80,7 +80,9 @@ def test_per_target_is_the_union_of_every_items_nearest_rows(
 
 def covered_rows(items, mean, tokens, rule, share, among) -> set[int]:
     """--cover's rule over the rows ``among``: every item's n best for the largest n whose
-    union fits the share, then the best of the rest by the mean, in order, while they fit."""
+    union fits the share, then one more for the items whose next row aligns best (the earlier
+    item on a tie) while the union fits; then the best of the rest by the mean, in order,
+    while they fit."""
     size = (lambda rows: len(rows)) if "k" in rule else (lambda rows: sum(tokens[i] for i in rows))
     total = rule.get("k") or rule["budget_tokens"]
     budget = int(share * total)
@@ -88,6 +90,11 @@ def covered_rows(items, mean, tokens, rule, share, among) -> set[int]:
     while n < budget and size(union_of_items(items, n + 1, among)) <= budget:
         n += 1
     covered = union_of_items(items, n, among)
+    following = [best(items[:, j], n + 1, among)[-1] for j in range(items.shape[1])]
+    for j in sorted(range(items.shape[1]), key=lambda j: (-items[following[j], j], j)):
+        if size(covered | {following[j]}) > budget:
+            break
+        covered |= {following[j]}
     left, rest = total - size(covered), []
     for i in best(mean, len(mean), [i for i in among if i not in covered]):
         if ("k" in rule and len(rest) == left) or ("k" not in rule and tokens[i] > left):

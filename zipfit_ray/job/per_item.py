@@ -3,10 +3,13 @@ its own alignment), all items in the same passes over the shards (RayCluster.cut
 from each item's histogram of the saved rows.
 
 - --per-target N: the union of every item's N best rows (selection/coverage.PerItem);
-- --cover F under --k, a token budget or a share: every item's N best rows for the largest
-  N whose union stays within the share F of the rule (rows, or tokens for a budget), then
-  the rest of the rule by mean alignment over the rows they left (coverage.Covered). N is
-  found by doubling, then halving: each try is one cut of every item and one count.
+- --cover F under --k, a token budget or a share: the items take their best rows in rounds
+  while their union stays within the share F of the rule (rows, or tokens for a budget):
+  every item's N best for the largest N that fits, then one more for as many items as fit,
+  those whose next row aligns best first (on a tie, the earlier item); then the rest of the
+  rule by mean alignment over the rows they left (coverage.Covered). N is found by doubling,
+  then halving (each try one cut of every item and one count), the last round's items by
+  halving (each try one count).
 
 With --dedup, the pool's near-duplicates of better rows (by the mean alignment, as
 everywhere) go first and every item's cut is of the rows left: ``Refill`` (job/dedup.py).
@@ -88,24 +91,39 @@ def covered(
     the rows scored, past which a larger n takes nothing more."""
     options = config.runtime.storage_options
     budget = math.floor(config.selecting.cover * amount.total)
-    unit = 0 if amount.unit == "k" else 1  # what taken() measures: rows, or tokens
+    unit = 0 if amount.unit == "k" else 1  # what size() measures: rows, or tokens
 
-    def taken(n: int) -> tuple[coverage.PerItem, int]:
-        found = per_item(cluster, saved, pool, n)
-        return found, sum(c[unit] for _, c in cluster.map(_taken, saved, found, options))
+    def size(found: coverage.PerItem) -> int:
+        return sum(c[unit] for _, c in cluster.map(_taken, saved, found, options))
 
-    best, used = taken(0)
-    low, high = 0, None  # the largest n known to fit, the smallest known not to
+    best = per_item(cluster, saved, pool, 0)
+    used, low, high = 0, 0, None  # the largest n known to fit, the smallest known not to
     while high is None or high - low > 1:
         n = low * 2 + 1 if high is None else (low + high) // 2
-        found, size = taken(n)
-        if size <= budget:
-            low, best, used = n, found, size
+        found = per_item(cluster, saved, pool, n)
+        if (taken := size(found)) <= budget:
+            low, best, used = n, found, taken
         else:
-            high = n
+            high, over = n, found
         if high is None and n >= min(budget, rows):  # no larger n can take more rows
             break
-    log(f"cover: every target item's {low:,} best rows, {used:,} of the {budget:,} covered")
+    more = 0  # items given one row more than the others
+    if high == low + 1:  # the last round, in part: the items whose next row aligns best first
+        ranked = sorted(range(len(pool)), key=lambda i: (-over.boundaries[i].score, i))
+        fewest_not = len(pool)  # every item one more is n + 1: known not to fit
+        chosen = best
+        while fewest_not - more > 1:
+            m = (more + fewest_not) // 2
+            found = one_more(best, over, ranked[:m])
+            if (taken := size(found)) <= budget:
+                more, used, chosen = m, taken, found
+            else:
+                fewest_not = m
+        best = chosen
+    log(
+        f"cover: every target item's {low:,} best rows ({more:,} items one more), {used:,} of "
+        f"the {budget:,} covered"
+    )
     left = amount.total - used
     if left <= 0:
         return coverage.Covered(best)
@@ -154,6 +172,16 @@ def _last_taken(uri: str, selection: cut.Selector, options: dict[str, Any]) -> c
         return None
     last = order.best_first(taken)[-1]
     return cut.Boundary(float(last["score"]), int(last["row_id"]))
+
+
+def one_more(
+    before: coverage.PerItem, after: coverage.PerItem, items: list[int]
+) -> coverage.PerItem:
+    """``before``'s cuts, with ``after``'s for ``items``."""
+    chosen = set(items)
+    boundaries = zip(before.boundaries, after.boundaries)
+    mixed = tuple(a if i in chosen else b for i, (b, a) in enumerate(boundaries))
+    return coverage.PerItem(mixed, before.pool_histograms)
 
 
 def _item_histograms(
