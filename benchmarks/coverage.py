@@ -5,8 +5,9 @@ natural and matched pools x Python functions and SymPy docstrings x 20 and 150 t
 Scores are the default setting's (zstd level 3, conditional joint), by the job's exact
 kernel: every row's NCD to every target item. The selections follow the job's rules (tested
 equal to them in tests/job/test_per_item.py): K = the in-domain count (10% of the pool);
---cover F takes every item's n best rows for the largest n whose union fits in F x K, then
-the rest by mean alignment; --per-target N is the union of every item's N best rows, with
+--cover F takes every item's n best rows for the largest n whose union fits in F x K, one
+more for as many items as fit (those whose next row aligns best first), then the rest by
+mean alignment; --per-target N is the union of every item's N best rows, with
 N the largest whose union fits in K. Each row prints precision (the share of the K picks
 from the target domain), the items served (those some selected row is nearest to) and the
 rows the items' own cuts took.
@@ -54,8 +55,17 @@ def largest_n(items: np.ndarray, budget: int) -> int:
 
 
 def cover(items: np.ndarray, mean: np.ndarray, k: int, share: float) -> tuple[np.ndarray, int]:
-    """--cover's K rows, and how many the items' own cuts took."""
-    taken = union(items, largest_n(items, int(share * k)))
+    """--cover's K rows, and how many the items' own cuts took: every item's n best for the
+    largest n that fits in the share, then one more for the items whose next row aligns best
+    (the earlier item on a tie) while they fit, then the rest by the mean."""
+    budget = int(share * k)
+    n = largest_n(items, budget)
+    taken = union(items, n)
+    following = [best(items[:, j], n + 1)[-1] for j in range(items.shape[1])]
+    for j in sorted(range(items.shape[1]), key=lambda j: (-items[following[j], j], j)):
+        if taken.sum() + (not taken[following[j]]) > budget:
+            break
+        taken[following[j]] = True
     rest = best(mean, k - int(taken.sum()), ~taken)
     chosen = taken.copy()
     chosen[rest] = True

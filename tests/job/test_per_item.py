@@ -9,7 +9,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.naive import naive_alignment, naive_near_duplicates
+from tests.naive import (
+    best,
+    covered_rows,
+    naive_alignment,
+    naive_near_duplicates,
+    union_of_items,
+)
 from zipfit_ray import SelectConfig, ZipfitError, run_select
 from zipfit_ray.job.select import run_reselect
 from zipfit_ray.selection import dedup, histograms, mixture
@@ -37,15 +43,6 @@ def item_scores(tied_pool, corpus):
     _, texts = tied_pool
     scores = np.array([[naive_alignment(x, [y], "lz4", 0) for y in corpus.targets] for x in texts])
     return scores, np.array([naive_alignment(x, corpus.targets, "lz4", 0) for x in texts])
-
-
-def best(scores: np.ndarray, n: int, among=None) -> list[int]:
-    rows = range(len(scores)) if among is None else among
-    return sorted(rows, key=lambda i: (-scores[i], i))[:n]
-
-
-def union_of_items(items: np.ndarray, n: int, among=None) -> set[int]:
-    return {i for j in range(items.shape[1]) for i in best(items[:, j], n, among)}
 
 
 def run(tied_pool, corpus, out, **options):
@@ -78,42 +75,21 @@ def test_per_target_is_the_union_of_every_items_nearest_rows(
     assert "Target items served" in (tmp_path / "report.html").read_text()
 
 
-def covered_rows(items, mean, tokens, rule, share, among) -> set[int]:
-    """--cover's rule over the rows ``among``: every item's n best for the largest n whose
-    union fits the share, then one more for the items whose next row aligns best (the earlier
-    item on a tie) while the union fits; then the best of the rest by the mean, in order,
-    while they fit."""
-    size = (lambda rows: len(rows)) if "k" in rule else (lambda rows: sum(tokens[i] for i in rows))
-    total = rule.get("k") or rule["budget_tokens"]
-    budget = int(share * total)
-    n = 0
-    while n < budget and size(union_of_items(items, n + 1, among)) <= budget:
-        n += 1
-    covered = union_of_items(items, n, among)
-    following = [best(items[:, j], n + 1, among)[-1] for j in range(items.shape[1])]
-    for j in sorted(range(items.shape[1]), key=lambda j: (-items[following[j], j], j)):
-        if size(covered | {following[j]}) > budget:
-            break
-        covered |= {following[j]}
-    left, rest = total - size(covered), []
-    for i in best(mean, len(mean), [i for i in among if i not in covered]):
-        if ("k" in rule and len(rest) == left) or ("k" not in rule and tokens[i] > left):
-            break
-        rest.append(i)
-        left -= 0 if "k" in rule else tokens[i]
-    return covered | set(rest)
-
-
-@pytest.mark.parametrize("rule", [{"k": 30}, {"budget_tokens": 2500}])
+@pytest.mark.parametrize(
+    ("rule", "share"), [({"k": 30}, 0.5), ({"budget_tokens": 2500}, 0.5), ({"k": 40}, 0.1)]
+)
 def test_cover_gives_the_items_their_share_then_the_mean(
-    ray_session, tied_pool, corpus, item_scores, tmp_path, rule
+    ray_session, tied_pool, corpus, item_scores, tmp_path, rule, share
 ):
+    """With a share too small for a whole round (4 rows, 6 items), some items get one row."""
     items, mean = item_scores
     _, texts = tied_pool
-    _, table = run(tied_pool, corpus, tmp_path, cover=0.5, **rule)
+    _, table = run(tied_pool, corpus, tmp_path, cover=share, **rule)
     tokens = [approximate_tokens(t) for t in texts]  # as the job counts them
-    expected = covered_rows(items, mean, tokens, rule, 0.5, range(len(mean)))
+    expected = covered_rows(items, mean, tokens, rule, share, range(len(mean)))
     assert sorted(table.column("id").to_pylist()) == sorted(expected)
+    if share < 0.5:
+        assert expected != set(best(mean, rule["k"]))  # the items' rows are not the mean's
 
 
 @pytest.mark.parametrize(

@@ -162,7 +162,7 @@ def find(scores: Scores) -> Found:
     if config.trust.dedup:
         known = (scores.rows, scores.tokens) if found.histograms_hold else None
         with timed(scores.seconds, "dedup"):
-            refill, window = refilled(scores, found)
+            refill, window = dedup_plan(scores, found)
             found.saved, found.selector, counts = dedup.deduplicate(
                 scores.cluster, config, refill, found.saved, scores.shards, window, known
             )
@@ -170,18 +170,17 @@ def find(scores: Scores) -> Found:
     return found
 
 
-def refilled(scores: Scores, found: Found) -> tuple[dedup.Refill, cut.Boundary]:
+def dedup_plan(scores: Scores, found: Found) -> tuple[dedup.Refill, cut.Boundary]:
     """--dedup's refill of what the way found, and its first window: the total order down
-    to the last row the selection takes."""
+    to the last row that took part in the selection."""
     config = scores.config
     if config.selecting.per_item:
         keys = coverage.item_fields(scores.record.names)
         options = config.runtime.storage_options
-        window = per_item.last_taken(scores.cluster, found.saved, found.selector, options)
+        window = per_item.last_read(scores.cluster, found.saved, found.selector, options)
         return per_item.Refill(config, keys, scores.scored), window
-    return dedup.RuleRefill(
-        config.selecting.rule.resolved(*scores.scored), found.selector
-    ), found.selector
+    amount = config.selecting.rule.resolved(*scores.scored)
+    return dedup.RuleRefill(amount, found.selector), found.selector
 
 
 def exclusion(config: SelectConfig) -> exclude.Exclusion:

@@ -12,10 +12,11 @@ partition that reads and writes its own files under OUT/_dedup/:
    pushed-out ones (and, apart, the pushed-out ones and whom they were pushed out for).
 
 The selection of the kept rows (``Refill``: the rule's cut, or every target item's with
---per-target and --cover, job/per_item.py) is final if it takes no row below the window.
-If not, the window widens and the steps run again; a row's fate depends only on the rows
-before it, so the rows inside the old window keep theirs. No task holds more than
-PARTITION_MEMBERS bucket records, whatever K, and the driver only adds up counts.
+--per-target and --cover, job/per_item.py) is final if no row below the window took part
+in it. If not, the window widens and the steps run again; a row's fate depends only on the
+rows before it, so the rows inside the old window keep theirs. No task holds more than
+PARTITION_MEMBERS bucket records, whatever K; the driver holds what the refill's cut holds
+(histograms and boundaries) and adds up counts.
 """
 
 from __future__ import annotations
@@ -49,18 +50,20 @@ class Refill(Protocol):
         self, cluster: Cluster, kept: list[str], rows: np.ndarray, tokens: np.ndarray
     ) -> tuple[cut.Selector, cut.Boundary]:
         """The selection of the ``kept`` rows (their histograms: ``rows``, ``tokens``), and
-        the last row of the total order it takes."""
+        the last row of the total order that took part in it (that it takes, or that a try
+        it found too large took)."""
         ...
 
-    def widened(self, cluster: Cluster, saved: list[str], removed: Removals) -> cut.Boundary:
-        """A window of ``saved`` that reaches past ``removed.last``, the selection's last row."""
+    def widened(self, cluster: Cluster, saved: list[str], done: Round) -> cut.Boundary:
+        """A wider window of ``saved``, towards ``done.last`` (or past it)."""
         ...
 
 
 @dataclass(frozen=True)
-class Removals:
-    """A round's figures: the rows in the window, those kept, the selection's last row, and
-    the histograms of every saved row (what a window is cut from)."""
+class Round:
+    """What a round found: the rows in its window and those kept, the last row that took
+    part in the selection, and the histograms of every saved row (what a window is cut
+    from)."""
 
     in_window: int
     kept_in_window: int
@@ -84,11 +87,11 @@ class RuleRefill:
         final = self.boundary if self.rule.streamed else cluster.cut(self.rule, rows, tokens, kept)
         return final, final
 
-    def widened(self, cluster: Cluster, saved: list[str], removed: Removals) -> cut.Boundary:
+    def widened(self, cluster: Cluster, saved: list[str], done: Round) -> cut.Boundary:
         # as many more as were removed, and a margin; at least a margin more than before
-        ratio = removed.in_window / max(removed.kept_in_window, 1)
+        ratio = done.in_window / max(done.kept_in_window, 1)
         self.scale = max(self.scale * MARGIN, MARGIN * ratio)
-        return cluster.cut(self.rule.widened(self.scale), removed.rows, removed.tokens, saved)
+        return cluster.cut(self.rule.widened(self.scale), done.rows, done.tokens, saved)
 
 
 def deduplicate(
@@ -141,8 +144,9 @@ def deduplicate(
         )
         if window == cut.EVERYTHING or _at_or_before(last, window):
             break
-        removals = Removals(in_window, kept_in_window, last, rows, tokens)
-        window = refill.widened(cluster, saved, removals)
+        window = refill.widened(
+            cluster, saved, Round(in_window, kept_in_window, last, rows, tokens)
+        )
     counts = Counter(
         dedup_rounds=rounds, **_removed_and_clusters(cluster, files, selection, options)
     )
@@ -166,7 +170,7 @@ def _removed_and_clusters(
     """The removed rows the final selection would take, and the kept rows they were pushed
     out for (each counted once, by its own shard)."""
     jobs = list(zip(files["removed"], files["pushed"], files["stood"]))
-    removed = sum(n for _, n in cluster.map(_stood_for, jobs, selection, options))
+    removed = sum(n for _, n in cluster.map(_removed_taken, jobs, selection, options))
     clusters = sum(n for _, n in cluster.map(_clusters, files["kept"], files["stood"], options))
     return {"rows_removed_duplicate": removed, "duplicate_clusters": clusters}
 
@@ -218,12 +222,16 @@ def _keep(
     kept = entries[~out]
     storage.write_scores(kept_uri, kept, options)
     storage.write_scores(removed_uri, entries[out], options)
-    storage.write_scores(pushed_uri, pushed, options)
+    storage.write_scores(
+        pushed_uri, np.unique(pushed), options
+    )  # a pair met in several buckets: once
     kept_rows, kept_tokens = histograms.rows_and_tokens(kept)
     return kept_rows, kept_tokens, int(window.selects(kept).sum())
 
 
-def _stood_for(uris: tuple[str, str, str], selection: cut.Selector, options: dict[str, Any]) -> int:
+def _removed_taken(
+    uris: tuple[str, str, str], selection: cut.Selector, options: dict[str, Any]
+) -> int:
     """A task per shard: how many of its removed rows the selection would take; saves the
     rows they were pushed out for, sorted by row id (for _clusters)."""
     removed_uri, pushed_uri, stood_uri = uris

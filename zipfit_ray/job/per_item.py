@@ -96,7 +96,7 @@ def covered(
     def size(found: coverage.PerItem) -> int:
         return sum(c[unit] for _, c in cluster.map(_taken, saved, found, options))
 
-    best = per_item(cluster, saved, pool, 0)
+    best = over = per_item(cluster, saved, pool, 0)  # over: the smallest n known not to fit
     used, low, high = 0, 0, None  # the largest n known to fit, the smallest known not to
     while high is None or high - low > 1:
         n = low * 2 + 1 if high is None else (low + high) // 2
@@ -124,19 +124,20 @@ def covered(
         f"cover: every target item's {low:,} best rows ({more:,} items one more), {used:,} of "
         f"the {budget:,} covered"
     )
+    over = over if high is not None else None
     left = amount.total - used
     if left <= 0:
-        return coverage.Covered(best)
+        return coverage.Covered(best, over=over)
     where = coverage.NotTaken(best)
     rows, tokens = phases.saved_histograms(cluster, saved, options, "score", where)
     rest = cluster.cut(amount.of(left), rows, tokens, saved, "score", where)
-    return coverage.Covered(best, rest)
+    return coverage.Covered(best, rest, over)
 
 
 @dataclass(frozen=True)
 class Refill:
     """--dedup's refill (dedup.Refill): every item's cut of the rows kept; a window that
-    reaches past the last row of the total order it takes, by a margin."""
+    reaches past the last row of the total order that took part in it, by a margin."""
 
     config: SelectConfig
     keys: list[str]
@@ -146,28 +147,32 @@ class Refill:
         self, cluster: RayCluster, kept: list[str], rows: np.ndarray, tokens: np.ndarray
     ) -> tuple[coverage.PerItem | coverage.Covered, cut.Boundary]:
         selection = cut_items(cluster, self.config, kept, self.keys, self.scored)
-        return selection, last_taken(cluster, kept, selection, self.config.runtime.storage_options)
+        return selection, last_read(cluster, kept, selection, self.config.runtime.storage_options)
 
-    def widened(
-        self, cluster: RayCluster, saved: list[str], removed: dedup.Removals
-    ) -> cut.Boundary:
+    def widened(self, cluster: RayCluster, saved: list[str], done: dedup.Round) -> cut.Boundary:
         options = self.config.runtime.storage_options
-        ahead = sum(n for _, n in cluster.map(worker.count_selected, saved, removed.last, options))
+        ahead = sum(n for _, n in cluster.map(worker.count_selected, saved, done.last, options))
         reach = Amount(k=math.ceil(ahead * dedup.MARGIN))
-        return cluster.cut(reach, removed.rows, removed.tokens, saved)
+        return cluster.cut(reach, done.rows, done.tokens, saved)
 
 
-def last_taken(
-    cluster: RayCluster, saved: list[str], selection: cut.Selector, options: dict[str, Any]
+def last_read(
+    cluster: RayCluster,
+    saved: list[str],
+    selection: coverage.PerItem | coverage.Covered,
+    options: dict[str, Any],
 ) -> cut.Boundary:
-    """The last row of the total order (mean alignment) that ``selection`` takes."""
-    lasts = [b for _, b in cluster.map(_last_taken, saved, selection, options) if b is not None]
+    """The last row of the total order (mean alignment) that decided ``selection``: of
+    those it takes, and with --cover, of the round it found too large (``read``)."""
+    lasts = [b for _, b in cluster.map(_last_read, saved, selection, options) if b is not None]
     return max(lasts, key=lambda b: (-b.score, b.row_id), default=cut.NOTHING)
 
 
-def _last_taken(uri: str, selection: cut.Selector, options: dict[str, Any]) -> cut.Boundary | None:
+def _last_read(
+    uri: str, selection: coverage.PerItem | coverage.Covered, options: dict[str, Any]
+) -> cut.Boundary | None:
     entries = storage.read_scores(uri, options)
-    taken = entries[selection.selects(entries)]
+    taken = entries[selection.read(entries)]
     if not len(taken):
         return None
     last = order.best_first(taken)[-1]

@@ -57,6 +57,10 @@ class PerItem:
     def selects(self, entries: np.ndarray) -> np.ndarray:
         return self.taken(entries).any(axis=0)
 
+    def read(self, entries: np.ndarray) -> np.ndarray:
+        """The rows whose being there decided the selection: those it takes."""
+        return self.selects(entries)
+
     def served(self, entries: np.ndarray, taken: np.ndarray | None = None) -> np.ndarray:
         """The item each row ranks best in, among the items that take it (all items where
         none does, or where ``taken`` is not given)."""
@@ -72,13 +76,20 @@ class PerItem:
 @dataclass(frozen=True)
 class Covered:
     """--cover: the items' own cuts (``per_item``), then ``rest``, the cut of the rows they
-    left by the mean alignment."""
+    left by the mean alignment; ``over``: the items' cuts one round more, which did not fit."""
 
     per_item: PerItem
     rest: Boundary = NOTHING
+    over: PerItem | None = None  # the items' cut one round past the share, if one was tried
 
     def selects(self, entries: np.ndarray) -> np.ndarray:
         return self.per_item.selects(entries) | self.rest.selects(entries)
+
+    def read(self, entries: np.ndarray) -> np.ndarray:
+        """The rows whose being there decided the selection: those it takes, and those of
+        the round found too large (--dedup must know their fate: job/per_item.Refill)."""
+        over = self.over.selects(entries) if self.over is not None else False
+        return self.selects(entries) | over
 
     def columns(self, entries: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         taken = self.per_item.taken(entries)
