@@ -134,28 +134,11 @@ def corpora(
     text_column: str,
     tokenizer_json: str | None,
 ) -> dict[str, Corpus]:
-    """The selection's entries (itself, or one per named set), each cut to the budget."""
-    return {
-        name: read_corpus(cluster, selection, chosen, available, budget, text_column)
-        for name, (chosen, available) in cut(
-            cluster, selection, budget, per_set, text_column, tokenizer_json
-        ).items()
-    }
-
-
-def cut(
-    cluster: RayCluster,
-    selection: Selection,
-    budget: int,
-    per_set: bool,
-    text_column: str,
-    tokenizer_json: str | None,
-) -> dict[str, tuple[np.ndarray, int]]:
-    """Each entry's rows that fit the budget, best first, and the tokens it holds in all:
-    the selection, or with ``per_set`` each of its named sets (NAME/SET). Every unit's
-    candidates are merged as its task finishes: the driver holds at most two budgets' rows
-    per entry, whatever the selection's size."""
-    merged: dict[str | None, tuple[np.ndarray, int]] = {}
+    """The selection's entries (itself, or with ``per_set`` each of its named sets,
+    NAME/SET), each cut to the budget: every unit's candidates are merged as its task
+    finishes (the driver holds at most two budgets' rows per entry, whatever the
+    selection's size), then the chosen rows' texts are read."""
+    merged: dict[str | None, tuple[np.ndarray, int]] = {}  # label: candidates, all tokens
     options = cluster.storage_options
     units = selection.units()
     for _, found in cluster.map(
@@ -166,14 +149,12 @@ def cut(
             merged[label] = (candidates(order.concatenate([before, rows]), budget), total + tokens)
     named = sorted(label for label in merged if label is not None)
     names = {f"{selection.name}/{s}": s for s in named} if named else {selection.name: None}
-    entries = {}
+    found = {}
     for name, label in names.items():
-        best, total = merged.get(label, (order.concatenate([]), 0))
-        entries[name] = (
-            best[: within_budget(best["tokens"], budget, f"--selections {name}")],
-            total,
-        )
-    return entries
+        best, available = merged.get(label, (order.concatenate([]), 0))
+        chosen = best[: within_budget(best["tokens"], budget, f"--selections {name}")]
+        found[name] = read_corpus(cluster, selection, chosen, available, budget, text_column)
+    return found
 
 
 def read_corpus(
