@@ -118,7 +118,7 @@ def deduplicate(
     rows, tokens = known or phases.saved_histograms(cluster, saved, options)
     while True:
         rounds += 1
-        in_window = _count(cluster, saved, window, options)
+        in_window = count(cluster, saved, window, options)
         partitions = max(1, math.ceil(in_window * bands.bands / PARTITION_MEMBERS))
         jobs = list(zip(saved, files["members"]))
         for _ in cluster.map(_members, jobs, window, bands, partitions, options):
@@ -158,9 +158,10 @@ def _at_or_before(a: cut.Boundary, b: cut.Boundary) -> bool:
     return a.score > b.score or (a.score == b.score and a.row_id <= b.row_id)
 
 
-def _count(
+def count(
     cluster: Cluster, uris: list[str], boundary: cut.Boundary, options: dict[str, Any]
 ) -> int:
+    """The rows of ``uris`` (saved scores) that ``boundary`` selects."""
     return sum(n for _, n in cluster.map(worker.count_selected, uris, boundary, options))
 
 

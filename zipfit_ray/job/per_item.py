@@ -28,7 +28,7 @@ import numpy as np
 
 from zipfit_ray import storage
 from zipfit_ray.config import SelectConfig
-from zipfit_ray.job import dedup, phases, worker
+from zipfit_ray.job import dedup, phases
 from zipfit_ray.job.runtime import RayCluster
 from zipfit_ray.progress import log
 from zipfit_ray.selection import coverage, cut, histograms, order
@@ -151,7 +151,7 @@ class Refill:
 
     def widened(self, cluster: RayCluster, saved: list[str], done: dedup.Round) -> cut.Boundary:
         options = self.config.runtime.storage_options
-        ahead = sum(n for _, n in cluster.map(worker.count_selected, saved, done.last, options))
+        ahead = dedup.count(cluster, saved, done.last, options)
         reach = Amount(k=math.ceil(ahead * dedup.MARGIN))
         return cluster.cut(reach, done.rows, done.tokens, saved)
 
